@@ -1,0 +1,49 @@
+using LlmCost.Core.Usage;
+
+namespace LlmCost.Core.Pricing;
+
+/// <summary>Prices one LLM call. Pure: no I/O, no clock (the event's timestamp picks the price in force).</summary>
+public interface IPriceCalculator
+{
+    PriceQuote Price(PriceRequest request);
+}
+
+/// <param name="Provider">Provider id (e.g. "openai", "anthropic", "azure"); null = infer from the model name.</param>
+/// <param name="Model">The model name as the caller sent it (e.g. "gpt-4o-2024-08-06", an Azure deployment name).</param>
+/// <param name="Timestamp">When the call happened: selects historic prices and off-peak windows.</param>
+/// <param name="Usage">Canonical, validated usage.</param>
+/// <param name="TenantId">Selects the tenant's overrides (discounts, custom prices); null = list prices.</param>
+public sealed record PriceRequest(
+    string? Provider,
+    string Model,
+    DateTimeOffset Timestamp,
+    CanonicalUsage Usage,
+    string? TenantId = null);
+
+/// <summary>
+/// The price of one call. <see cref="Priced"/> false means the cost is unknown (never a silent $0):
+/// <see cref="Reason"/> says why (unknown model, no price for a used token class, ...).
+/// </summary>
+public sealed record PriceQuote
+{
+    public required bool Priced { get; init; }
+    public required decimal CostUsd { get; init; }
+    public string? ProviderId { get; init; }
+    public string? ModelId { get; init; }
+    public string? Reason { get; init; }
+
+    /// <summary>Per token class: count charged at that class, unit price (USD per million or per thousand), cost.</summary>
+    public IReadOnlyList<PriceComponent> Breakdown { get; init; } = [];
+
+    /// <summary>Where the price came from (e.g. "genai-prices@0.1.8", "tenant:acme override").</summary>
+    public string? Source { get; init; }
+
+    public static PriceQuote Unpriced(string reason, string? providerId = null, string? modelId = null) =>
+        new() { Priced = false, CostUsd = 0m, Reason = reason, ProviderId = providerId, ModelId = modelId };
+}
+
+/// <param name="Class">The usage/price class, genai-prices naming: "input_mtok", "cache_read_mtok", "requests_kcount", ...</param>
+/// <param name="Quantity">How many units were charged at this class (tokens, requests, searches).</param>
+/// <param name="UnitPriceUsd">USD per million tokens (…_mtok) or per thousand (…_kcount).</param>
+/// <param name="CostUsd">The cost of this component.</param>
+public readonly record struct PriceComponent(string Class, long Quantity, decimal UnitPriceUsd, decimal CostUsd);
