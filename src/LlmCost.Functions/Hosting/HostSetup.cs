@@ -1,3 +1,5 @@
+using LlmCost.Functions.Hosting;
+
 namespace LlmCost.Functions;
 
 /// <summary>
@@ -14,6 +16,7 @@ public static class HostSetup
         builder.Services.AddProblemDetails();
         builder.Services.AddOpenApi();
         builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddCustomHandler(builder.Configuration);
         return builder;
     }
 
@@ -24,6 +27,7 @@ public static class HostSetup
         app.MapOpenApi();
         // The Functions host pings GET / until any response comes back.
         app.MapGet("/", () => TypedResults.Ok(new { service = "llmcost", status = "ok" })).ExcludeFromDescription();
+        app.MapCustomHandler();
         return app;
     }
 }
