@@ -175,18 +175,25 @@ public sealed class SpendForecaster(TimeProvider timeProvider)
     private static decimal ToMoney(double value) =>
         double.IsFinite(value) && value > 0 ? Math.Round((decimal)Math.Min(value, 1e15), 6, MidpointRounding.AwayFromZero) : 0m;
 
-    /// <summary>Mean of each weekday over the overall mean, clamped so one odd day cannot zero or explode a weekday.</summary>
+    /// <summary>
+    /// Each weekday's mean ratio to a first, unseasonal trend fit (so that growth is not mistaken for a weekday
+    /// pattern), normalised to average 1 and clamped so one odd day cannot zero or explode a weekday.
+    /// </summary>
     private static double[] DayOfWeekFactors(List<(int T, DateOnly Day, double Value)> training)
     {
-        var mean = training.Average(t => t.Value);
-        var factors = new double[7];
+        var (a, b) = LinearFit([.. training.Select(t => ((double)t.T, t.Value))]);
+        var factors = Enumerable.Repeat(1.0, 7).ToArray();
         for (var dow = 0; dow < 7; dow++)
         {
-            var values = training.Where(t => (int)t.Day.DayOfWeek == dow).Select(t => t.Value).ToList();
-            factors[dow] = mean <= 0 || values.Count == 0 ? 1.0 : Math.Clamp(values.Average() / mean, 0.2, 5.0);
+            var ratios = training
+                .Where(t => (int)t.Day.DayOfWeek == dow && a + (b * t.T) > 0)
+                .Select(t => t.Value / (a + (b * t.T)))
+                .ToList();
+            factors[dow] = ratios.Count == 0 ? 1.0 : Math.Clamp(ratios.Average(), 0.2, 5.0);
         }
 
-        return factors;
+        var mean = factors.Average();
+        return mean > 0 ? [.. factors.Select(f => f / mean)] : Enumerable.Repeat(1.0, 7).ToArray();
     }
 
     private static (double Intercept, double Slope) LinearFit(List<(double X, double Y)> points)
