@@ -46,8 +46,8 @@ public interface IAlertStore
     /// <summary>Alerts still in <see cref="AlertStatuses.Pending"/> (stored but not enqueued, e.g. after a crash).</summary>
     Task<IReadOnlyList<AlertEntry>> ListPendingAsync(int max, CancellationToken cancellationToken = default);
 
-    /// <summary>Removes every alert whose scope is this user (GDPR). Returns how many.</summary>
-    Task<int> DeleteForUserAsync(string userId, CancellationToken cancellationToken = default);
+    /// <summary>Removes every alert of the tenant whose scope is this user (GDPR). Returns how many.</summary>
+    Task<int> DeleteForUserAsync(string tenantId, string userId, CancellationToken cancellationToken = default);
 }
 
 /// <summary>The alert queue (storage queue): messages carry only (tenant, alert id); the feed row has the rest.</summary>
@@ -119,7 +119,8 @@ public interface IDeliveryLog
 }
 
 /// <param name="Error">A short reason (HTTP status, SMTP reply); never a secret.</param>
-public sealed record ChannelResult(bool Delivered, string? Error = null)
+/// <param name="Retryable">A failure worth retrying soon (timeouts, 5xx, 429); a 4xx is not (but the queue still retries).</param>
+public sealed record ChannelResult(bool Delivered, string? Error = null, bool Retryable = false)
 {
     public static ChannelResult Ok { get; } = new(true);
 }

@@ -5,7 +5,7 @@ using LlmCost.Core.Rollups;
 
 namespace LlmCost.Core.Retention;
 
-public sealed record GdprDeletion(string UserId, int TenantDaysChanged, int AlertsDeleted, DateTimeOffset At);
+public sealed record GdprDeletion(string TenantId, string UserId, int TenantDaysChanged, int AlertsDeleted, DateTimeOffset At);
 
 /// <summary>
 /// GDPR export and erasure of one user. Erasure order: raw events and summaries (the source of truth) first, then
@@ -17,11 +17,11 @@ public sealed class GdprService(
     IRawEventMaintenance events, IAlertStore alerts, RollupRunner rollups, IAuditLog audit, TimeProvider timeProvider)
 {
     /// <summary>A JSON document with every event of the user (any tenant), events in time order.</summary>
-    public async Task<byte[]> ExportAsync(string userId, string actor, CancellationToken cancellationToken = default)
+    public async Task<byte[]> ExportAsync(string tenantId, string userId, string actor, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(userId);
         var rows = new List<UsageFact>();
-        await foreach (var fact in events.ReadUserAsync(userId, cancellationToken).ConfigureAwait(false))
+        await foreach (var fact in events.ReadUserAsync(tenantId, userId, cancellationToken).ConfigureAwait(false))
         {
             rows.Add(fact);
         }
@@ -32,6 +32,7 @@ public sealed class GdprService(
         using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
         {
             json.WriteStartObject();
+            json.WriteString("tenant_id", tenantId);
             json.WriteString("user_id", userId);
             json.WriteString("exported_at", now.ToString("O", CultureInfo.InvariantCulture));
             json.WriteNumber("event_count", rows.Count);
@@ -48,34 +49,36 @@ public sealed class GdprService(
 
         await audit.AppendAsync(new AuditEntry("gdpr_export", userId, actor, now, new Dictionary<string, string>
         {
+            ["tenant_id"] = tenantId,
             ["events"] = rows.Count.ToString(CultureInfo.InvariantCulture),
         }), cancellationToken).ConfigureAwait(false);
         return stream.ToArray();
     }
 
-    public async Task<GdprDeletion> DeleteAsync(string userId, string actor, CancellationToken cancellationToken = default)
+    public async Task<GdprDeletion> DeleteAsync(string tenantId, string userId, string actor, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(userId);
-        var days = await events.DeleteUserAsync(userId, cancellationToken).ConfigureAwait(false);
-        var alertCount = await alerts.DeleteForUserAsync(userId, cancellationToken).ConfigureAwait(false);
+        var days = await events.DeleteUserAsync(tenantId, userId, cancellationToken).ConfigureAwait(false);
+        var alertCount = await alerts.DeleteForUserAsync(tenantId, userId, cancellationToken).ConfigureAwait(false);
         var months = new HashSet<(string, DateTimeOffset)>();
-        foreach (var (tenantId, day) in days.Distinct())
+        foreach (var (dayTenant, day) in days.Distinct())
         {
-            await rollups.RecomputeDayAsync(tenantId, day, cancellationToken).ConfigureAwait(false);
-            months.Add((tenantId, RollupPeriods.StartOf(RollupGranularity.Month, RollupPeriods.StartOfDay(day))));
+            await rollups.RecomputeDayAsync(dayTenant, day, cancellationToken).ConfigureAwait(false);
+            months.Add((dayTenant, RollupPeriods.StartOf(RollupGranularity.Month, RollupPeriods.StartOfDay(day))));
         }
 
-        foreach (var (tenantId, month) in months)
+        foreach (var (monthTenant, month) in months)
         {
-            await rollups.RecomputeMonthAsync(tenantId, month, cancellationToken).ConfigureAwait(false);
+            await rollups.RecomputeMonthAsync(monthTenant, month, cancellationToken).ConfigureAwait(false);
         }
 
         var now = timeProvider.GetUtcNow();
         await audit.AppendAsync(new AuditEntry("gdpr_delete", userId, actor, now, new Dictionary<string, string>
         {
+            ["tenant_id"] = tenantId,
             ["tenant_days"] = days.Count.ToString(CultureInfo.InvariantCulture),
             ["alerts"] = alertCount.ToString(CultureInfo.InvariantCulture),
         }), cancellationToken).ConfigureAwait(false);
-        return new GdprDeletion(userId, days.Count, alertCount, now);
+        return new GdprDeletion(tenantId, userId, days.Count, alertCount, now);
     }
 }

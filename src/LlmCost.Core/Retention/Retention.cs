@@ -40,11 +40,11 @@ public interface IRawEventMaintenance
     /// <summary>Deletes all raw events (and the day summaries) of one tenant-day; returns how many events.</summary>
     Task<int> DeleteDayAsync(string tenantId, DateOnly day, CancellationToken cancellationToken = default);
 
-    /// <summary>Every event of one user, any tenant, any day.</summary>
-    IAsyncEnumerable<UsageFact> ReadUserAsync(string userId, CancellationToken cancellationToken = default);
+    /// <summary>Every event of one user of one tenant, any day.</summary>
+    IAsyncEnumerable<UsageFact> ReadUserAsync(string tenantId, string userId, CancellationToken cancellationToken = default);
 
-    /// <summary>Deletes every event, summary and reservation of a user; returns the tenant-days that changed.</summary>
-    Task<IReadOnlyList<TenantDay>> DeleteUserAsync(string userId, CancellationToken cancellationToken = default);
+    /// <summary>Deletes every event and summary of a user of a tenant; returns the tenant-days that changed.</summary>
+    Task<IReadOnlyList<TenantDay>> DeleteUserAsync(string tenantId, string userId, CancellationToken cancellationToken = default);
 }
 
 /// <summary>Blob side: archives, exports, reports.</summary>
@@ -52,7 +52,18 @@ public interface IArchiveStore
 {
     Task WriteAsync(string path, byte[] content, string contentType, CancellationToken cancellationToken = default);
     Task<byte[]?> ReadAsync(string path, CancellationToken cancellationToken = default);
+
+    /// <summary>Files whose path starts with <paramref name="prefix"/>, in path order.</summary>
+    Task<IReadOnlyList<StoredFile>> ListAsync(string prefix, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// A time-limited direct download link (SAS) when the account can sign one (account key, or a user-delegation key
+    /// with a managed identity); null when it cannot, and the API then proxies the download itself.
+    /// </summary>
+    Task<Uri?> TryGetDownloadUriAsync(string path, TimeSpan validFor, CancellationToken cancellationToken = default);
 }
+
+public sealed record StoredFile(string Path, long Size, string? ContentType, DateTimeOffset? LastModified);
 
 public sealed record AuditEntry(string Action, string SubjectId, string Actor, DateTimeOffset At, IReadOnlyDictionary<string, string> Details);
 

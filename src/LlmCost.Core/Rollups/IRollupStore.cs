@@ -17,4 +17,7 @@ public interface IRollupStore
     Task<DateTimeOffset?> GetWatermarkAsync(CancellationToken cancellationToken = default);
 
     Task SetWatermarkAsync(DateTimeOffset watermark, CancellationToken cancellationToken = default);
+
+    /// <summary>Every tenant that has any day rollup (what the anomaly, report and forecast timers iterate).</summary>
+    Task<IReadOnlyList<string>> ListTenantsAsync(CancellationToken cancellationToken = default);
 }
