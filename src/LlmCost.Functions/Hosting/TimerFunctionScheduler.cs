@@ -62,6 +62,9 @@ public sealed class TimerFunctionScheduler
     /// <summary>Raised after each occurrence this instance handled (ran, or skipped because another instance did).</summary>
     public event Action<TimerOccurrenceResult>? OccurrenceHandled;
 
+    /// <summary>Raised when this instance starts waiting for an occurrence (tests advance a fake clock after it).</summary>
+    public event Action<DateTimeOffset>? Waiting;
+
     private string Name => _function.Definition.Name;
 
     private string LeaseName => $"timers/{Name}";
@@ -80,7 +83,10 @@ public sealed class TimerFunctionScheduler
 
             try
             {
-                await Task.Delay(next.Value - now, _timeProvider, cancellationToken).ConfigureAwait(false);
+                // The delay's timer exists before Waiting is raised, so a test advancing its clock then cannot miss it.
+                var delay = Task.Delay(next.Value - now, _timeProvider, cancellationToken);
+                Waiting?.Invoke(next.Value);
+                await delay.ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
