@@ -9,7 +9,7 @@ namespace LlmCost.Functions.Tests.Contract;
 /// The built app started as a separate process, the way the Functions host starts a custom handler: the
 /// FUNCTIONS_CUSTOMHANDLER_* environment of reference §1.2, listening on the port it is given.
 /// </summary>
-internal sealed class AppProcess : IAsyncDisposable
+public sealed class AppProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly StringBuilder _output = new();
