@@ -25,6 +25,9 @@ public static class OperationsModule
         services.TryAddSingleton(sp => Bind<RollupOptions>(configuration, "LlmCost:Rollups", _ => { }));
         services.AddOptions<AlertDeliveryOptions>().BindConfiguration(AlertDeliveryOptions.Section);
 
+        services.TryAddSingleton<MissingUsageStore>();
+        services.TryAddSingleton<IUsageFactSource>(sp => sp.GetRequiredService<MissingUsageStore>());
+        services.TryAddSingleton<IRawEventMaintenance>(sp => sp.GetRequiredService<MissingUsageStore>());
         services.TryAddSingleton<RollupRunner>();
         services.TryAddSingleton<AnomalyDetector>();
         services.TryAddSingleton<AnomalyScanner>();
