@@ -79,6 +79,11 @@ internal static class PolicyPricer
             return PriceQuote.Unpriced(reason, provider, null);
         }
 
+        if (resolved.Model.Rejected is not null)
+        {
+            return PricingEngine.Rejected(resolved);
+        }
+
         decimal? uplift = rule?.Rule.RegionalUplift ?? tenant?.Terms.RegionalUplift;
         (decimal? discount, string discountSource) = ChooseDiscount(rule, tenant, request.MonthToDate);
         PricingEngine.Adjustment adjustment = Combine(uplift, discount, discountSource);

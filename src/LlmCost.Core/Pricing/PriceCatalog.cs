@@ -109,7 +109,10 @@ public sealed class PriceCatalog
         return resolution;
     }
 
-    /// <summary>All models of a provider (its own list, not fallbacks) with the prices in force at <paramref name="at"/>.</summary>
+    /// <summary>
+    /// All models of a provider (its own list, not fallbacks) with the prices in force at <paramref name="at"/>,
+    /// without models a loader rejected. For adaptive budgets: pick a cheaper model of the same provider.
+    /// </summary>
     public IReadOnlyList<CatalogModelPrice> ModelsOf(string providerId, DateTimeOffset at)
     {
         CatalogProvider? provider = FindProvider(providerId);
@@ -121,7 +124,10 @@ public sealed class PriceCatalog
         var models = new List<CatalogModelPrice>(provider.Models.Count);
         foreach (CatalogModel model in provider.Models)
         {
-            models.Add(new CatalogModelPrice(provider, model, model.PriceAt(at)));
+            if (model.Rejected is null)
+            {
+                models.Add(new CatalogModelPrice(provider, model, model.PriceAt(at)));
+            }
         }
 
         return models;

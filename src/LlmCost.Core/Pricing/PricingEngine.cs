@@ -49,9 +49,19 @@ public sealed class PricingEngine : IPriceCalculator
             return PriceQuote.Unpriced(resolution.Failure!, request.Provider, null);
         }
 
+        if (resolved.Model.Rejected is not null)
+        {
+            return Rejected(resolved);
+        }
+
         PriceEntry entry = resolved.Model.PriceAt(request.Timestamp);
         return Compute(entry.Table, request.Usage, resolved.Provider.Id, resolved.Model.Id, _catalog.Source, entry.ConstraintText, Adjustment.None);
     }
+
+    internal static PriceQuote Rejected(ResolvedModel resolved) => PriceQuote.Unpriced(
+        $"{resolved.ModelProvider.Id}/{resolved.Model.Id} was rejected when the catalog was loaded: {resolved.Model.Rejected}",
+        resolved.Provider.Id,
+        resolved.Model.Id);
 
     /// <summary>A multiplier applied to list prices (uplift × (1 − discount)), with its description for the quote's source.</summary>
     internal readonly record struct Adjustment(decimal Factor, string? Description)
