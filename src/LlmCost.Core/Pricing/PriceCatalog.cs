@@ -35,6 +35,7 @@ public sealed class PriceCatalog
 
     private readonly Dictionary<string, CatalogProvider> _byId;
     private readonly ConcurrentDictionary<(string? Provider, string Model), Resolution> _cache = new();
+    private int _cached;
 
     public PriceCatalog(IReadOnlyList<CatalogProvider> providers, string source)
     {
@@ -101,9 +102,10 @@ public sealed class PriceCatalog
         }
 
         Resolution resolution = ResolveUncached(provider, model);
-        if (_cache.Count < MaxCachedResolutions)
+        // A counter, not _cache.Count (which takes every lock of the dictionary).
+        if (Volatile.Read(ref _cached) < MaxCachedResolutions && _cache.TryAdd(key, resolution))
         {
-            _cache.TryAdd(key, resolution);
+            Interlocked.Increment(ref _cached);
         }
 
         return resolution;

@@ -141,8 +141,20 @@ public sealed class PricingEngine : IPriceCalculator
             }
 
             PriceTable.PricedUnit unit = units[position];
-            decimal unitPrice = unit.Price.IsTiered ? unit.Price.For(totalInput) : unit.Price.Base;
-            decimal listCost = unitPrice * quantity / unit.Unit.Per;
+            decimal unitPrice = unit.Price.Base;
+            decimal perUnit = unit.BasePerUnit;
+            if (unit.TierPerUnit.Length > 0)
+            {
+                int tier = unit.TierFor(totalInput);
+                if (tier >= 0)
+                {
+                    unitPrice = unit.Price.Tiers[tier].Price;
+                    perUnit = unit.TierPerUnit[tier];
+                }
+            }
+
+            // Per-unit prices are exact: every genai-prices denominator the canonical usage reaches is 10^3 or 10^6.
+            decimal listCost = perUnit * quantity;
             decimal cost = listCost;
             if (adjusted)
             {

@@ -153,6 +153,21 @@ public sealed class PricingEngineTests
         Assert.Equal((decimal)expected, quote.CostUsd);
     }
 
+    [Theory]
+    [InlineData("2026-03-01T02:00:00Z", 0.44)] // before the start date, inside the 01:00-04:00 window: window prices
+    [InlineData("2026-03-01T12:00:00Z", 0.14)] // before the start date, outside the windows: the default entry
+    [InlineData("2026-09-01T12:00:00Z", 0.22)] // after the start date, outside the windows
+    [InlineData("2026-09-01T09:59:59.999Z", 0.44)] // inside 06:00-10:00 (end exclusive)
+    [InlineData("2026-09-01T10:00:00Z", 0.22)]
+    public void DeepSeekV4_TimeWindowsWinOverTheStartDate_AsTheReverseScanOfTheOracleDoes(string at, double expected)
+    {
+        // deepseek-v4-flash entries: default (input 0.14), start_date 2026-08-17 (0.22), 01-04Z (0.44), 06-10Z (0.44).
+        PriceQuote quote = Price("deepseek", "deepseek-v4-flash", new CanonicalUsage { InputTokens = 1_000_000 },
+            DateTimeOffset.Parse(at, System.Globalization.CultureInfo.InvariantCulture));
+
+        Assert.Equal((decimal)expected, quote.CostUsd);
+    }
+
     [Fact]
     public void RequestFee_IsChargedPerCall()
     {
