@@ -135,6 +135,26 @@ public sealed class PriceCatalog
         return models;
     }
 
+    /// <summary>
+    /// A model name that resolves back to <paramref name="model"/> under <paramref name="provider"/> (its id
+    /// when it matches itself, else one of the literal names of its match rule), for telling a caller which
+    /// model to call; null when no literal name does (a regex-only rule).
+    /// </summary>
+    public string? CallableName(CatalogProvider provider, CatalogModel model)
+    {
+        ArgumentNullException.ThrowIfNull(provider);
+        ArgumentNullException.ThrowIfNull(model);
+        foreach (string candidate in model.Match.LiteralNames().Prepend(model.Id))
+        {
+            if (Resolve(provider.Id, candidate).Model is { } resolved && ReferenceEquals(resolved.Model, model))
+            {
+                return candidate;
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>Every model of every provider with the prices in force at <paramref name="at"/>.</summary>
     public IEnumerable<CatalogModelPrice> ListModels(DateTimeOffset at)
     {

@@ -193,4 +193,14 @@ public sealed class PricingPolicyTests
         var engine = new PricingEngine(PriceCatalog.BuiltIn, again.Policy);
         Assert.Equal(1.4m, engine.Price(new PriceRequest(null, "acme-special", s_at, s_usage, "acme")).CostUsd);
     }
+
+    [Fact]
+    public void PriceAs_AppliesTheTenantsTerms_ToACatalogCandidate()
+    {
+        CatalogModelPrice mini = Assert.Single(PriceCatalog.BuiltIn.ModelsOf("openai", s_at), m => m.ModelId == "gpt-4o-mini");
+
+        Assert.Equal(0.21m, _engine.PriceAs(mini, s_usage).CostUsd);
+        Assert.Equal(0.2079m, _engine.PriceAs(mini, s_usage, "acme").CostUsd); // 0.21 * 1.1 * 0.9
+        Assert.Equal(0.1848m, _engine.PriceAs(mini, s_usage, "acme", new MonthToDateUsage(0m, 1_000_000_000)).CostUsd); // * 1.1 * 0.8
+    }
 }
