@@ -203,4 +203,22 @@ public sealed class PricingPolicyTests
         Assert.Equal(0.2079m, _engine.PriceAs(mini, s_usage, "acme").CostUsd); // 0.21 * 1.1 * 0.9
         Assert.Equal(0.1848m, _engine.PriceAs(mini, s_usage, "acme", new MonthToDateUsage(0m, 1_000_000_000)).CostUsd); // * 1.1 * 0.8
     }
+
+    [Fact]
+    public void LoadFile_ReadsAPolicy_AndAMissingFileIsAnError()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"policy-{Guid.NewGuid():N}.json");
+        File.WriteAllText(path, PolicyJson);
+        try
+        {
+            Assert.True(PricingPolicy.LoadFile(path, PriceCatalog.BuiltIn).IsValid);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+
+        PolicyLoadResult missing = PricingPolicy.LoadFile(path);
+        Assert.Equal([$"{path}: file not found"], missing.Errors);
+    }
 }
