@@ -11,3 +11,19 @@ public static class TestStorage
         return new TableServiceClient(LlmCostTestHost.StorageConnectionString).GetTableClient(host.Options.Prefix + logicalName);
     }
 }
+
+public static class TableCounts
+{
+    /// <summary>How many rows of the given kind ("event", "day", "bucket") the table holds (all partitions).</summary>
+    public static async Task<int> CountAsync(TableClient table, string kind)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        int n = 0;
+        await foreach (TableEntity _ in table.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"Kind eq {kind}"), select: ["RowKey"]))
+        {
+            n++;
+        }
+
+        return n;
+    }
+}
