@@ -21,6 +21,7 @@ public sealed partial class UsageEventWriter : IUsageEventStore
     public const int MaxActions = 100;
 
     private const int MaxPartitionsCached = 50_000;
+    private const int MaxRecordedIdsPerPartition = 20_000;
 
     private readonly LlmCostStorage _storage;
     private readonly UsageScopeProjector _projector;
@@ -175,7 +176,23 @@ public sealed partial class UsageEventWriter : IUsageEventStore
 
         UsageEvent first = leaders[0].Event;
         var duplicates = new List<Pending>();
-        List<Pending> remaining = leaders;
+        var outcomes = new Dictionary<string, RecordOutcome>(StringComparer.Ordinal);
+
+        // Ids this writer recorded itself are known duplicates without a failing transaction (the common case
+        // of a client retry landing on the same instance). Other instances' ids are caught by the 409 below.
+        List<Pending> remaining = [];
+        foreach (Pending p in leaders)
+        {
+            if (state.Recorded.TryGetValue(p.Event.EventId, out RecordOutcome? known))
+            {
+                outcomes[p.Event.EventId] = known with { Duplicate = true, EventIdGenerated = p.Event.EventIdGenerated };
+            }
+            else
+            {
+                remaining.Add(p);
+            }
+        }
+
         IReadOnlyList<BucketSnapshot> written = [];
         await EnsureIndexedAsync(state, first).ConfigureAwait(false);
 
@@ -229,23 +246,46 @@ public sealed partial class UsageEventWriter : IUsageEventStore
             return (true, 0);
         }, maxAttempts: 30).ConfigureAwait(false);
 
-        // Answer only after the team/tenant copies are written too, so a read after a write sees them.
-        if (written.Count > 0)
+        // The team/tenant copies hold absolute values, so when more events of this partition are already queued
+        // the copy is written once after the last of them (it carries every earlier change too). The answer
+        // that empties the queue waits for it, so a caller that waits for its own writes reads them back.
+        foreach (BucketSnapshot b in written)
         {
-            await ProjectAsync(first, written).ConfigureAwait(false);
+            state.Unprojected[b.Key] = b;
         }
 
-        var outcomes = new Dictionary<string, RecordOutcome>(StringComparer.Ordinal);
+        bool more;
+        lock (state.Gate)
+        {
+            more = state.Queue.Count > 0;
+        }
+
+        if (!more && state.Unprojected.Count > 0)
+        {
+            BucketSnapshot[] pending = [.. state.Unprojected.Values];
+            state.Unprojected.Clear();
+            await ProjectAsync(first, pending).ConfigureAwait(false);
+        }
+
+        if (state.Recorded.Count > MaxRecordedIdsPerPartition)
+        {
+            state.Recorded.Clear(); // only a cache: the 409 path stays correct without it
+        }
+
         foreach (Pending p in remaining)
         {
             UsageEvent e = p.Event;
-            outcomes[e.EventId] = new RecordOutcome(e.EventId, e.EventIdGenerated, false, e.CostUsd, e.Priced, e.UnpricedReason);
+            var outcome = new RecordOutcome(e.EventId, e.EventIdGenerated, false, e.CostUsd, e.Priced, e.UnpricedReason);
+            outcomes[e.EventId] = outcome;
+            state.Recorded[e.EventId] = outcome;
         }
 
-        await Task.WhenAll(duplicates.Select(async d =>
+        RecordOutcome[] stored = await Task.WhenAll(duplicates.Select(d => DuplicateOutcomeAsync(state.PartitionKey, d.Event))).ConfigureAwait(false);
+        foreach (RecordOutcome o in stored)
         {
-            outcomes[d.Event.EventId] = await DuplicateOutcomeAsync(state.PartitionKey, d.Event).ConfigureAwait(false);
-        })).ConfigureAwait(false);
+            outcomes[o.EventId] = o;
+            state.Recorded[o.EventId] = o with { Duplicate = false };
+        }
 
         foreach (Pending p in leaders)
         {
@@ -511,6 +551,12 @@ public sealed partial class UsageEventWriter : IUsageEventStore
         public SummaryRow? Day { get; set; }
         public Dictionary<BucketKey, SummaryRow> Buckets { get; } = [];
         public string? MarkedHour { get; set; }
+
+        /// <summary>Ids recorded in this partition (by this writer, or found stored): known duplicates.</summary>
+        public Dictionary<string, RecordOutcome> Recorded { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>Buckets committed but not yet copied to the team/tenant rows.</summary>
+        public Dictionary<BucketKey, BucketSnapshot> Unprojected { get; } = [];
     }
 }
 

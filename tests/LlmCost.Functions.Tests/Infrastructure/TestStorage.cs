@@ -15,11 +15,14 @@ public static class TestStorage
 public static class TableCounts
 {
     /// <summary>How many rows of the given kind ("event", "day", "bucket") the table holds (all partitions).</summary>
-    public static async Task<int> CountAsync(TableClient table, string kind)
+    public static async Task<int> CountAsync(TableClient table, string kind, string? tenantId = null)
     {
         ArgumentNullException.ThrowIfNull(table);
         int n = 0;
-        await foreach (TableEntity _ in table.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"Kind eq {kind}"), select: ["RowKey"]))
+        string filter = tenantId is null
+            ? TableClient.CreateQueryFilter($"Kind eq {kind}")
+            : TableClient.CreateQueryFilter($"Kind eq {kind} and TenantId eq {tenantId}");
+        await foreach (TableEntity _ in table.QueryAsync<TableEntity>(filter, select: ["RowKey"]))
         {
             n++;
         }

@@ -72,9 +72,15 @@ internal static partial class UsageEndpoints
                     return CallerAccess.FieldProblem("events", $"must hold 1 to {settings.MaxEventsPerRequest} events (got {count})");
                 }
 
-                if (settings.StrictMode && root.EnumerateObject().FirstOrDefault(p => p.Name != "events") is { Name: { } extra } && extra.Length > 0)
+                if (settings.StrictMode)
                 {
-                    return CallerAccess.FieldProblem(extra, "is not a known field (strict mode)");
+                    foreach (JsonProperty property in root.EnumerateObject())
+                    {
+                        if (property.Name != "events")
+                        {
+                            return CallerAccess.FieldProblem(property.Name, "is not a known field (strict mode)");
+                        }
+                    }
                 }
 
                 int i = 0;
