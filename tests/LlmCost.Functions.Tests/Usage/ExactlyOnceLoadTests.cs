@@ -20,7 +20,7 @@ public sealed class ExactlyOnceLoadTests(ITestOutputHelper output) : IAsyncLifet
 {
     private const int Events = 10_000;
     private const int Clients = 50;
-    private const int BatchSize = 20;
+    private const int BatchSize = 25;
     private const string Tenant = "loadco";
     private static readonly DateTimeOffset Now = new(2025, 3, 15, 12, 0, 0, TimeSpan.Zero);
     private LlmCostTestHost _host = null!;
@@ -49,7 +49,7 @@ public sealed class ExactlyOnceLoadTests(ITestOutputHelper output) : IAsyncLifet
             long input = random.Next(1, 200_000);
             return new Sent(
                 $"ev-{i:D5}",
-                $"user{random.Next(40):D2}",
+                $"user{random.Next(20):D2}",
                 $"team{random.Next(4)}",
                 models[random.Next(models.Length)],
                 new DateTimeOffset(2025, 3, 12, 0, 0, 0, TimeSpan.Zero).AddMinutes(random.Next(3 * 24 * 60)),
