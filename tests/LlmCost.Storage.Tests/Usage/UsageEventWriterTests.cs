@@ -34,7 +34,7 @@ public sealed class UsageEventWriterTests
         await using StorageInstance one = await StorageInstance.StartAsync(prefix);
         await using StorageInstance two = await StorageInstance.StartAsync(prefix);
         var start = new DateTimeOffset(2025, 3, 10, 0, 0, 0, TimeSpan.Zero);
-        List<UsageEvent> events = Enumerable.Range(0, 1200)
+        List<UsageEvent> events = Enumerable.Range(0, 600)
             .Select(i => Event($"e{i:D4}", $"u{i % 3}", start.AddMinutes(i * 3), 0.001m * (i % 7 + 1), team: i % 2 == 0 ? "red" : null))
             .ToList();
 
@@ -42,7 +42,7 @@ public sealed class UsageEventWriterTests
         async Task<List<RecordOutcome>> Send(StorageInstance instance)
         {
             var outcomes = new List<RecordOutcome>();
-            foreach (UsageEvent[] batch in events.OrderBy(_ => random.Next()).Chunk(40))
+            foreach (UsageEvent[] batch in events.OrderBy(_ => random.Next()).Chunk(50))
             {
                 outcomes.AddRange(await instance.Store.RecordAsync(batch));
             }
