@@ -41,6 +41,14 @@ public static class CustomHandler
         if (FunctionGenerationLifetime.IsRequested(configuration))
         {
             services.AddSingleton<IHostLifetime, FunctionGenerationLifetime>();
+            // Functions are constructed to read their definitions, and their dependencies build storage clients
+            // (without connecting). Generating must not need an account: give them a placeholder if none is set.
+            if (string.IsNullOrWhiteSpace(configuration[HostStorageClients.ConnectionName])
+                && !configuration.GetSection(HostStorageClients.ConnectionName).GetChildren().Any()
+                && configuration is IConfigurationBuilder builder)
+            {
+                builder.AddInMemoryCollection([new(HostStorageClients.ConnectionName, "UseDevelopmentStorage=true")]);
+            }
         }
         else if (!CustomHandlerOptions.IsFunctionsHost(options.Mode, configuration) && options.RunBackgroundFunctions)
         {
