@@ -25,9 +25,9 @@ public static class OperationsModule
         services.TryAddSingleton(sp => Bind<RollupOptions>(configuration, "LlmCost:Rollups", _ => { }));
         services.AddOptions<AlertDeliveryOptions>().BindConfiguration(AlertDeliveryOptions.Section);
 
-        services.TryAddSingleton<MissingUsageStore>();
-        services.TryAddSingleton<IUsageFactSource>(sp => sp.GetRequiredService<MissingUsageStore>());
-        services.TryAddSingleton<IRawEventMaintenance>(sp => sp.GetRequiredService<MissingUsageStore>());
+        // The recorded usage events (usage module's IUsageEventReader and tables) are the rollups' source of truth.
+        services.TryAddSingleton<IUsageFactSource, UsageEventFactSource>();
+        services.TryAddSingleton<IRawEventMaintenance, TableRawEventMaintenance>();
         services.TryAddSingleton<RollupRunner>();
         services.TryAddSingleton<AnomalyDetector>();
         services.TryAddSingleton<AnomalyScanner>();
