@@ -185,6 +185,36 @@ public sealed class OperationsServiceTests
     }
 
     [Fact]
+    public async Task Scanner_reports_unpriced_models_and_provider_error_spikes()
+    {
+        var events = new MemoryEvents();
+        var today = new DateTimeOffset(2026, 11, 23, 0, 0, 0, TimeSpan.Zero);
+        for (var d = 1; d <= 10; d++)
+        {
+            for (var i = 0; i < 40; i++)
+            {
+                events.Facts.Add(Fact("u", today.AddDays(-d).AddHours(5).AddMinutes(i), 0.01m) with { Succeeded = i != 0 });
+            }
+        }
+
+        for (var i = 0; i < 40; i++)
+        {
+            events.Facts.Add(Fact("u", today.AddHours(5).AddMinutes(i), 0.01m) with { Succeeded = i % 2 == 0 });
+        }
+
+        events.Facts.Add(Fact("u", today.AddHours(5), 0m) with { Model = "secret-model", Priced = false });
+        var clock = new FakeTimeProvider(today.AddHours(6).AddMinutes(2));
+        var rollups = new MemoryRollupStore();
+        await new RollupRunner(events, rollups, clock).RunAsync();
+        var alerts = await new AnomalyScanner(rollups, new AnomalyDetector(new AnomalyOptions(), clock), clock).ScanTenantAsync("t1");
+
+        var unpriced = Assert.Single(alerts, a => a.Kind == AlertKinds.UnpricedModel);
+        Assert.Equal(("openai/secret-model", "1"), (unpriced.Details["model"], unpriced.Details["unpriced_requests"]));
+        var errors = Assert.Single(alerts, a => a.Kind == AlertKinds.ErrorRateSpike);
+        Assert.Equal(("openai", "20", "41"), (errors.Details["provider"], errors.Details["errors"], errors.Details["requests"]));
+    }
+
+    [Fact]
     public void Projection_alert_fires_once_per_budget_period_when_the_forecast_exceeds_the_limit()
     {
         var clock = new FakeTimeProvider(new DateTimeOffset(2026, 11, 15, 0, 0, 0, TimeSpan.Zero));
