@@ -41,7 +41,7 @@ public static class OperationsModule
         services.TryAddSingleton(sp => new ReportService(sp.GetRequiredService<IRollupStore>(), sp.GetRequiredService<IArchiveStore>(), OperationsStorage.SafeName));
         services.TryAddSingleton(sp => new RetentionRunner(
             sp.GetRequiredService<IRawEventMaintenance>(), sp.GetRequiredService<IUsageFactSource>(), sp.GetRequiredService<IArchiveStore>(),
-            OperationsStorage.SafeName, sp.GetRequiredService<RetentionOptions>(), sp.GetRequiredService<TimeProvider>()));
+            OperationsStorage.SafeName, sp.GetRequiredService<RetentionOptions>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IRollupStore>()));
         services.TryAddSingleton<GdprService>();
 
         services.AddBackgroundFunction<RollupsFunction>();

@@ -32,6 +32,9 @@ internal sealed class MemoryRollupStore : IRollupStore
         return Task.CompletedTask;
     }
 
+    public Task<int> PruneAsync(string tenantId, RollupGranularity granularity, DateTimeOffset before, CancellationToken cancellationToken = default) =>
+        Task.FromResult(_rows.RemoveAll(r => r.TenantId == tenantId && r.Granularity == granularity && r.PeriodStart < before));
+
     public Task<IReadOnlyList<string>> ListTenantsAsync(CancellationToken cancellationToken = default) =>
         Task.FromResult<IReadOnlyList<string>>([.. _rows.Select(r => r.TenantId).Distinct()]);
 }
