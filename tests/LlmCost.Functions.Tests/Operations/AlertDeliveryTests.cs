@@ -132,6 +132,25 @@ public sealed class AlertDeliveryTests
     }
 
     [Fact]
+    public async Task An_alert_stored_but_never_queued_is_queued_by_the_dispatch_sweep()
+    {
+        await using var ops = await OpsTestServices.StartAsync(Now);
+        var alert = NewAlert();
+        // The publisher died between storing the alert and enqueueing it.
+        Assert.True(await ops.Get<IAlertStore>().AddIfAbsentAsync(alert));
+        Assert.Null(await ops.ReceiveAlertMessageAsync());
+
+        var sweep = new AlertDispatchFunction(ops.Services, Microsoft.Extensions.Logging.Abstractions.NullLogger<AlertDispatchFunction>.Instance);
+        await sweep.InvokeAsync(new FunctionInvocation(sweep.Definition.Name, "i"));
+        await sweep.InvokeAsync(new FunctionInvocation(sweep.Definition.Name, "i")); // nothing left the second time
+
+        var message = await ops.ReceiveAlertMessageAsync();
+        Assert.Contains(alert.AlertId, message!.Value.Text, StringComparison.Ordinal);
+        Assert.Null(await ops.ReceiveAlertMessageAsync());
+        Assert.Equal(AlertStatuses.Queued, (await ops.Get<IAlertStore>().GetAsync("t1", alert.AlertId))!.Status);
+    }
+
+    [Fact]
     public async Task Cooldown_rule_suppresses_a_second_alert_for_the_same_scope()
     {
         await using var ops = await OpsTestServices.StartAsync(Now);

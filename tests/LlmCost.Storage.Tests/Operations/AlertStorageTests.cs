@@ -61,6 +61,8 @@ public sealed class AlertStorageTests
         Assert.Equal(alert.ThresholdPercent, entry.Alert.ThresholdPercent);
         Assert.Equal("80.50", entry.Alert.Details["spent_usd"]);
         Assert.Single(await store.ListPendingAsync(10), e => e.Alert.AlertId == alert.AlertId);
+        await store.SetStatusAsync("t1", alert.AlertId, AlertStatuses.Queued);
+        Assert.Empty(await store.ListPendingAsync(10));
         Assert.True(await store.MarkReadAsync("t1", alert.AlertId, Now));
         Assert.Empty(await store.ListAsync("t1", unreadOnly: true, 10));
         Assert.False(await store.MarkReadAsync("t1", "missing", Now));
