@@ -28,6 +28,9 @@ public abstract class MatchRule
         return builder.ToString();
     }
 
+    /// <summary>Literal names this rule may accept (equals and starts_with values), to look for a callable name.</summary>
+    internal virtual IEnumerable<string> LiteralNames() => [];
+
     public static MatchRule Equal(string value) => new EqualsRule(value.ToLowerInvariant());
 
     public static MatchRule Parse(JsonElement element, string path)
@@ -92,12 +95,16 @@ public abstract class MatchRule
     {
         public override bool Matches(string lowered) => string.Equals(lowered, value, StringComparison.Ordinal);
 
+        internal override IEnumerable<string> LiteralNames() => [value];
+
         public override void Describe(StringBuilder builder) => Quote(builder, "equals", value);
     }
 
     private sealed class StartsWithRule(string value) : MatchRule
     {
         public override bool Matches(string lowered) => lowered.StartsWith(value, StringComparison.Ordinal);
+
+        internal override IEnumerable<string> LiteralNames() => [value];
 
         public override void Describe(StringBuilder builder) => Quote(builder, "starts_with", value);
     }
@@ -126,9 +133,12 @@ public abstract class MatchRule
             _pattern = pattern;
             try
             {
-                // ECMAScript: the catalog's regexes are JavaScript regexes. Resolution is cached per name, so
-                // interpretation (no Compiled) keeps load time small without costing the hot path.
-                _regex = new Regex(pattern, RegexOptions.ECMAScript, TimeSpan.FromMilliseconds(100));
+                // ECMAScript: the catalog's regexes are JavaScript regexes. Compiled once at load (45 in the
+                // built-in data): a resolution-cache miss then never interprets a pattern. The timeout only
+                // guards against a pathological imported pattern; it must be generous, because on a loaded
+                // 2-core machine a thread can be descheduled for longer than a match takes (100 ms timed out
+                // under CI load), and a timeout is an error, never a "no match".
+                _regex = new Regex(pattern, RegexOptions.ECMAScript | RegexOptions.Compiled, TimeSpan.FromSeconds(2));
             }
             catch (ArgumentException e)
             {
@@ -157,6 +167,8 @@ public abstract class MatchRule
         }
 
         public override void Describe(StringBuilder builder) => DescribeList(builder, "and", rules);
+
+        internal override IEnumerable<string> LiteralNames() => rules.SelectMany(r => r.LiteralNames());
     }
 
     private sealed class OrRule(MatchRule[] rules) : MatchRule
@@ -175,6 +187,8 @@ public abstract class MatchRule
         }
 
         public override void Describe(StringBuilder builder) => DescribeList(builder, "or", rules);
+
+        internal override IEnumerable<string> LiteralNames() => rules.SelectMany(r => r.LiteralNames());
     }
 
     private static void DescribeList(StringBuilder builder, string op, MatchRule[] rules)
