@@ -310,14 +310,15 @@ public sealed class SettleCommand(SettlementWork work) : LedgerCommand
             reservation = partition.Reservations.GetValueOrDefault(reservationKey);
         }
 
-        if (partition.AppliedEvents.Contains(eventKey) || reservation?.Status == ReservationStatus.Settled)
+        if (partition.AppliedEvents.Contains(eventKey))
         {
             Result = new SettlementResult(SettlementOutcome.Duplicate, false, []);
             return;
         }
 
+        // A reservation already settled by another event is not released twice; this event's cost still counts.
         var released = false;
-        if (reservation is not null)
+        if (reservation is not null && reservation.Status != ReservationStatus.Settled)
         {
             foreach (var key in reservation.HeldIn)
             {
