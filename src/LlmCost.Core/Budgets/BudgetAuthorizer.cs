@@ -9,10 +9,10 @@ public enum AuthorizationOutcome
 
 /// <summary>The worst-case cost of one request: input tokens plus max_tokens of output, priced.</summary>
 /// <param name="Priced">False when the model has no price: a USD budget cannot admit it (never a silent $0).</param>
-public sealed record CostEstimate(bool Priced, decimal WorstCaseUsd, long WorstCaseTokens, string? Reason = null);
+public sealed record WorstCase(bool Priced, decimal WorstCaseUsd, long WorstCaseTokens, string? Reason = null);
 
 /// <summary>A model that could replace the requested one under an adaptive budget, with its worst-case cost.</summary>
-public sealed record ModelCandidate(string Provider, string Model, CostEstimate Estimate);
+public sealed record ModelCandidate(string Provider, string Model, WorstCase Estimate);
 
 /// <summary>Where one applicable budget stands after the decision (remaining after this request's reservation).</summary>
 public sealed record BudgetStanding(
@@ -59,7 +59,7 @@ public static class BudgetAuthorizer
         IReadOnlyList<FreezeRecord> freezes,
         string provider,
         string model,
-        CostEstimate requested,
+        WorstCase requested,
         IReadOnlyList<ModelCandidate> candidates,
         DateTimeOffset now)
     {
@@ -128,7 +128,7 @@ public static class BudgetAuthorizer
     }
 
     /// <summary>Whether a request of this worst case fits what is left of the budget (per-request: the limit itself).</summary>
-    public static bool Fits(BudgetSlot slot, CostEstimate estimate, DateTimeOffset now)
+    public static bool Fits(BudgetSlot slot, WorstCase estimate, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(slot);
         ArgumentNullException.ThrowIfNull(estimate);
@@ -178,14 +178,14 @@ public static class BudgetAuthorizer
             slot.State?.Window.Key);
     }
 
-    private static string WhyNot(CostEstimate estimate) =>
+    private static string WhyNot(WorstCase estimate) =>
         estimate.Priced ? string.Empty : $" (the requested model has no price: {estimate.Reason ?? "unknown model"})";
 }
 
 /// <summary>What <see cref="BudgetAuthorizer.Decide"/> concluded, before anything is reserved.</summary>
 public sealed record AuthorizationVerdict(
     AuthorizationOutcome Outcome,
-    CostEstimate? Admitted,
+    WorstCase? Admitted,
     string? Provider,
     string? Model,
     string? Reason,

@@ -7,11 +7,11 @@ namespace LlmCost.Core.Budgets;
 /// <summary>Worst case = every input token plus max_tokens of output, priced by the same calculator that prices events.</summary>
 public sealed class PriceCalculatorCostEstimator(IPriceCalculator calculator) : IBudgetCostEstimator
 {
-    public CostEstimate Estimate(string tenantId, string provider, string model, long inputTokens, long maxOutputTokens, DateTimeOffset at)
+    public WorstCase Estimate(string tenantId, string provider, string model, long inputTokens, long maxOutputTokens, DateTimeOffset at)
     {
         var usage = new CanonicalUsage { InputTokens = inputTokens, OutputTokens = maxOutputTokens };
         var quote = calculator.Price(new PriceRequest(provider, model, at, usage, tenantId));
-        return new CostEstimate(quote.Priced, quote.Priced ? quote.CostUsd : 0m, inputTokens + maxOutputTokens, quote.Reason);
+        return new WorstCase(quote.Priced, quote.Priced ? quote.CostUsd : 0m, inputTokens + maxOutputTokens, quote.Reason);
     }
 }
 

@@ -122,7 +122,7 @@ public sealed record AuthorizationWork
     public string? KeyId { get; init; }
     public required string Provider { get; init; }
     public required string Model { get; init; }
-    public required CostEstimate Requested { get; init; }
+    public required WorstCase Requested { get; init; }
     public IReadOnlyList<ModelCandidate> Candidates { get; init; } = [];
     public required IReadOnlyList<BudgetDefinition> Budgets { get; init; }
 
@@ -130,6 +130,9 @@ public sealed record AuthorizationWork
     public required string ReservationId { get; init; }
 
     public required TimeSpan ReservationTtl { get; init; }
+
+    /// <summary>True when <see cref="ReservationId"/> derives from the caller's request id and may already exist.</summary>
+    public bool Idempotent { get; init; }
 }
 
 public sealed class AuthorizeCommand(AuthorizationWork work) : LedgerCommand
@@ -138,10 +141,13 @@ public sealed class AuthorizeCommand(AuthorizationWork work) : LedgerCommand
     public AuthorizationDecision? Result { get; private set; }
     public override string TenantId => Work.TenantId;
 
+    public override int MaxNewRows => 1 + Work.Budgets.Count;
+
+    // A random reservation id cannot exist yet, so only a caller-keyed one costs a lookup.
     public override IEnumerable<string> RequiredKeys(LedgerPartition partition, DateTimeOffset now) =>
         StateKeys(Work.Budgets, Work.UserId, now)
             .Concat(FreezeKeys(Work.UserId, Work.TeamId, Work.KeyId))
-            .Append(BudgetKeys.Reservation(Work.ReservationId));
+            .Concat(Work.Idempotent ? [BudgetKeys.Reservation(Work.ReservationId)] : []);
 
     public override void Apply(LedgerPartition partition, LedgerContext context)
     {
@@ -172,6 +178,15 @@ public sealed class AuthorizeCommand(AuthorizationWork work) : LedgerCommand
             .OfType<FreezeRecord>()
             .ToList();
         var verdict = BudgetAuthorizer.Decide(slots, freezes, Work.Provider, Work.Model, Work.Requested, Work.Candidates, now);
+        if (verdict.Outcome != AuthorizationOutcome.Deny
+            && slots.FirstOrDefault(s => s.State?.ActiveReservations(now) >= BudgetPeriodState.MaxActiveReservations) is { } crowded)
+        {
+            // Bounded so a period state row stays far below the entity size limit.
+            verdict = AuthorizationVerdict.Denied(
+                $"budget '{crowded.Definition.BudgetId}' has {BudgetPeriodState.MaxActiveReservations} requests in flight; settle some first",
+                crowded.Definition.BudgetId);
+        }
+
         if (verdict.Outcome == AuthorizationOutcome.Deny || verdict.Admitted is null)
         {
             Result = new AuthorizationDecision

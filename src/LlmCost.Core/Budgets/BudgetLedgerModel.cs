@@ -54,6 +54,9 @@ public sealed record HeldReservation(string ReservationId, decimal AmountUsd, lo
 /// </summary>
 public sealed class BudgetPeriodState
 {
+    /// <summary>Unsettled reservations one period state holds at most (its row must stay well below 64 KiB per property).</summary>
+    public const int MaxActiveReservations = 300;
+
     private readonly Dictionary<string, HeldReservation> _held = new(StringComparer.Ordinal);
     private readonly HashSet<string> _fired = new(StringComparer.Ordinal);
 

@@ -25,7 +25,7 @@ public interface IBudgetRepository
 /// <summary>
 /// One tenant's budget ledger (period states, reservations, freezes, fired alerts). <see cref="ExecuteAsync"/>
 /// applies a command atomically with ETag optimistic concurrency: whichever instance writes first wins, the
-/// others re-read and re-apply, a bounded number of times (then <see cref="BudgetContentionException"/>).
+/// others re-read and re-apply, a bounded number of times (then an outage-like exception the host maps to 503).
 /// </summary>
 public interface IBudgetLedger
 {
@@ -57,7 +57,7 @@ public interface IPendingAlertSource
 /// <summary>Prices the worst case of a request before it is made.</summary>
 public interface IBudgetCostEstimator
 {
-    CostEstimate Estimate(string tenantId, string provider, string model, long inputTokens, long maxOutputTokens, DateTimeOffset at);
+    WorstCase Estimate(string tenantId, string provider, string model, long inputTokens, long maxOutputTokens, DateTimeOffset at);
 }
 
 /// <summary>Models an adaptive budget may suggest instead of the requested one.</summary>
@@ -75,5 +75,3 @@ public interface IPromptTokenCounter
 
 public sealed record PromptMessage(string Role, string Content);
 
-/// <summary>Retries of a conflicting ledger write ran out (an outage-like condition, not a budget decision).</summary>
-public sealed class BudgetContentionException(string message) : Exception(message);

@@ -246,6 +246,7 @@ public sealed class BudgetService(
             Budgets = budgets,
             ReservationId = BudgetValidator.NewReservationId(tenantId, request.UserId!, request.RequestId),
             ReservationTtl = options.ReservationTtl,
+            Idempotent = request.RequestId is not null,
         });
         await ledger.ExecuteAsync(command, cancellationToken).ConfigureAwait(false);
         return Validated<AuthorizationDecision>.Ok(command.Result!);
@@ -406,7 +407,7 @@ public sealed class BudgetService(
         }).OrderBy(b => b.Scope).ThenBy(b => b.BudgetId, StringComparer.Ordinal).ToList();
     }
 
-    private IReadOnlyList<ModelCandidate> RankCandidates(string tenantId, string provider, string model, long input, long maxTokens, CostEstimate requested, DateTimeOffset now)
+    private IReadOnlyList<ModelCandidate> RankCandidates(string tenantId, string provider, string model, long input, long maxTokens, WorstCase requested, DateTimeOffset now)
     {
         // Cheaper than the request, same provider first, then the most expensive (most capable) first.
         return downgrades.Candidates(provider, model)

@@ -24,11 +24,11 @@ public sealed class BudgetServiceTests
             .Setup(e => e.Estimate(It.IsAny<string>(), It.IsAny<string>(), It.IsAny<string>(), It.IsAny<long>(), It.IsAny<long>(), It.IsAny<DateTimeOffset>()))
             .Returns((string _, string _, string model, long input, long max, DateTimeOffset _) => model switch
             {
-                "big" => new CostEstimate(true, 0.01m, input + max),
-                "mid" => new CostEstimate(true, 0.004m, input + max),
-                "small" => new CostEstimate(true, 0.001m, input + max),
-                "cheap-other" => new CostEstimate(true, 0.002m, input + max),
-                _ => new CostEstimate(false, 0m, input + max, $"unknown model {model}"),
+                "big" => new WorstCase(true, 0.01m, input + max),
+                "mid" => new WorstCase(true, 0.004m, input + max),
+                "small" => new WorstCase(true, 0.001m, input + max),
+                "cheap-other" => new WorstCase(true, 0.002m, input + max),
+                _ => new WorstCase(false, 0m, input + max, $"unknown model {model}"),
             });
         var catalog = new Mock<IDowngradeCatalog>();
         catalog.Setup(c => c.Candidates(It.IsAny<string>(), It.IsAny<string>()))
