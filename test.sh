@@ -6,6 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/tools.sh
 
+# Hooks (scripts/test.d/*.sh) install and start what their tests need and append stop commands here.
+LLMCOST_CLEANUP=()
+trap 'stop_azurite; for f in "${LLMCOST_CLEANUP[@]:-}"; do [[ -n "$f" ]] && eval "$f" || true; done' EXIT
+
 ensure_node_tools
 for hook in scripts/test.d/*.sh; do
   [[ -e "$hook" ]] || continue
@@ -14,7 +18,6 @@ for hook in scripts/test.d/*.sh; do
 done
 
 AZURITE_LOG="${TMPDIR:-/tmp}/llmcost-test-azurite.log"
-trap 'stop_azurite; for f in "${LLMCOST_CLEANUP[@]:-}"; do [[ -n "$f" ]] && eval "$f" || true; done' EXIT
 start_azurite 20000 20001 20002
 export LLMCOST_TEST_STORAGE
 LLMCOST_TEST_STORAGE="$(azurite_connection_string 20000 20001 20002)"
@@ -22,4 +25,15 @@ export LLMCOST_GENAI_PRICES_CLI="$LLMCOST_TOOLS/node_modules/.bin/genai-prices"
 export LLMCOST_NODE_TOOLS="$LLMCOST_TOOLS/node_modules"
 
 dotnet build LlmCostFunctions.sln -c Release --nologo -v q
-dotnet test LlmCostFunctions.sln -c Release --no-build --nologo -v q --logger "console;verbosity=normal" "$@"
+log="${TMPDIR:-/tmp}/llmcost-test-$$.log"
+LLMCOST_CLEANUP+=("rm -f '$log'")
+set +e
+dotnet test LlmCostFunctions.sln -c Release --no-build --nologo -v q --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One plain closing line over all test assemblies ("Passed!  - Failed: 0, Passed: 12, Skipped: 0, ...").
+summary="$(grep -E '^(Passed|Failed)! +- ' "$log" | sed -E 's/.*Failed: *([0-9]+), Passed: *([0-9]+), Skipped: *([0-9]+).*/\1 \2 \3/' \
+  | awk '{f+=$1; p+=$2; s+=$3} END {printf "%d passed, %d failed, %d skipped", p, f, s}')"
+echo
+echo "tests: $summary"
+exit "$status"

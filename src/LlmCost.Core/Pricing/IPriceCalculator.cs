@@ -18,7 +18,19 @@ public sealed record PriceRequest(
     string Model,
     DateTimeOffset Timestamp,
     CanonicalUsage Usage,
-    string? TenantId = null);
+    string? TenantId = null)
+{
+    /// <summary>
+    /// The tenant's usage so far this calendar month (UTC), BEFORE this call: selects the tenant's volume tier
+    /// (<see cref="TenantPricing.VolumeTiers"/>). Null = no volume tier can apply.
+    /// </summary>
+    public MonthToDateUsage? MonthToDate { get; init; }
+}
+
+/// <summary>A tenant's month-to-date usage, as the caller's ledger knows it.</summary>
+/// <param name="SpendUsd">Spend so far this month, in USD (after the tenant's own prices).</param>
+/// <param name="Tokens">Tokens (input + output) so far this month.</param>
+public readonly record struct MonthToDateUsage(decimal SpendUsd, long Tokens);
 
 /// <summary>
 /// The price of one call. <see cref="Priced"/> false means the cost is unknown (never a silent $0):
@@ -37,6 +49,27 @@ public sealed record PriceQuote
 
     /// <summary>Where the price came from (e.g. "genai-prices@0.1.8", "tenant:acme override").</summary>
     public string? Source { get; init; }
+
+    /// <summary>The cost at catalog list prices, before the tenant's overrides (equal to <see cref="CostUsd"/> without overrides).</summary>
+    public decimal ListCostUsd { get; init; }
+
+    /// <summary>The part of <see cref="CostUsd"/> for input units (genai-prices `input_price`).</summary>
+    public decimal InputCostUsd { get; init; }
+
+    /// <summary>The part of <see cref="CostUsd"/> for output units (genai-prices `output_price`).</summary>
+    public decimal OutputCostUsd { get; init; }
+
+    /// <summary>Which of the model's price tables applied: null = the default, else e.g. "start_date 2025-06-10" or "time_of_date 16:30:00Z-00:30:00Z".</summary>
+    public string? PriceVariant { get; init; }
+
+    /// <summary>Used classes that have no price anywhere in their ancestry (the reason the quote is unpriced).</summary>
+    public IReadOnlyList<string> UnpricedClasses { get; init; } = [];
+
+    /// <summary>
+    /// When unpriced only because of <see cref="UnpricedClasses"/>: the cost of the classes that DO have a price
+    /// (a lower bound of the true cost, and what genai-prices would report). Otherwise equal to <see cref="CostUsd"/>.
+    /// </summary>
+    public decimal KnownCostUsd { get; init; }
 
     public static PriceQuote Unpriced(string reason, string? providerId = null, string? modelId = null) =>
         new() { Priced = false, CostUsd = 0m, Reason = reason, ProviderId = providerId, ModelId = modelId };

@@ -1,0 +1,20 @@
+using LlmCost.Core.Pricing;
+
+namespace LlmCost.Cli;
+
+/// <summary>The CLI's streams: binary stdin/stdout (JSON is UTF-8) and a text stderr for diagnostics.</summary>
+public sealed record CliStreams(Stream Input, Stream Output, TextWriter Error);
+
+/// <summary>What the commands need from outside, so tests can run the real CLI in-process.</summary>
+public sealed record CliServices
+{
+    /// <summary>Prices calls (the built-in catalog by default, or the catalog given with --catalog).</summary>
+    public required Func<string?, IPriceCalculator> CalculatorFactory { get; init; }
+
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>Where <c>llmcost replay</c> finds the Azure LLM inference trace CSVs.</summary>
+    public string TraceDirectory { get; init; } = DefaultTraceDirectory;
+
+    public const string DefaultTraceDirectory = "/work/shared/traces/azure-llm-inference-2023";
+}

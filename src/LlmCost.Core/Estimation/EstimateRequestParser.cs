@@ -1,0 +1,355 @@
+using System.Globalization;
+using System.Text.Json;
+using LlmCost.Core.Usage;
+
+namespace LlmCost.Core.Estimation;
+
+/// <summary>The outcome of reading an estimate request: the request, or every problem with it (naming fields).</summary>
+public sealed record EstimateRequestParseResult(EstimateRequest? Request, IReadOnlyList<UsageError> Errors)
+{
+    public bool IsValid => Request is not null && Errors.Count == 0;
+}
+
+/// <summary>
+/// Reads an estimate request from JSON (snake_case, as on the wire):
+/// <code>
+/// {"provider":"openai","model":"gpt-4o","timestamp":"2026-06-01T12:00:00Z","max_tokens":1000,
+///  "system":"...", "messages":[{"role":"user","content":"..." | [parts], "name":"..."}],
+///  "tools":[{"type":"function","function":{"name":..,"description":..,"parameters":{..}}} | {"name":..,"input_schema":{..}}],
+///  "input_tokens":1234, "thinking_budget_tokens":0, "may_write_cache":false, "tenant_id":"..."}
+/// </code>
+/// <c>max_tokens</c> may also be spelled <c>max_completion_tokens</c> or <c>max_output_tokens</c> and is required.
+/// Content parts are <c>{"type":"text","text":..}</c> or an image with its pixel size:
+/// <c>{"type":"image"|"image_url","width":W,"height":H,"detail":"low|high|auto"}</c> (images are never fetched, so
+/// the size must be given). Unknown top-level keys are ignored so a whole provider request body can be passed.
+/// </summary>
+public static class EstimateRequestParser
+{
+    public static EstimateRequestParseResult Parse(JsonElement root)
+    {
+        var errors = new List<UsageError>();
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            errors.Add(new UsageError("$", $"must be a JSON object, got {UsageCounts.Describe(root.ValueKind)}"));
+            return new EstimateRequestParseResult(null, errors);
+        }
+
+        string? provider = OptionalString(root, "provider", errors);
+        string? model = OptionalString(root, "model", errors);
+        if (string.IsNullOrWhiteSpace(model))
+        {
+            errors.Add(new UsageError("model", "is required"));
+        }
+
+        string? tenant = OptionalString(root, "tenant_id", errors);
+        DateTimeOffset? timestamp = null;
+        if (OptionalString(root, "timestamp", errors) is { } ts)
+        {
+            if (DateTimeOffset.TryParse(ts, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out DateTimeOffset parsed))
+            {
+                timestamp = parsed;
+            }
+            else
+            {
+                errors.Add(new UsageError("timestamp", $"is not an ISO 8601 date-time: '{ts}'"));
+            }
+        }
+
+        long? maxTokens = null;
+        foreach (string name in (ReadOnlySpan<string>)["max_tokens", "max_completion_tokens", "max_output_tokens"])
+        {
+            if (Count(root, name, errors) is { } value)
+            {
+                maxTokens = value;
+                break;
+            }
+        }
+
+        if (maxTokens is null && !errors.Any(e => e.Field.StartsWith("max_", StringComparison.Ordinal)))
+        {
+            errors.Add(new UsageError("max_tokens", "is required: the worst case is the prompt plus the full output limit"));
+        }
+
+        long? inputTokens = Count(root, "input_tokens", errors);
+        long thinking = Count(root, "thinking_budget_tokens", errors) ?? 0;
+        bool mayWriteCache = false;
+        if (root.TryGetProperty("may_write_cache", out JsonElement cache))
+        {
+            if (cache.ValueKind is JsonValueKind.True or JsonValueKind.False)
+            {
+                mayWriteCache = cache.GetBoolean();
+            }
+            else
+            {
+                errors.Add(new UsageError("may_write_cache", $"must be a boolean, got {UsageCounts.Describe(cache.ValueKind)}"));
+            }
+        }
+
+        var messages = new List<ChatMessage>();
+        if (root.TryGetProperty("system", out JsonElement system) && system.ValueKind != JsonValueKind.Null)
+        {
+            // Anthropic puts the system prompt beside the messages.
+            (string? text, List<ImageInput> images) = ReadContent(system, "system", errors);
+            messages.Add(new ChatMessage("system", text) { Images = images });
+        }
+
+        if (root.TryGetProperty("messages", out JsonElement list) && list.ValueKind != JsonValueKind.Null)
+        {
+            if (list.ValueKind != JsonValueKind.Array)
+            {
+                errors.Add(new UsageError("messages", $"must be an array, got {UsageCounts.Describe(list.ValueKind)}"));
+            }
+            else
+            {
+                int i = 0;
+                foreach (JsonElement item in list.EnumerateArray())
+                {
+                    if (ReadMessage(item, $"messages[{i}]", errors) is { } message)
+                    {
+                        messages.Add(message);
+                    }
+
+                    i++;
+                }
+            }
+        }
+
+        var tools = new List<ToolDefinition>();
+        if (root.TryGetProperty("tools", out JsonElement toolList) && toolList.ValueKind != JsonValueKind.Null)
+        {
+            if (toolList.ValueKind != JsonValueKind.Array)
+            {
+                errors.Add(new UsageError("tools", $"must be an array, got {UsageCounts.Describe(toolList.ValueKind)}"));
+            }
+            else
+            {
+                int i = 0;
+                foreach (JsonElement item in toolList.EnumerateArray())
+                {
+                    if (ReadTool(item, $"tools[{i}]", errors) is { } tool)
+                    {
+                        tools.Add(tool);
+                    }
+
+                    i++;
+                }
+            }
+        }
+
+        if (inputTokens is null && messages.Count == 0 && !errors.Any(e => e.Field.StartsWith("messages", StringComparison.Ordinal)))
+        {
+            errors.Add(new UsageError("messages", "either messages (the prompt) or input_tokens is required"));
+        }
+
+        if (errors.Count > 0)
+        {
+            return new EstimateRequestParseResult(null, errors);
+        }
+
+        return new EstimateRequestParseResult(new EstimateRequest
+        {
+            Provider = provider,
+            Model = model!,
+            Timestamp = timestamp,
+            Messages = messages,
+            Tools = tools,
+            InputTokens = inputTokens,
+            MaxOutputTokens = maxTokens ?? 0,
+            ThinkingBudgetTokens = thinking,
+            MayWriteCache = mayWriteCache,
+            TenantId = tenant,
+        }, errors);
+    }
+
+    private static ChatMessage? ReadMessage(JsonElement item, string path, List<UsageError> errors)
+    {
+        if (item.ValueKind != JsonValueKind.Object)
+        {
+            errors.Add(new UsageError(path, $"must be an object, got {UsageCounts.Describe(item.ValueKind)}"));
+            return null;
+        }
+
+        string? role = OptionalString(item, "role", errors, path);
+        if (string.IsNullOrEmpty(role))
+        {
+            errors.Add(new UsageError($"{path}.role", "is required"));
+        }
+
+        string? name = OptionalString(item, "name", errors, path);
+        string? text = null;
+        List<ImageInput> images = [];
+        if (item.TryGetProperty("content", out JsonElement content))
+        {
+            (text, images) = ReadContent(content, $"{path}.content", errors);
+        }
+
+        return new ChatMessage(role ?? "", text, name) { Images = images };
+    }
+
+    private static (string? Text, List<ImageInput> Images) ReadContent(JsonElement content, string path, List<UsageError> errors)
+    {
+        var images = new List<ImageInput>();
+        switch (content.ValueKind)
+        {
+            case JsonValueKind.Null:
+                return (null, images);
+            case JsonValueKind.String:
+                return (content.GetString(), images);
+            case JsonValueKind.Array:
+                break;
+            default:
+                errors.Add(new UsageError(path, $"must be a string or an array of parts, got {UsageCounts.Describe(content.ValueKind)}"));
+                return (null, images);
+        }
+
+        var text = new System.Text.StringBuilder();
+        int i = 0;
+        foreach (JsonElement part in content.EnumerateArray())
+        {
+            string partPath = $"{path}[{i++}]";
+            if (part.ValueKind == JsonValueKind.String)
+            {
+                text.Append(part.GetString());
+                continue;
+            }
+
+            if (part.ValueKind != JsonValueKind.Object)
+            {
+                errors.Add(new UsageError(partPath, $"must be an object, got {UsageCounts.Describe(part.ValueKind)}"));
+                continue;
+            }
+
+            string type = part.TryGetProperty("type", out JsonElement t) && t.ValueKind == JsonValueKind.String ? t.GetString()! : "text";
+            if (type is "image" or "image_url" or "input_image")
+            {
+                if (ReadImage(part, partPath, errors) is { } image)
+                {
+                    images.Add(image);
+                }
+            }
+            else if (part.TryGetProperty("text", out JsonElement partText) && partText.ValueKind == JsonValueKind.String)
+            {
+                // Parts are joined as one text: tokenizing them apart could only differ at the seams.
+                text.Append(partText.GetString());
+            }
+            else
+            {
+                errors.Add(new UsageError(partPath, $"unsupported content part type '{type}' (expected text or image)"));
+            }
+        }
+
+        return (text.Length == 0 ? null : text.ToString(), images);
+    }
+
+    private static ImageInput? ReadImage(JsonElement part, string path, List<UsageError> errors)
+    {
+        int before = errors.Count;
+        long? width = Count(part, "width", errors, path);
+        long? height = Count(part, "height", errors, path);
+        if (width is null or 0 || height is null or 0)
+        {
+            if (errors.Count == before)
+            {
+                errors.Add(new UsageError(path, "an image needs positive width and height in pixels (images are not fetched)"));
+            }
+
+            return null;
+        }
+
+        if (width > 100_000 || height > 100_000)
+        {
+            errors.Add(new UsageError(path, "width and height must be at most 100000 pixels"));
+            return null;
+        }
+
+        string? detail = null;
+        if (part.TryGetProperty("detail", out JsonElement d) && d.ValueKind == JsonValueKind.String)
+        {
+            detail = d.GetString();
+        }
+        else if (part.TryGetProperty("image_url", out JsonElement url) && url.ValueKind == JsonValueKind.Object
+                 && url.TryGetProperty("detail", out JsonElement nested) && nested.ValueKind == JsonValueKind.String)
+        {
+            detail = nested.GetString();
+        }
+
+        ImageDetail level = detail?.ToLowerInvariant() switch
+        {
+            null or "auto" => ImageDetail.Auto,
+            "low" => ImageDetail.Low,
+            "high" => ImageDetail.High,
+            _ => (ImageDetail)(-1),
+        };
+        if ((int)level == -1)
+        {
+            errors.Add(new UsageError($"{path}.detail", $"must be low, high or auto, got '{detail}'"));
+            return null;
+        }
+
+        return new ImageInput((int)width, (int)height, level);
+    }
+
+    private static ToolDefinition? ReadTool(JsonElement item, string path, List<UsageError> errors)
+    {
+        if (item.ValueKind != JsonValueKind.Object)
+        {
+            errors.Add(new UsageError(path, $"must be an object, got {UsageCounts.Describe(item.ValueKind)}"));
+            return null;
+        }
+
+        // OpenAI chat nests the definition under "function"; Responses, Anthropic and Gemini do not.
+        JsonElement definition = item;
+        string definitionPath = path;
+        if (item.TryGetProperty("function", out JsonElement function) && function.ValueKind == JsonValueKind.Object)
+        {
+            definition = function;
+            definitionPath = $"{path}.function";
+        }
+
+        string? name = OptionalString(definition, "name", errors, definitionPath);
+        if (string.IsNullOrEmpty(name))
+        {
+            errors.Add(new UsageError($"{definitionPath}.name", "is required"));
+            return null;
+        }
+
+        string? description = OptionalString(definition, "description", errors, definitionPath);
+        JsonElement? parameters = null;
+        foreach (string key in (ReadOnlySpan<string>)["parameters", "input_schema"])
+        {
+            if (definition.TryGetProperty(key, out JsonElement schema) && schema.ValueKind == JsonValueKind.Object)
+            {
+                parameters = schema.Clone();
+                break;
+            }
+        }
+
+        return new ToolDefinition(name, description, parameters);
+    }
+
+    private static string? OptionalString(JsonElement obj, string name, List<UsageError> errors, string? path = null)
+    {
+        if (!obj.TryGetProperty(name, out JsonElement value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (value.ValueKind != JsonValueKind.String)
+        {
+            errors.Add(new UsageError(path is null ? name : $"{path}.{name}", $"must be a string, got {UsageCounts.Describe(value.ValueKind)}"));
+            return null;
+        }
+
+        return value.GetString();
+    }
+
+    private static long? Count(JsonElement obj, string name, List<UsageError> errors, string? path = null)
+    {
+        if (!obj.TryGetProperty(name, out JsonElement value))
+        {
+            return null;
+        }
+
+        return UsageCounts.TryRead(value, path is null ? name : $"{path}.{name}", errors, out long count) ? count : null;
+    }
+}

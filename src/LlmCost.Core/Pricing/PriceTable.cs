@@ -1,0 +1,234 @@
+namespace LlmCost.Core.Pricing;
+
+/// <summary>One tier of a tiered price: applies to every unit of its key when the request's total input exceeds <see cref="Start"/>.</summary>
+public readonly record struct PriceTier(long Start, decimal Price);
+
+/// <summary>A price for one key: a flat <see cref="Base"/>, or tiers chosen by the request's TOTAL input tokens.</summary>
+public sealed record PriceValue
+{
+    public PriceValue(decimal @base, IReadOnlyList<PriceTier>? tiers = null)
+    {
+        Base = @base;
+        // genai-prices sorts tiers by start; the last one whose start is exceeded wins.
+        Tiers = tiers is null || tiers.Count == 0 ? [] : [.. tiers.OrderBy(t => t.Start)];
+    }
+
+    public decimal Base { get; }
+
+    public IReadOnlyList<PriceTier> Tiers { get; }
+
+    public bool IsTiered => Tiers.Count > 0;
+
+    /// <summary>The price in force for a request with <paramref name="totalInputTokens"/> input tokens (strictly above a tier's start).</summary>
+    public decimal For(long totalInputTokens)
+    {
+        decimal price = Base;
+        IReadOnlyList<PriceTier> tiers = Tiers;
+        for (int i = 0; i < tiers.Count; i++)
+        {
+            if (totalInputTokens > tiers[i].Start)
+            {
+                price = tiers[i].Price;
+            }
+        }
+
+        return price;
+    }
+
+    public static implicit operator PriceValue(decimal price) => new(price);
+
+    public override string ToString() =>
+        IsTiered ? $"{Base} ({string.Join(", ", Tiers.Select(t => $">{t.Start}: {t.Price}"))})" : Base.ToString(System.Globalization.CultureInfo.InvariantCulture);
+}
+
+/// <summary>
+/// One price table (genai-prices ModelPrice) compiled for the hot path: the priced units sorted most specific
+/// first, each with the positions of its priced descendants, so that a unit's own count is its usage value
+/// minus what its more specific priced descendants already account for.
+/// </summary>
+public sealed class PriceTable
+{
+    private readonly PricedUnit[] _computeOrder;
+    private readonly int[] _displayOrder;
+
+    public PriceTable(IReadOnlyDictionary<string, PriceValue> prices)
+        : this(prices.Select(p => new KeyValuePair<string, PriceValue>(p.Key, p.Value)).ToList())
+    {
+    }
+
+    /// <param name="prices">Price key → price, in the source's order (kept for display).</param>
+    public PriceTable(IReadOnlyList<KeyValuePair<string, PriceValue>> prices)
+    {
+        ArgumentNullException.ThrowIfNull(prices);
+        var known = new List<(UsageUnit Unit, PriceValue Price)>();
+        var unsupported = new List<string>();
+        foreach (KeyValuePair<string, PriceValue> price in prices)
+        {
+            if (UsageUnits.TryGetByPriceKey(price.Key, out UsageUnit unit))
+            {
+                known.Add((unit, price.Value));
+            }
+            else
+            {
+                unsupported.Add(price.Key);
+            }
+        }
+
+        Prices = known.Select(k => new KeyValuePair<string, PriceValue>(k.Unit.PriceKey, k.Price)).ToList();
+        UnsupportedPriceKeys = unsupported;
+
+        ulong pricedMask = 0;
+        foreach ((UsageUnit unit, _) in known)
+        {
+            pricedMask |= unit.Bit;
+        }
+
+        PricedMask = pricedMask;
+        ulong covered = 0;
+        foreach ((UsageUnit unit, _) in known)
+        {
+            covered |= unit.Bit | unit.DescendantMask;
+        }
+
+        CoveredMask = covered;
+        HasTiers = known.Any(k => k.Price.IsTiered);
+        Inconsistency = FindInconsistency(known.Select(k => k.Unit).ToList(), pricedMask);
+
+        // Most specific first (more dimensions), as genai-prices computes leaves.
+        List<(UsageUnit Unit, PriceValue Price, int Display)> ordered = known
+            .Select((k, i) => (k.Unit, k.Price, i))
+            .OrderByDescending(k => k.Unit.Dimensions.Count)
+            .ThenBy(k => k.Unit.UsageKey, StringComparer.Ordinal)
+            .ToList();
+        _computeOrder = new PricedUnit[ordered.Count];
+        _displayOrder = new int[ordered.Count];
+        for (int i = 0; i < ordered.Count; i++)
+        {
+            (UsageUnit unit, PriceValue price, int display) = ordered[i];
+            var descendants = new List<int>();
+            for (int j = 0; j < i; j++)
+            {
+                if ((unit.DescendantMask & ordered[j].Unit.Bit) != 0)
+                {
+                    descendants.Add(j);
+                }
+            }
+
+            _computeOrder[i] = new PricedUnit(unit, price, [.. descendants]);
+            _displayOrder[display] = i;
+        }
+
+        AmbiguousPairs = FindAmbiguousPairs(known.Select(k => k.Unit).ToList());
+    }
+
+    /// <summary>The supported prices, in source order.</summary>
+    public IReadOnlyList<KeyValuePair<string, PriceValue>> Prices { get; }
+
+    /// <summary>Price keys genai-prices does not know (ignored for pricing, reported by the validator).</summary>
+    public IReadOnlyList<string> UnsupportedPriceKeys { get; }
+
+    /// <summary>
+    /// Non-null when the table breaks genai-prices' closure rules (a priced unit whose ancestor or join with
+    /// another priced unit is unpriced): such a table cannot price anything unambiguously.
+    /// </summary>
+    public string? Inconsistency { get; }
+
+    internal ulong PricedMask { get; }
+
+    /// <summary>Units that have a price themselves or through an ancestor.</summary>
+    internal ulong CoveredMask { get; }
+
+    internal bool HasTiers { get; }
+
+    internal ReadOnlySpan<PricedUnit> ComputeOrder => _computeOrder;
+
+    internal ReadOnlySpan<int> DisplayOrder => _displayOrder;
+
+    /// <summary>
+    /// Pairs of canonical units whose join is priced but not reported by <see cref="Usage.CanonicalUsage"/>
+    /// (e.g. cache_audio_write_mtok priced while usage reports cache writes and input audio separately): when
+    /// both are positive the overlap's count is unknown, as genai-prices also refuses.
+    /// </summary>
+    internal (ulong Pair, string JoinKey)[] AmbiguousPairs { get; }
+
+    public bool TryGetPrice(string priceKey, out PriceValue price)
+    {
+        foreach (KeyValuePair<string, PriceValue> entry in Prices)
+        {
+            if (entry.Key == priceKey)
+            {
+                price = entry.Value;
+                return true;
+            }
+        }
+
+        price = null!;
+        return false;
+    }
+
+    private static string? FindInconsistency(List<UsageUnit> priced, ulong pricedMask)
+    {
+        foreach (UsageUnit unit in priced)
+        {
+            ulong missing = unit.AncestorMask & ~pricedMask;
+            if (missing != 0)
+            {
+                return $"missing ancestor price key {UsageUnits.Get(System.Numerics.BitOperations.TrailingZeroCount(missing)).PriceKey} for {unit.PriceKey}";
+            }
+        }
+
+        for (int i = 0; i < priced.Count; i++)
+        {
+            for (int j = i + 1; j < priced.Count; j++)
+            {
+                if (!UsageUnits.AreCompatible(priced[i], priced[j]))
+                {
+                    continue;
+                }
+
+                UsageUnit? join = UsageUnits.FindJoin(priced[i], priced[j]);
+                if (join is null)
+                {
+                    return $"no registered join unit for {priced[i].PriceKey} and {priced[j].PriceKey}";
+                }
+
+                if ((pricedMask & join.Bit) == 0)
+                {
+                    return $"missing join price key {join.PriceKey} for {priced[i].PriceKey} and {priced[j].PriceKey}";
+                }
+            }
+        }
+
+        return null;
+    }
+
+    private static (ulong Pair, string JoinKey)[] FindAmbiguousPairs(List<UsageUnit> priced)
+    {
+        var pairs = new List<(ulong, string)>();
+        foreach (UsageUnit unit in priced)
+        {
+            if ((unit.Bit & UsageUnits.CanonicalMask) != 0)
+            {
+                continue;
+            }
+
+            for (int a = 0; a < UsageUnits.CanonicalCount; a++)
+            {
+                for (int b = a + 1; b < UsageUnits.CanonicalCount; b++)
+                {
+                    UsageUnit ua = UsageUnits.Get(a);
+                    UsageUnit ub = UsageUnits.Get(b);
+                    bool related = (ua.AncestorMask & ub.Bit) != 0 || (ub.AncestorMask & ua.Bit) != 0;
+                    if (!related && UsageUnits.AreCompatible(ua, ub) && UsageUnits.FindJoin(ua, ub) == unit)
+                    {
+                        pairs.Add((ua.Bit | ub.Bit, unit.UsageKey));
+                    }
+                }
+            }
+        }
+
+        return [.. pairs];
+    }
+
+    internal readonly record struct PricedUnit(UsageUnit Unit, PriceValue Price, int[] Descendants);
+}

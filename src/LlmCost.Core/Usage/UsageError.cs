@@ -1,0 +1,59 @@
+namespace LlmCost.Core.Usage;
+
+/// <summary>One problem with a usage object.</summary>
+/// <param name="Field">The JSON path of the offending field, e.g. <c>usage.cache_read_tokens</c>.</param>
+/// <param name="Message">What is wrong, in words a caller can act on.</param>
+public sealed record UsageError(string Field, string Message)
+{
+    public override string ToString() => $"{Field}: {Message}";
+}
+
+/// <summary>Which wire shape a usage object was read as.</summary>
+public enum UsageShape
+{
+    /// <summary>The service's own snake_case keys (<see cref="CanonicalUsageParser"/>).</summary>
+    Canonical,
+
+    /// <summary>OpenAI / Azure OpenAI chat completions: <c>prompt_tokens</c> INCLUDES cached tokens.</summary>
+    OpenAiChat,
+
+    /// <summary>OpenAI / Azure OpenAI Responses API: <c>input_tokens</c> INCLUDES cached tokens.</summary>
+    OpenAiResponses,
+
+    /// <summary>Anthropic Messages: <c>input_tokens</c> EXCLUDES cache reads and writes.</summary>
+    Anthropic,
+
+    /// <summary>Google Gemini <c>usageMetadata</c>: thoughts are billed as output.</summary>
+    Gemini,
+
+    /// <summary>Amazon Bedrock Converse: <c>inputTokens</c> EXCLUDES cache reads and writes.</summary>
+    BedrockConverse,
+}
+
+/// <summary>
+/// The outcome of reading a usage object: either a validated <see cref="CanonicalUsage"/> or the list of
+/// everything wrong with it (all problems at once, each naming its field). Never both, never a clamped value.
+/// </summary>
+public sealed record UsageParseResult
+{
+    public CanonicalUsage? Usage { get; init; }
+
+    public IReadOnlyList<UsageError> Errors { get; init; } = [];
+
+    /// <summary>The shape the input was read as (null when it could not be recognised).</summary>
+    public UsageShape? Shape { get; init; }
+
+    public bool IsValid => Usage is not null && Errors.Count == 0;
+
+    public static UsageParseResult Success(CanonicalUsage usage, UsageShape shape) =>
+        new() { Usage = usage, Shape = shape };
+
+    public static UsageParseResult Failure(IReadOnlyList<UsageError> errors, UsageShape? shape = null) =>
+        new() { Errors = errors, Shape = shape };
+
+    public static UsageParseResult Failure(string field, string message, UsageShape? shape = null) =>
+        Failure([new UsageError(field, message)], shape);
+
+    /// <summary>All errors joined for a one-line message (CLI output, problem details title).</summary>
+    public string ErrorSummary => string.Join("; ", Errors.Select(e => e.ToString()));
+}

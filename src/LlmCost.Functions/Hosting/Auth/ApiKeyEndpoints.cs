@@ -1,0 +1,82 @@
+using System.Security.Claims;
+using LlmCost.Core.Recording;
+
+namespace LlmCost.Functions.Hosting.Auth;
+
+/// <summary>Key management for admins: <c>POST/GET /api/keys</c>, <c>DELETE /api/keys/{keyId}</c>.</summary>
+public static class ApiKeyEndpoints
+{
+    public sealed record CreateKeyRequest(string? Role, string? TenantId, string? UserId, string? Name);
+
+    public sealed record KeyResponse(string KeyId, string Role, string? TenantId, string? UserId, string? Name, DateTimeOffset CreatedAt);
+
+    /// <summary>The only time the plain key is ever shown.</summary>
+    public sealed record CreatedKeyResponse(string KeyId, string ApiKey, string Role, string? TenantId, string? UserId, string? Name, DateTimeOffset CreatedAt);
+
+    public static IEndpointRouteBuilder MapApiKeyEndpoints(this IEndpointRouteBuilder endpoints)
+    {
+        RouteGroupBuilder group = endpoints.MapGroup("/api/keys").RequireAuthorization(LlmCostAuth.AdminPolicy).WithTags("Keys");
+
+        group.MapPost("/", async (CreateKeyRequest? request, ApiKeyService keys, CancellationToken cancellationToken) =>
+        {
+            if (request is null)
+            {
+                return CallerAccess.FieldProblem("body", "is required");
+            }
+
+            if (!ApiKeyRoles.IsKnown(request.Role))
+            {
+                return CallerAccess.FieldProblem("role", "must be one of admin, ingest, reader");
+            }
+
+            if (request.Role != ApiKeyRoles.Admin || request.TenantId is not null)
+            {
+                if (RecordKeys.Problem(request.TenantId) is { } tenantProblem)
+                {
+                    return CallerAccess.FieldProblem("tenant_id", tenantProblem);
+                }
+            }
+
+            if (request.UserId is not null)
+            {
+                if (request.Role != ApiKeyRoles.Reader)
+                {
+                    return CallerAccess.FieldProblem("user_id", "is only allowed for reader keys");
+                }
+
+                if (RecordKeys.Problem(request.UserId) is { } userProblem)
+                {
+                    return CallerAccess.FieldProblem("user_id", userProblem);
+                }
+            }
+
+            if (request.Name is { Length: > 200 })
+            {
+                return CallerAccess.FieldProblem("name", "must be at most 200 characters");
+            }
+
+            (ApiKeyRecord record, string plain) = await keys.CreateAsync(
+                request.Role!, request.Role == ApiKeyRoles.Admin ? null : request.TenantId, request.UserId, request.Name, cancellationToken);
+            return TypedResults.Created($"/api/keys/{record.KeyId}",
+                new CreatedKeyResponse(record.KeyId, plain, record.Role, record.TenantId, record.UserId, record.Name, record.CreatedAt));
+        }).WithName("CreateApiKey");
+
+        group.MapGet("/", async (string? tenantId, IApiKeyStore store, CancellationToken cancellationToken) =>
+        {
+            IReadOnlyList<ApiKeyRecord> all = await store.ListAsync(tenantId, cancellationToken);
+            return TypedResults.Ok(new
+            {
+                keys = all.OrderBy(k => k.CreatedAt)
+                    .Select(k => new KeyResponse(k.KeyId, k.Role, k.TenantId, k.UserId, k.Name, k.CreatedAt)).ToList(),
+            });
+        }).WithName("ListApiKeys");
+
+        group.MapDelete("/{keyId}", async (string keyId, ApiKeyService keys, ClaimsPrincipal caller, CancellationToken cancellationToken) =>
+            await keys.DeleteAsync(keyId, cancellationToken)
+                ? Results.NoContent()
+                : TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: $"no API key '{keyId}'"))
+            .WithName("DeleteApiKey");
+
+        return endpoints;
+    }
+}

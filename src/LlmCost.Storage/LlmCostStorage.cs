@@ -1,0 +1,95 @@
+using Azure.Core;
+using Azure.Data.Tables;
+using Azure.Identity;
+using Azure.Storage.Blobs;
+using Azure.Storage.Queues;
+using Microsoft.Extensions.Configuration;
+
+namespace LlmCost.Storage;
+
+/// <summary>
+/// The storage account: service clients built from <c>AzureWebJobsStorage</c> (the Functions convention) and
+/// named clients for the registered tables, queues and containers. Inject this, not connection strings.
+/// </summary>
+public sealed class LlmCostStorage
+{
+    public const string ConnectionSetting = "AzureWebJobsStorage";
+
+    public LlmCostStorage(
+        TableServiceClient tables,
+        QueueServiceClient queues,
+        BlobServiceClient blobs,
+        StorageNames names)
+    {
+        Tables = tables;
+        Queues = queues;
+        Blobs = blobs;
+        Names = names;
+    }
+
+    public TableServiceClient Tables { get; }
+    public QueueServiceClient Queues { get; }
+    public BlobServiceClient Blobs { get; }
+    public StorageNames Names { get; }
+
+    /// <summary>The table for a logical name (prefix applied).</summary>
+    public TableClient Table(string logicalName) => Tables.GetTableClient(Names.Table(logicalName));
+
+    /// <summary>The queue for a logical name (prefix applied). Messages are base64 text, as the Functions host expects.</summary>
+    public QueueClient Queue(string logicalName) => Queues.GetQueueClient(Names.Queue(logicalName));
+
+    public BlobContainerClient Container(string logicalName) => Blobs.GetBlobContainerClient(Names.Container(logicalName));
+
+    /// <summary>
+    /// Builds the three service clients from configuration. Accepted forms, as the Functions host reads them:
+    /// <list type="bullet">
+    /// <item><c>AzureWebJobsStorage</c> = a connection string, or <c>UseDevelopmentStorage=true</c> (Azurite on 10000-10002);</item>
+    /// <item>identity-based: <c>AzureWebJobsStorage__accountName</c>, or explicit <c>__tableServiceUri</c>,
+    /// <c>__queueServiceUri</c>, <c>__blobServiceUri</c>; optional <c>__clientId</c> for a user-assigned identity;
+    /// authenticated with DefaultAzureCredential.</item>
+    /// </list>
+    /// </summary>
+    public static (TableServiceClient Tables, QueueServiceClient Queues, BlobServiceClient Blobs) CreateClients(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        string? connectionString = configuration[ConnectionSetting];
+        var queueOptions = new QueueClientOptions { MessageEncoding = QueueMessageEncoding.Base64 };
+        if (!string.IsNullOrWhiteSpace(connectionString))
+        {
+            return (new TableServiceClient(connectionString),
+                new QueueServiceClient(connectionString, queueOptions),
+                new BlobServiceClient(connectionString));
+        }
+
+        IConfigurationSection section = configuration.GetSection(ConnectionSetting);
+        string? account = section["accountName"];
+        Uri? tableUri = UriOrDefault(section["tableServiceUri"], account, "table");
+        Uri? queueUri = UriOrDefault(section["queueServiceUri"], account, "queue");
+        Uri? blobUri = UriOrDefault(section["blobServiceUri"], account, "blob");
+        if (tableUri is null || queueUri is null || blobUri is null)
+        {
+            throw new InvalidOperationException(
+                $"Storage is not configured: set '{ConnectionSetting}' to a connection string (or UseDevelopmentStorage=true), " +
+                $"or '{ConnectionSetting}__accountName' (or __tableServiceUri, __queueServiceUri and __blobServiceUri) for a managed identity.");
+        }
+
+        string? clientId = section["clientId"];
+        TokenCredential credential = new DefaultAzureCredential(new DefaultAzureCredentialOptions
+        {
+            ManagedIdentityClientId = string.IsNullOrWhiteSpace(clientId) ? null : clientId,
+        });
+        return (new TableServiceClient(tableUri, credential),
+            new QueueServiceClient(queueUri, credential, queueOptions),
+            new BlobServiceClient(blobUri, credential));
+    }
+
+    private static Uri? UriOrDefault(string? explicitUri, string? account, string service)
+    {
+        if (!string.IsNullOrWhiteSpace(explicitUri))
+        {
+            return new Uri(explicitUri);
+        }
+
+        return string.IsNullOrWhiteSpace(account) ? null : new Uri($"https://{account}.{service}.core.windows.net");
+    }
+}

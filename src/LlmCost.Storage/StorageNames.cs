@@ -1,0 +1,78 @@
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Options;
+
+namespace LlmCost.Storage;
+
+/// <summary>Storage settings under <c>LlmCost:Storage</c>.</summary>
+public sealed class LlmCostStorageOptions
+{
+    public const string Section = "LlmCost:Storage";
+
+    /// <summary>
+    /// Prefix of every table, queue and container name (lower-case letters and digits, starting with a letter,
+    /// 1–20 characters). Tests use a random prefix to isolate themselves on a shared Azurite.
+    /// </summary>
+    public string Prefix { get; set; } = "llmcost";
+
+    /// <summary>Create the registered tables, queues and containers at start-up (idempotent).</summary>
+    public bool CreateResources { get; set; } = true;
+}
+
+/// <summary>
+/// The one place that turns a logical name ("usage", "alerts") into a physical table / queue / container name.
+/// Table names must match <c>^[A-Za-z][A-Za-z0-9]{2,62}$</c>; queue and container names are lower-case
+/// letters, digits and single hyphens, 3–63 characters.
+/// </summary>
+public sealed partial class StorageNames
+{
+    public StorageNames(IOptions<LlmCostStorageOptions> options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        Prefix = options.Value.Prefix;
+        if (!PrefixPattern().IsMatch(Prefix))
+        {
+            throw new OptionsValidationException(LlmCostStorageOptions.Section, typeof(LlmCostStorageOptions),
+                [$"{LlmCostStorageOptions.Section}:Prefix '{Prefix}' must be 1-20 lower-case letters or digits, starting with a letter"]);
+        }
+    }
+
+    public string Prefix { get; }
+
+    /// <summary><c>{prefix}{logical}</c>, e.g. "llmcostusage".</summary>
+    public string Table(string logicalName)
+    {
+        string name = Prefix + logicalName;
+        if (!TablePattern().IsMatch(name))
+        {
+            throw new ArgumentException($"'{name}' is not a valid table name", nameof(logicalName));
+        }
+
+        return name;
+    }
+
+    /// <summary><c>{prefix}-{logical}</c>, e.g. "llmcost-alerts" (and "llmcost-alerts-poison").</summary>
+    public string Queue(string logicalName) => Dashed(logicalName, nameof(logicalName));
+
+    /// <summary><c>{prefix}-{logical}</c>, e.g. "llmcost-reports".</summary>
+    public string Container(string logicalName) => Dashed(logicalName, nameof(logicalName));
+
+    private string Dashed(string logicalName, string parameterName)
+    {
+        string name = $"{Prefix}-{logicalName}";
+        if (!DashedPattern().IsMatch(name))
+        {
+            throw new ArgumentException($"'{name}' is not a valid queue/container name", parameterName);
+        }
+
+        return name;
+    }
+
+    [GeneratedRegex("^[a-z][a-z0-9]{0,19}$")]
+    private static partial Regex PrefixPattern();
+
+    [GeneratedRegex("^[A-Za-z][A-Za-z0-9]{2,62}$")]
+    private static partial Regex TablePattern();
+
+    [GeneratedRegex("^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$")]
+    private static partial Regex DashedPattern();
+}

@@ -1,0 +1,132 @@
+using System.Text.Json;
+using LlmCost.Core.Usage;
+
+namespace LlmCost.Core.Tests.Usage;
+
+public sealed class CanonicalUsageParserTests
+{
+    [Fact]
+    public void AllKeys_AreRead()
+    {
+        UsageParseResult result = CanonicalUsageParser.Parse("""
+            {"input_tokens":5000,"cache_read_tokens":2000,"cache_write_tokens":800,"cache_write_1h_tokens":300,
+             "input_audio_tokens":700,"cache_audio_read_tokens":100,"output_tokens":900,"reasoning_tokens":400,
+             "output_audio_tokens":50,"web_searches":3}
+            """);
+
+        Assert.True(result.IsValid, result.ErrorSummary);
+        Assert.Equal(UsageShape.Canonical, result.Shape);
+        Assert.Equal(new CanonicalUsage
+        {
+            InputTokens = 5000, CacheReadTokens = 2000, CacheWriteTokens = 800, CacheWrite1hTokens = 300,
+            InputAudioTokens = 700, CacheAudioReadTokens = 100, OutputTokens = 900, ReasoningTokens = 400,
+            OutputAudioTokens = 50, WebSearches = 3,
+        }, result.Usage);
+    }
+
+    [Fact]
+    public void MissingKeys_AreZero_AndTheCallIsOneRequest()
+    {
+        UsageParseResult result = CanonicalUsageParser.Parse("""{"input_tokens":10}""");
+
+        Assert.True(result.IsValid);
+        Assert.Equal(10, result.Usage!.InputTokens);
+        Assert.Equal(0, result.Usage.OutputTokens);
+        Assert.Equal(1, result.Usage.Requests);
+    }
+
+    [Fact]
+    public void WholeNumberWithZeroFraction_IsAccepted()
+    {
+        UsageParseResult result = CanonicalUsageParser.Parse("""{"input_tokens":12.0,"output_tokens":1e2}""");
+
+        Assert.True(result.IsValid, result.ErrorSummary);
+        Assert.Equal(12, result.Usage!.InputTokens);
+        Assert.Equal(100, result.Usage.OutputTokens);
+    }
+
+    [Theory]
+    [InlineData("""{"input_tokens":-1}""", "usage.input_tokens", "negative")]
+    [InlineData("""{"input_tokens":10,"output_tokens":1.5}""", "usage.output_tokens", "whole number")]
+    [InlineData("""{"input_tokens":"100"}""", "usage.input_tokens", "string")]
+    [InlineData("""{"input_tokens":true}""", "usage.input_tokens", "boolean")]
+    [InlineData("""{"input_tokens":[1]}""", "usage.input_tokens", "array")]
+    [InlineData("""{"input_tokens":99999999999999999999}""", "usage.input_tokens", "too large")]
+    [InlineData("""{"input_tokens":1e300}""", "usage.input_tokens", "too large")]
+    [InlineData("""{"input_tokens":-1e300}""", "usage.input_tokens", "negative")]
+    [InlineData("""{"input_tokens":1000000000000001}""", "usage.input_tokens", "too large")]
+    [InlineData("""{"input_tokens":10,"cache_read_tokens":11}""", "usage.cache_read_tokens", "exceeds input_tokens")]
+    [InlineData("""{"input_tokens":10,"cache_write_tokens":11}""", "usage.cache_write_tokens", "exceeds input_tokens")]
+    [InlineData("""{"input_tokens":10,"cache_write_tokens":5,"cache_write_1h_tokens":6}""", "usage.cache_write_1h_tokens", "exceeds cache_write_tokens")]
+    [InlineData("""{"input_tokens":10,"input_audio_tokens":11}""", "usage.input_audio_tokens", "exceeds input_tokens")]
+    [InlineData("""{"input_tokens":10,"input_audio_tokens":2,"cache_read_tokens":5,"cache_audio_read_tokens":3}""", "usage.cache_audio_read_tokens", "exceeds input_audio_tokens")]
+    [InlineData("""{"input_tokens":10,"input_audio_tokens":5,"cache_read_tokens":2,"cache_audio_read_tokens":3}""", "usage.cache_audio_read_tokens", "exceeds cache_read_tokens")]
+    [InlineData("""{"output_tokens":10,"reasoning_tokens":11}""", "usage.reasoning_tokens", "exceeds output_tokens")]
+    [InlineData("""{"output_tokens":10,"output_audio_tokens":11}""", "usage.output_audio_tokens", "exceeds output_tokens")]
+    [InlineData("""{"input_tokens":10,"cache_read_tokens":6,"cache_write_tokens":5}""", "usage.cache_write_tokens", "exceed input_tokens")]
+    [InlineData("""{"input_tokens":10,"input_audio_tokens":6,"cache_read_tokens":5}""", "usage.input_audio_tokens", "exceed input_tokens")]
+    [InlineData("""{"input_tokens":10,"cache_reads":5}""", "usage.cache_reads", "not a known usage key")]
+    [InlineData("""{"input_tokens":10,"input_tokens":20}""", "usage.input_tokens", "more than once")]
+    public void BadUsage_IsRejected_NamingTheField(string json, string field, string messagePart)
+    {
+        UsageParseResult result = CanonicalUsageParser.Parse(json);
+
+        Assert.False(result.IsValid);
+        Assert.Null(result.Usage);
+        UsageError error = Assert.Single(result.Errors);
+        Assert.Equal(field, error.Field);
+        Assert.Contains(messagePart, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AudioCacheReadCountedOnce_IsAccepted()
+    {
+        // 10 input = 4 uncached text + 3 cached text + 1 uncached audio + 2 cached audio: union of audio (3) and
+        // cache reads (5) is 6 <= 10, even though audio + reads = 8.
+        UsageParseResult result = CanonicalUsageParser.Parse(
+            """{"input_tokens":10,"input_audio_tokens":3,"cache_read_tokens":5,"cache_audio_read_tokens":2}""");
+
+        Assert.True(result.IsValid, result.ErrorSummary);
+    }
+
+    [Fact]
+    public void EveryProblem_IsReported()
+    {
+        UsageParseResult result = CanonicalUsageParser.Parse("""{"input_tokens":-5,"output_tokens":"x","bogus":1}""");
+
+        Assert.Equal(["usage.input_tokens", "usage.output_tokens", "usage.bogus"], result.Errors.Select(e => e.Field));
+    }
+
+    [Fact]
+    public void NonStrict_IgnoresUnknownKeys()
+    {
+        UsageParseResult result = CanonicalUsageParser.Parse("""{"input_tokens":10,"total_tokens":10}""", strict: false);
+
+        Assert.True(result.IsValid);
+    }
+
+    [Fact]
+    public void NotAnObject_And_BadJson_AreErrors()
+    {
+        Assert.Equal("usage", Assert.Single(CanonicalUsageParser.Parse("[1,2]").Errors).Field);
+        Assert.Equal("usage", Assert.Single(CanonicalUsageParser.Parse("{\"input_tokens\":").Errors).Field);
+    }
+
+    [Fact]
+    public void Prefix_IsUsedInFieldNames()
+    {
+        using JsonDocument doc = JsonDocument.Parse("""{"input_tokens":-1}""");
+
+        UsageParseResult result = CanonicalUsageParser.Parse(doc.RootElement, fieldPrefix: "events[3].usage");
+
+        Assert.Equal("events[3].usage.input_tokens", Assert.Single(result.Errors).Field);
+    }
+
+    [Fact]
+    public void Validator_RejectsNegativeCountsBuiltInCode()
+    {
+        IReadOnlyList<UsageError> errors = UsageValidator.Validate(new CanonicalUsage { InputTokens = -3, Requests = 0 });
+
+        Assert.Equal(["usage.input_tokens", "usage.requests"], errors.Select(e => e.Field));
+    }
+}
