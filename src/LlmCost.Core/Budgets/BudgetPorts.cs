@@ -70,7 +70,7 @@ public interface IDowngradeCatalog
 /// <summary>Counts the input tokens of a prompt or chat messages when the caller did not send a count.</summary>
 public interface IPromptTokenCounter
 {
-    long Count(string model, string? prompt, IReadOnlyList<PromptMessage>? messages);
+    long Count(string provider, string model, string? prompt, IReadOnlyList<PromptMessage>? messages);
 }
 
 public sealed record PromptMessage(string Role, string Content);

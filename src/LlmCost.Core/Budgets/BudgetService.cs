@@ -226,7 +226,7 @@ public sealed class BudgetService(
 
         var now = time.GetUtcNow();
         var tenantId = request.TenantId!;
-        var input = request.InputTokens ?? tokenCounter.Count(request.Model!, request.Prompt, request.Messages);
+        var input = request.InputTokens ?? tokenCounter.Count(request.Provider!, request.Model!, request.Prompt, request.Messages);
         var budgets = Applicable(await DefinitionsAsync(tenantId, cancellationToken).ConfigureAwait(false), request.UserId!, request.TeamId, request.KeyId);
         var requested = estimator.Estimate(tenantId, request.Provider!, request.Model!, input, request.MaxTokens!.Value, now);
         var candidates = budgets.Any(b => b.Mode == BudgetMode.Adaptive)

@@ -1,4 +1,5 @@
 using LlmCost.Core.Budgets;
+using LlmCost.Core.Estimation;
 using LlmCost.Core.Pricing;
 using LlmCost.Functions.Apis.Budgets;
 using LlmCost.Functions.Hosting;
@@ -30,15 +31,21 @@ public static class BudgetsModule
             throw new InvalidOperationException($"{Section}:ReservationTtlSeconds must be positive and {Section}:DefinitionCacheSeconds not negative.");
         }
 
-        // Downgrade candidates per provider: LlmCost:Budgets:DowngradeModels:openai:0 = "gpt-4o-mini", ...
+        // Extra (cross-provider) downgrade candidates: LlmCost:Budgets:DowngradeModels:anthropic:0 = "claude-3-5-haiku-latest", ...
         var downgrades = section.GetSection("DowngradeModels").GetChildren()
             .ToDictionary(p => p.Key, p => (IReadOnlyList<string>)p.GetChildren().Select(m => m.Value!).Where(m => m is not null).ToList(), StringComparer.OrdinalIgnoreCase);
 
         services.AddSingleton(options);
         services.TryAddSingleton<IBudgetSpendForecaster, LinearBudgetForecaster>();
-        services.TryAddSingleton<IPromptTokenCounter, TiktokenPromptTokenCounter>();
-        services.TryAddSingleton<IDowngradeCatalog>(new ConfiguredDowngradeCatalog(downgrades));
-        services.TryAddSingleton<IBudgetCostEstimator>(sp => new PriceCalculatorCostEstimator(sp.GetRequiredService<IPriceCalculator>()));
+        services.TryAddSingleton<IPromptTokenCounter, SharedPromptTokenCounter>();
+        // The usage module registers the calculator (with tenant overrides); the built-in catalog otherwise.
+        services.TryAddSingleton<IPriceCalculator>(PricingEngine.Default);
+        services.TryAddSingleton<IDowngradeCatalog>(sp => new CatalogDowngradeCatalog(
+            (sp.GetRequiredService<IPriceCalculator>() as PricingEngine)?.Catalog ?? PriceCatalog.BuiltIn,
+            sp.GetRequiredService<TimeProvider>(),
+            downgrades));
+        services.TryAddSingleton<IBudgetCostEstimator>(sp => new EstimatorBudgetCostEstimator(
+            new CostEstimator(sp.GetRequiredService<IPriceCalculator>(), sp.GetRequiredService<TimeProvider>())));
         services.AddSingleton<TableBudgetStore>();
         services.AddSingleton<IBudgetRepository>(sp => sp.GetRequiredService<TableBudgetStore>());
         services.AddSingleton<IBudgetLedger>(sp => sp.GetRequiredService<TableBudgetStore>());

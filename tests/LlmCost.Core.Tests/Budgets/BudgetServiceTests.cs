@@ -33,7 +33,7 @@ public sealed class BudgetServiceTests
         var catalog = new Mock<IDowngradeCatalog>();
         catalog.Setup(c => c.Candidates(It.IsAny<string>(), It.IsAny<string>()))
             .Returns([("other", "cheap-other"), ("openai", "small"), ("openai", "mid"), ("openai", "big")]);
-        _service = new BudgetService(_store, _store, estimator.Object, catalog.Object, new TiktokenPromptTokenCounter(),
+        _service = new BudgetService(_store, _store, estimator.Object, catalog.Object, new SharedPromptTokenCounter(),
             new LinearBudgetForecaster(), _time, new BudgetOptions { ReservationTtl = TimeSpan.FromMinutes(5) });
     }
 
