@@ -1,3 +1,15 @@
+using LlmCost.Core.Alerts;
+using LlmCost.Core.Anomalies;
+using LlmCost.Core.Forecasting;
+using LlmCost.Core.Reports;
+using LlmCost.Core.Retention;
+using LlmCost.Core.Rollups;
+using LlmCost.Functions.Apis.Operations;
+using LlmCost.Functions.Hosting;
+using LlmCost.Storage.Operations;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
 namespace LlmCost.Functions;
 
 /// <summary>The Operations module: timers and queues: rollups, anomalies, forecasts, alerts, reports, retention (issue 6). Registers its services and maps its endpoints and functions.</summary>
@@ -6,11 +18,50 @@ public static class OperationsModule
     public static IServiceCollection AddOperationsModule(this IServiceCollection services, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
+        services.AddOperationsStorage();
+
+        services.TryAddSingleton(sp => Bind<AnomalyOptions>(configuration, "LlmCost:Anomalies", o => o.Validate()));
+        services.TryAddSingleton(sp => Bind<RetentionOptions>(configuration, "LlmCost:Retention", o => o.Validate()));
+        services.TryAddSingleton(sp => Bind<RollupOptions>(configuration, "LlmCost:Rollups", _ => { }));
+        services.AddOptions<AlertDeliveryOptions>().BindConfiguration(AlertDeliveryOptions.Section);
+
+        services.TryAddSingleton<RollupRunner>();
+        services.TryAddSingleton<AnomalyDetector>();
+        services.TryAddSingleton<AnomalyScanner>();
+        services.TryAddSingleton<SpendForecaster>();
+        services.TryAddSingleton<ProjectionAlerter>();
+        services.TryAddSingleton<AlertPublisher>();
+        services.TryAddSingleton<IAlertPublisher>(sp => sp.GetRequiredService<AlertPublisher>());
+        services.TryAddSingleton<AlertFanOut>();
+        services.AddHttpClient(AlertChannelSender.HttpClientName);
+        services.TryAddSingleton<IAlertChannelSender, AlertChannelSender>();
+        services.TryAddSingleton(sp => new ReportService(sp.GetRequiredService<IRollupStore>(), sp.GetRequiredService<IArchiveStore>(), OperationsStorage.SafeName));
+        services.TryAddSingleton(sp => new RetentionRunner(
+            sp.GetRequiredService<IRawEventMaintenance>(), sp.GetRequiredService<IUsageFactSource>(), sp.GetRequiredService<IArchiveStore>(),
+            OperationsStorage.SafeName, sp.GetRequiredService<RetentionOptions>(), sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton<GdprService>();
+
+        services.AddBackgroundFunction<RollupsFunction>();
+        services.AddBackgroundFunction<AnomaliesFunction>();
+        services.AddBackgroundFunction<ForecastsFunction>();
+        services.AddBackgroundFunction<AlertDispatchFunction>();
+        services.AddBackgroundFunction<AlertFanOutFunction>();
+        services.AddBackgroundFunction<ReportsFunction>();
+        services.AddBackgroundFunction<RetentionFunction>();
         return services;
     }
 
     public static IEndpointRouteBuilder MapOperationsModule(this IEndpointRouteBuilder endpoints)
     {
-        return endpoints;
+        return endpoints.MapOperationsApi();
+    }
+
+    private static T Bind<T>(IConfiguration configuration, string section, Action<T> validate)
+        where T : new()
+    {
+        var options = new T();
+        configuration.GetSection(section).Bind(options);
+        validate(options);
+        return options;
     }
 }

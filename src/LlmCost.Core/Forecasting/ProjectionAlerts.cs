@@ -1,0 +1,71 @@
+using System.Globalization;
+using LlmCost.Core.Alerts;
+
+namespace LlmCost.Core.Forecasting;
+
+/// <summary>What the projection timer needs to know about one budget in its current period.</summary>
+public sealed record BudgetForecastInput
+{
+    public required string TenantId { get; init; }
+    public required string BudgetId { get; init; }
+
+    /// <summary>"tenant" | "team" | "user" | "key".</summary>
+    public required string Scope { get; init; }
+
+    public required string ScopeId { get; init; }
+    public required decimal LimitUsd { get; init; }
+    public required DateOnly PeriodStart { get; init; }
+    public required DateOnly PeriodEnd { get; init; }
+
+    /// <summary>Daily spend of the budget's scope, up to today, ideally reaching back 28 days before the period.</summary>
+    public required IReadOnlyList<DailySpend> History { get; init; }
+}
+
+/// <summary>Budgets whose spend should be forecast (implemented by the budgets module).</summary>
+public interface IBudgetForecastSource
+{
+    Task<IReadOnlyList<BudgetForecastInput>> ListActiveAsync(CancellationToken cancellationToken = default);
+}
+
+/// <summary>
+/// "Projected to exceed": one alert per (budget, period), raised when the point forecast is above the limit and the
+/// budget is not already exhausted (then the threshold alerts speak). The id is deterministic, so the timer can
+/// re-evaluate every run without repeating itself.
+/// </summary>
+public sealed class ProjectionAlerter(SpendForecaster forecaster, TimeProvider timeProvider)
+{
+    public Alert? Evaluate(BudgetForecastInput budget)
+    {
+        ArgumentNullException.ThrowIfNull(budget);
+        var forecast = forecaster.Forecast(new ForecastRequest { PeriodStart = budget.PeriodStart, PeriodEnd = budget.PeriodEnd, History = budget.History });
+        if (!forecast.ProjectedToExceed(budget.LimitUsd) || forecast.SpentToDate >= budget.LimitUsd || forecast.Method == "closed")
+        {
+            return null;
+        }
+
+        var period = budget.PeriodStart.ToString("yyyyMMdd", CultureInfo.InvariantCulture);
+        return new Alert
+        {
+            AlertId = AlertIds.For(AlertKinds.BudgetProjectedOverrun, budget.TenantId, budget.BudgetId, period),
+            Kind = AlertKinds.BudgetProjectedOverrun,
+            TenantId = budget.TenantId,
+            Scope = budget.Scope,
+            ScopeId = budget.ScopeId,
+            BudgetId = budget.BudgetId,
+            CreatedAt = timeProvider.GetUtcNow(),
+            Message = string.Create(CultureInfo.InvariantCulture,
+                $"budget {budget.BudgetId} is projected to reach {forecast.ProjectedTotal:0.00} USD of {budget.LimitUsd} by {budget.PeriodEnd:yyyy-MM-dd} (interval {forecast.Lower:0.00}–{forecast.Upper:0.00})"),
+            Details = new Dictionary<string, string>
+            {
+                ["limit_usd"] = budget.LimitUsd.ToString(CultureInfo.InvariantCulture),
+                ["spent_usd"] = forecast.SpentToDate.ToString(CultureInfo.InvariantCulture),
+                ["projected_usd"] = forecast.ProjectedTotal.ToString(CultureInfo.InvariantCulture),
+                ["lower_usd"] = forecast.Lower.ToString(CultureInfo.InvariantCulture),
+                ["upper_usd"] = forecast.Upper.ToString(CultureInfo.InvariantCulture),
+                ["method"] = forecast.Method,
+                ["period_start"] = budget.PeriodStart.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+                ["period_end"] = budget.PeriodEnd.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+            },
+        };
+    }
+}
