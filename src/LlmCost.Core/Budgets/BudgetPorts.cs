@@ -75,3 +75,9 @@ public interface IPromptTokenCounter
 
 public sealed record PromptMessage(string Role, string Content);
 
+/// <summary>Finds the settlement marker an event wrote for a reservation (in the event's partition).</summary>
+public interface ISettlementMarkerSource
+{
+    /// <summary>The settling event of <paramref name="reservation"/>, looked up on the UTC days the call can have happened on.</summary>
+    Task<BudgetUsage?> FindAsync(ReservationRecord reservation, CancellationToken cancellationToken = default);
+}

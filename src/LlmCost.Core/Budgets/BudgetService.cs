@@ -77,7 +77,8 @@ public sealed class BudgetService(
     IPromptTokenCounter tokenCounter,
     IBudgetSpendForecaster forecaster,
     TimeProvider time,
-    BudgetOptions options)
+    BudgetOptions options,
+    ISettlementMarkerSource? settlementMarkers = null)
 {
     private readonly ConcurrentDictionary<string, (DateTimeOffset Expires, Task<IReadOnlyList<BudgetDefinition>> Budgets)> _cache = new(StringComparer.Ordinal);
 
@@ -275,20 +276,39 @@ public sealed class BudgetService(
         return command.Result!;
     }
 
-    /// <summary>Closes every reservation whose expiry has passed; returns how many.</summary>
+    /// <summary>
+    /// Closes every reservation whose expiry has passed; returns how many expired. A reservation whose event was
+    /// recorded (its settlement marker exists) but never applied to the budget is settled with the actual cost
+    /// instead: the safety net for a crash between recording the event and updating the budget.
+    /// </summary>
     public async Task<int> ExpireReservationsAsync(CancellationToken cancellationToken = default)
     {
         var total = 0;
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         while (true)
         {
-            var expired = await ledger.ListExpiredReservationsAsync(time.GetUtcNow(), 500, cancellationToken).ConfigureAwait(false);
-            if (expired.Count == 0)
+            var due = await ledger.ListExpiredReservationsAsync(time.GetUtcNow(), 500, cancellationToken).ConfigureAwait(false);
+            var fresh = due.Where(r => seen.Add(r.ReservationId)).ToList();
+            if (fresh.Count == 0)
             {
                 return total;
             }
 
-            var before = total;
-            foreach (var group in expired.GroupBy(r => r.TenantId, StringComparer.Ordinal))
+            var toExpire = new List<ReservationRecord>();
+            foreach (var reservation in fresh)
+            {
+                if (settlementMarkers is not null
+                    && await settlementMarkers.FindAsync(reservation, cancellationToken).ConfigureAwait(false) is { } usage)
+                {
+                    await RecordUsageAsync(usage with { KeyId = reservation.KeyId }, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    toExpire.Add(reservation);
+                }
+            }
+
+            foreach (var group in toExpire.GroupBy(r => r.TenantId, StringComparer.Ordinal))
             {
                 foreach (var chunk in group.Select(r => r.ReservationId).Chunk(40))
                 {
@@ -296,11 +316,6 @@ public sealed class BudgetService(
                     await ledger.ExecuteAsync(command, cancellationToken).ConfigureAwait(false);
                     total += command.Expired;
                 }
-            }
-
-            if (total == before)
-            {
-                return total;
             }
         }
     }

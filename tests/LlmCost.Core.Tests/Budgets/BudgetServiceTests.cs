@@ -16,6 +16,8 @@ public sealed class BudgetServiceTests
     private readonly InMemoryBudgetStore _store;
     private readonly BudgetService _service;
 
+    private readonly Mock<ISettlementMarkerSource> _markers = new();
+
     public BudgetServiceTests()
     {
         _store = new InMemoryBudgetStore(_time, new LinearBudgetForecaster());
@@ -34,7 +36,7 @@ public sealed class BudgetServiceTests
         catalog.Setup(c => c.Candidates(It.IsAny<string>(), It.IsAny<string>()))
             .Returns([("other", "cheap-other"), ("openai", "small"), ("openai", "mid"), ("openai", "big")]);
         _service = new BudgetService(_store, _store, estimator.Object, catalog.Object, new SharedPromptTokenCounter(),
-            new LinearBudgetForecaster(), _time, new BudgetOptions { ReservationTtl = TimeSpan.FromMinutes(5) });
+            new LinearBudgetForecaster(), _time, new BudgetOptions { ReservationTtl = TimeSpan.FromMinutes(5) }, _markers.Object);
     }
 
     private async Task<BudgetDefinition> Create(string amount, string mode = "hard", string period = "daily", string scope = "user", string scopeId = "u1", BudgetDraft? extra = null)
@@ -463,5 +465,26 @@ public sealed class BudgetServiceTests
 
         // o200k: "user" = 1 token, "Hello world" = 2 tokens; framing 3 + 3 per message: 9 input + 10 max.
         Assert.Equal(19, result.Value!.ReservedTokens);
+    }
+
+    [Fact]
+    public async Task Expiry_settles_a_reservation_whose_event_was_recorded_but_never_applied()
+    {
+        var budget = await Create("0.05");
+        var decision = await Authorize();
+        var recordedAt = _time.GetUtcNow().AddMinutes(1);
+        _markers.Setup(m => m.FindAsync(It.Is<ReservationRecord>(r => r.ReservationId == decision.ReservationId), It.IsAny<CancellationToken>()))
+            .ReturnsAsync(new BudgetUsage(Tenant, "u1", null, null, "evt-lost", decision.ReservationId, recordedAt, 0.004m, true, 120));
+
+        _time.Advance(TimeSpan.FromMinutes(5));
+        var expired = await _service.ExpireReservationsAsync();
+        var retried = await Record("evt-lost", 0.004m, decision.ReservationId, recordedAt);
+
+        Assert.Equal(0, expired);
+        Assert.Equal(SettlementOutcome.Duplicate, retried.Outcome);
+        var status = await Status(budget);
+        Assert.Equal(0.004m, status.SpentUsd);
+        Assert.Equal(0m, status.ReservedUsd);
+        Assert.Equal(0, status.ActiveReservations);
     }
 }
