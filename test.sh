@@ -31,9 +31,9 @@ set +e
 dotnet test LlmCostFunctions.sln -c Release --no-build --nologo -v q --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
-# One plain closing line over all test assemblies ("Passed!  - Failed: 0, Passed: 12, Skipped: 0, ...").
-summary="$(grep -E '^(Passed|Failed)! +- ' "$log" | sed -E 's/.*Failed: *([0-9]+), Passed: *([0-9]+), Skipped: *([0-9]+).*/\1 \2 \3/' \
-  | awk '{f+=$1; p+=$2; s+=$3} END {printf "%d passed, %d failed, %d skipped", p, f, s}')"
+# One plain closing line over all test assemblies (each prints "Passed: N" / "Failed: N" / "Skipped: N").
+summary="$(awk '/^ +Passed: +[0-9]+$/ {p+=$2} /^ +Failed: +[0-9]+$/ {f+=$2} /^ +Skipped: +[0-9]+$/ {s+=$2}
+  END {printf "%d passed, %d failed, %d skipped", p, f, s}' "$log" || true)"
 echo
 echo "tests: $summary"
 exit "$status"

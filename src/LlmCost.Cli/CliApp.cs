@@ -11,6 +11,7 @@ public static class CliApp
           estimate   worst-case cost of a request before it is made
           catalog    list | show MODEL | validate FILE | import FILE   (price catalog tools)
           replay     replay the Azure LLM inference trace 2023 through pricing and print totals
+          load       bounded HTTP load generator: POST trace-based usage events to a local service
           help       this text, or `llmcost help COMMAND`
         """;
 
@@ -38,6 +39,8 @@ public static class CliApp
                     return await CatalogCommand.RunAsync(CliArgs.Parse(args[1..], "json"), io, services, cancellationToken).ConfigureAwait(false);
                 case "replay":
                     return await ReplayCommand.RunAsync(CliArgs.Parse(args[1..], "json"), io, services, cancellationToken).ConfigureAwait(false);
+                case "load":
+                    return await LoadCommand.RunAsync(CliArgs.Parse(args[1..]), io, services, cancellationToken).ConfigureAwait(false);
                 case "help" or "--help" or "-h":
                     await io.Error.WriteLineAsync(HelpFor(args.Length > 1 ? args[1] : null)).ConfigureAwait(false);
                     return 0;
@@ -59,6 +62,7 @@ public static class CliApp
         "estimate" => EstimateCommand.Help,
         "catalog" => CatalogCommand.Help,
         "replay" => ReplayCommand.Help,
+        "load" => LoadCommand.Help,
         _ => Usage,
     };
 }

@@ -2,17 +2,35 @@ using LlmCost.Core.Pricing;
 
 namespace LlmCost.Cli;
 
-/// <summary>The production wiring of the CLI.</summary>
+/// <summary>The production wiring of the CLI: the built-in catalog, or a genai-prices file given with --catalog.</summary>
 internal static class CliDefaults
 {
     public static CliServices Services { get; } = new()
     {
-        // Until the pricing engine is merged every call is reported unpriced (never a silent $0).
-        CalculatorFactory = _ => new UnavailableCalculator(),
+        CatalogLoader = LoadCatalog,
+        CalculatorFactory = path => path is null ? PricingEngine.Default : new PricingEngine(LoadCatalog(path)),
     };
 
-    private sealed class UnavailableCalculator : IPriceCalculator
+    public static PriceCatalog LoadCatalog(string? path)
     {
-        public PriceQuote Price(PriceRequest request) => PriceQuote.Unpriced("pricing engine not available in this build");
+        if (path is null)
+        {
+            return PriceCatalog.BuiltIn;
+        }
+
+        if (!File.Exists(path))
+        {
+            throw new CliUsageException($"catalog file not found: {path}");
+        }
+
+        try
+        {
+            using FileStream stream = File.OpenRead(path);
+            return GenaiPricesImporter.Load(stream, $"file:{Path.GetFileName(path)}");
+        }
+        catch (CatalogFormatException ex)
+        {
+            throw new CliUsageException($"{path} is not a valid genai-prices catalog: {ex.Message}");
+        }
     }
 }

@@ -11,6 +11,9 @@ public sealed record CliServices
     /// <summary>Prices calls (the built-in catalog by default, or the catalog given with --catalog).</summary>
     public required Func<string?, IPriceCalculator> CalculatorFactory { get; init; }
 
+    /// <summary>Loads a catalog: null = the built-in one, else a genai-prices JSON file (for catalog list/show).</summary>
+    public Func<string?, PriceCatalog> CatalogLoader { get; init; } = CliDefaults.LoadCatalog;
+
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
     /// <summary>Where <c>llmcost replay</c> finds the Azure LLM inference trace CSVs.</summary>

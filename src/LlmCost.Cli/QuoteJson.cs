@@ -24,6 +24,20 @@ internal static class QuoteJson
         WriteOptional(json, "model_id", quote.ModelId);
         WriteOptional(json, "reason", quote.Reason);
         WriteOptional(json, "source", quote.Source);
+        WriteOptional(json, "price_variant", quote.PriceVariant);
+        if (quote.UnpricedClasses.Count > 0)
+        {
+            // Used classes without any price: the known part is a lower bound, never presented as the cost.
+            json.WriteStartArray("unpriced_classes");
+            foreach (string unpriced in quote.UnpricedClasses)
+            {
+                json.WriteStringValue(unpriced);
+            }
+
+            json.WriteEndArray();
+            json.WriteString("known_cost_usd", Money.Format(quote.KnownCostUsd));
+        }
+
         json.WriteStartArray("breakdown");
         foreach (PriceComponent component in quote.Breakdown)
         {

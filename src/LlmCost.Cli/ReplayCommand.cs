@@ -122,7 +122,7 @@ internal static class ReplayCommand
         return models.Count > 0 ? models : throw new CliUsageException("--models needs at least one model");
     }
 
-    private static List<string> TraceFiles(string trace, string directory)
+    internal static List<string> TraceFiles(string trace, string directory)
     {
         string code = Path.Combine(directory, "AzureLLMInferenceTrace_code.csv");
         string conv = Path.Combine(directory, "AzureLLMInferenceTrace_conv.csv");

@@ -135,6 +135,22 @@ public sealed class CatalogModel
 
     public bool Deprecated { get; init; }
 
+    /// <summary>
+    /// Why a loader rejected this entry (an <see cref="IssueSeverity.Error"/> issue). A rejected model still
+    /// resolves, so that its names do not fall through to another model's prices, but prices as unpriced.
+    /// </summary>
+    public string? Rejected { get; init; }
+
+    internal CatalogModel WithRejection(string reason) => new(Id, Match, Prices)
+    {
+        Name = Name,
+        Description = Description,
+        ContextWindow = ContextWindow,
+        Deprecated = Deprecated,
+        Mode = Mode,
+        Rejected = reason,
+    };
+
     /// <summary>LiteLLM `mode` (chat, embedding, ...) when imported from LiteLLM; null otherwise.</summary>
     public string? Mode { get; init; }
 

@@ -107,8 +107,8 @@ public static class GenaiPricesImporter
             entries.Add(new PriceEntry(null, ReadTable(prices, $"{path}.prices")));
         }
 
-        long? contextWindow = element.TryGetProperty("context_window", out JsonElement cw) && cw.ValueKind == JsonValueKind.Number
-            ? cw.GetInt64()
+        long? contextWindow = element.TryGetProperty("context_window", out JsonElement cw) && cw.ValueKind == JsonValueKind.Number && cw.TryGetInt64(out long window)
+            ? window
             : null;
         return new CatalogModel(id, match, entries)
         {

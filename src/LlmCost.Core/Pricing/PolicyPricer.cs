@@ -79,6 +79,11 @@ internal static class PolicyPricer
             return PriceQuote.Unpriced(reason, provider, null);
         }
 
+        if (resolved.Model.Rejected is not null)
+        {
+            return PricingEngine.Rejected(resolved);
+        }
+
         decimal? uplift = rule?.Rule.RegionalUplift ?? tenant?.Terms.RegionalUplift;
         (decimal? discount, string discountSource) = ChooseDiscount(rule, tenant, request.MonthToDate);
         PricingEngine.Adjustment adjustment = Combine(uplift, discount, discountSource);
@@ -89,6 +94,18 @@ internal static class PolicyPricer
 
         PriceEntry entry = resolved.Model.PriceAt(request.Timestamp);
         return PricingEngine.Compute(entry.Table, request.Usage, resolved.Provider.Id, resolved.Model.Id, catalog.Source, entry.ConstraintText, adjustment);
+    }
+
+    /// <summary>The tenant's own terms (no model rule): uplift and the discount that applies.</summary>
+    public static PricingEngine.Adjustment TenantAdjustment(PricingPolicy policy, string tenantId, MonthToDateUsage? monthToDate)
+    {
+        if (!policy.Compiled.Tenants.TryGetValue(tenantId, out CompiledTenant? tenant))
+        {
+            return PricingEngine.Adjustment.None;
+        }
+
+        (decimal? discount, string discountSource) = ChooseDiscount(null, tenant, monthToDate);
+        return Combine(tenant.Terms.RegionalUplift, discount, discountSource);
     }
 
     private static (decimal? Discount, string Source) ChooseDiscount(CompiledRule? rule, CompiledTenant? tenant, MonthToDateUsage? monthToDate)
@@ -128,6 +145,11 @@ internal static class PolicyPricer
 
     private static PricingEngine.Adjustment Combine(decimal? uplift, decimal? discountPercent, string discountSource)
     {
+        if (uplift is null or 1m && discountPercent is null or 0m)
+        {
+            return PricingEngine.Adjustment.None;
+        }
+
         decimal factor = 1m;
         var parts = new List<string>(2);
         if (uplift is { } u && u != 1m)

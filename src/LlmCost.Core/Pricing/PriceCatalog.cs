@@ -35,6 +35,7 @@ public sealed class PriceCatalog
 
     private readonly Dictionary<string, CatalogProvider> _byId;
     private readonly ConcurrentDictionary<(string? Provider, string Model), Resolution> _cache = new();
+    private int _cached;
 
     public PriceCatalog(IReadOnlyList<CatalogProvider> providers, string source)
     {
@@ -101,15 +102,19 @@ public sealed class PriceCatalog
         }
 
         Resolution resolution = ResolveUncached(provider, model);
-        if (_cache.Count < MaxCachedResolutions)
+        // A counter, not _cache.Count (which takes every lock of the dictionary).
+        if (Volatile.Read(ref _cached) < MaxCachedResolutions && _cache.TryAdd(key, resolution))
         {
-            _cache.TryAdd(key, resolution);
+            Interlocked.Increment(ref _cached);
         }
 
         return resolution;
     }
 
-    /// <summary>All models of a provider (its own list, not fallbacks) with the prices in force at <paramref name="at"/>.</summary>
+    /// <summary>
+    /// All models of a provider (its own list, not fallbacks) with the prices in force at <paramref name="at"/>,
+    /// without models a loader rejected. For adaptive budgets: pick a cheaper model of the same provider.
+    /// </summary>
     public IReadOnlyList<CatalogModelPrice> ModelsOf(string providerId, DateTimeOffset at)
     {
         CatalogProvider? provider = FindProvider(providerId);
@@ -121,10 +126,33 @@ public sealed class PriceCatalog
         var models = new List<CatalogModelPrice>(provider.Models.Count);
         foreach (CatalogModel model in provider.Models)
         {
-            models.Add(new CatalogModelPrice(provider, model, model.PriceAt(at)));
+            if (model.Rejected is null)
+            {
+                models.Add(new CatalogModelPrice(provider, model, model.PriceAt(at)));
+            }
         }
 
         return models;
+    }
+
+    /// <summary>
+    /// A model name that resolves back to <paramref name="model"/> under <paramref name="provider"/> (its id
+    /// when it matches itself, else one of the literal names of its match rule), for telling a caller which
+    /// model to call; null when no literal name does (a regex-only rule).
+    /// </summary>
+    public string? CallableName(CatalogProvider provider, CatalogModel model)
+    {
+        ArgumentNullException.ThrowIfNull(provider);
+        ArgumentNullException.ThrowIfNull(model);
+        foreach (string candidate in model.Match.LiteralNames().Prepend(model.Id))
+        {
+            if (Resolve(provider.Id, candidate).Model is { } resolved && ReferenceEquals(resolved.Model, model))
+            {
+                return candidate;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Every model of every provider with the prices in force at <paramref name="at"/>.</summary>

@@ -114,7 +114,7 @@ public sealed class PriceTable
                 }
             }
 
-            _computeOrder[i] = new PricedUnit(unit, price, [.. descendants]);
+            _computeOrder[i] = new PricedUnit(unit, price, [.. descendants], price.Base / unit.Per, [.. price.Tiers.Select(t => t.Price / unit.Per)]);
             _displayOrder[display] = i;
         }
 
@@ -230,5 +230,24 @@ public sealed class PriceTable
         return [.. pairs];
     }
 
-    internal readonly record struct PricedUnit(UsageUnit Unit, PriceValue Price, int[] Descendants);
+    /// <param name="BasePerUnit">The base price divided by <see cref="UsageUnit.Per"/> once, so a cost is one multiplication.</param>
+    /// <param name="TierPerUnit">Each tier's price per unit, in <see cref="PriceValue.Tiers"/> order.</param>
+    internal readonly record struct PricedUnit(UsageUnit Unit, PriceValue Price, int[] Descendants, decimal BasePerUnit, decimal[] TierPerUnit)
+    {
+        /// <summary>The tier in force (strictly above its start), as an index into the tiers; -1 = base.</summary>
+        public int TierFor(long totalInputTokens)
+        {
+            int chosen = -1;
+            IReadOnlyList<PriceTier> tiers = Price.Tiers;
+            for (int i = 0; i < TierPerUnit.Length; i++)
+            {
+                if (totalInputTokens > tiers[i].Start)
+                {
+                    chosen = i;
+                }
+            }
+
+            return chosen;
+        }
+    }
 }

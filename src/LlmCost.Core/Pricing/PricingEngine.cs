@@ -49,9 +49,38 @@ public sealed class PricingEngine : IPriceCalculator
             return PriceQuote.Unpriced(resolution.Failure!, request.Provider, null);
         }
 
+        if (resolved.Model.Rejected is not null)
+        {
+            return Rejected(resolved);
+        }
+
         PriceEntry entry = resolved.Model.PriceAt(request.Timestamp);
         return Compute(entry.Table, request.Usage, resolved.Provider.Id, resolved.Model.Id, _catalog.Source, entry.ConstraintText, Adjustment.None);
     }
+
+    /// <summary>
+    /// Prices <paramref name="usage"/> with a model already chosen from the catalog (e.g. a cheaper candidate from
+    /// <see cref="PriceCatalog.ModelsOf"/> in a budget's adaptive mode), at the prices of
+    /// <paramref name="model"/>'s entry, with the tenant's terms (uplift, volume tier or negotiated discount;
+    /// name-based rules do not apply since no name was sent).
+    /// </summary>
+    public PriceQuote PriceAs(CatalogModelPrice model, CanonicalUsage usage, string? tenantId = null, MonthToDateUsage? monthToDate = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(usage);
+        if (model.Model.Rejected is not null)
+        {
+            return Rejected(new ResolvedModel(model.Provider, model.Model, model.Provider));
+        }
+
+        Adjustment adjustment = tenantId is null || _policy.IsEmpty ? Adjustment.None : PolicyPricer.TenantAdjustment(_policy, tenantId, monthToDate);
+        return Compute(model.Table, usage, model.ProviderId, model.ModelId, _catalog.Source, model.Entry.ConstraintText, adjustment);
+    }
+
+    internal static PriceQuote Rejected(ResolvedModel resolved) => PriceQuote.Unpriced(
+        $"{resolved.ModelProvider.Id}/{resolved.Model.Id} was rejected when the catalog was loaded: {resolved.Model.Rejected}",
+        resolved.Provider.Id,
+        resolved.Model.Id);
 
     /// <summary>A multiplier applied to list prices (uplift × (1 − discount)), with its description for the quote's source.</summary>
     internal readonly record struct Adjustment(decimal Factor, string? Description)
@@ -74,7 +103,13 @@ public sealed class PricingEngine : IPriceCalculator
             return PriceQuote.Unpriced($"the price table of {providerId}/{modelId} is inconsistent: {table.Inconsistency}", providerId, modelId);
         }
 
-        ulong positive = PositiveMask(usage);
+        ulong positive = PositiveMask(usage, out int negative);
+        if (negative >= 0)
+        {
+            // The contract says validated usage; a negative count would otherwise lower a cost silently.
+            return PriceQuote.Unpriced($"invalid usage: {UsageUnits.Get(negative).UsageKey} is negative", providerId, modelId);
+        }
+
         ulong uncovered = positive & ~table.CoveredMask & ~(1UL << UsageUnits.Requests);
 
         foreach ((ulong pair, string joinKey) in table.AmbiguousPairs)
@@ -131,8 +166,20 @@ public sealed class PricingEngine : IPriceCalculator
             }
 
             PriceTable.PricedUnit unit = units[position];
-            decimal unitPrice = unit.Price.IsTiered ? unit.Price.For(totalInput) : unit.Price.Base;
-            decimal listCost = unitPrice * quantity / unit.Unit.Per;
+            decimal unitPrice = unit.Price.Base;
+            decimal perUnit = unit.BasePerUnit;
+            if (unit.TierPerUnit.Length > 0)
+            {
+                int tier = unit.TierFor(totalInput);
+                if (tier >= 0)
+                {
+                    unitPrice = unit.Price.Tiers[tier].Price;
+                    perUnit = unit.TierPerUnit[tier];
+                }
+            }
+
+            // Per-unit prices are exact: every genai-prices denominator the canonical usage reaches is 10^3 or 10^6.
+            decimal listCost = perUnit * quantity;
             decimal cost = listCost;
             if (adjusted)
             {
@@ -204,14 +251,20 @@ public sealed class PricingEngine : IPriceCalculator
         _ => 0,
     };
 
-    private static ulong PositiveMask(CanonicalUsage usage)
+    private static ulong PositiveMask(CanonicalUsage usage, out int negative)
     {
         ulong mask = 0;
+        negative = -1;
         for (int i = 0; i < UsageUnits.CanonicalCount; i++)
         {
-            if (UsageValue(usage, i) > 0)
+            long value = UsageValue(usage, i);
+            if (value > 0)
             {
                 mask |= 1UL << i;
+            }
+            else if (value < 0 && negative < 0)
+            {
+                negative = i;
             }
         }
 

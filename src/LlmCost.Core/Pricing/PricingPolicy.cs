@@ -73,6 +73,15 @@ public sealed class PricingPolicy
         return errors.Count == 0 ? new PolicyLoadResult(policy, []) : new PolicyLoadResult(null, errors);
     }
 
+    /// <summary>Reads and validates a policy file; a missing file is an error, not an exception.</summary>
+    public static PolicyLoadResult LoadFile(string path, PriceCatalog? catalog = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        return File.Exists(path)
+            ? Load(File.ReadAllText(path), catalog)
+            : new PolicyLoadResult(null, [$"{path}: file not found"]);
+    }
+
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
 
     /// <summary>Every problem, each naming its field (e.g. "tenants.acme.discount_percent: must be between 0 and 100").</summary>

@@ -1,3 +1,4 @@
+using LlmCost.Storage;
 using LlmCost.Storage.Hosting;
 using Microsoft.Extensions.Options;
 
@@ -11,8 +12,8 @@ namespace LlmCost.Functions.Hosting;
 /// </summary>
 public static class CustomHandler
 {
-    public const string StoragePrefixKey = "LlmCost:Storage:Prefix";
-    public const string DefaultStoragePrefix = "llmcost";
+    /// <summary>The blob container ("{prefix}-hosts") holding the timer locks, like the host's azure-webjobs-hosts.</summary>
+    public const string LeaseContainerLogicalName = "hosts";
 
     public static IServiceCollection AddCustomHandler(this IServiceCollection services, IConfiguration configuration)
     {
@@ -22,22 +23,32 @@ public static class CustomHandler
         services.AddSingleton<BackgroundFunctionInvoker>();
 
         var options = configuration.GetSection(CustomHandlerOptions.SectionName).Get<CustomHandlerOptions>() ?? new CustomHandlerOptions();
-        var prefix = StoragePrefix(configuration);
         if (options.DiagnosticFunctions)
         {
             services.AddBackgroundFunction<DiagnosticTimerFunction>();
-            services.AddSingleton<IBackgroundFunction>(new DiagnosticQueueFunction($"{prefix}-diagnostics"));
+            services.AddLlmCostQueue(DiagnosticQueueFunction.LogicalQueueName);
+            services.AddSingleton<IBackgroundFunction>(sp =>
+                new DiagnosticQueueFunction(sp.GetRequiredService<StorageNames>().Queue(DiagnosticQueueFunction.LogicalQueueName)));
         }
 
-        // Created on first use only, so the HTTP API starts even where storage is not configured.
+        // Created on first use only, so the HTTP API starts even where storage is not configured. These clients carry
+        // the trigger-queue rules (base64, undecodable messages to poison) on top of the shared storage settings.
         services.AddSingleton(sp => HostStorageClients.FromConfiguration(sp.GetRequiredService<IConfiguration>()));
-        services.AddSingleton<IFunctionLeaseStore>(sp =>
-            new BlobFunctionLeaseStore(sp.GetRequiredService<HostStorageClients>().BlobService.GetBlobContainerClient($"{prefix}-hosts")));
+        services.AddSingleton<IFunctionLeaseStore>(sp => new BlobFunctionLeaseStore(
+            sp.GetRequiredService<HostStorageClients>().BlobService.GetBlobContainerClient(sp.GetRequiredService<StorageNames>().Container(LeaseContainerLogicalName))));
         services.AddSingleton<ITriggerQueueFactory, StorageTriggerQueueFactory>();
 
         if (FunctionGenerationLifetime.IsRequested(configuration))
         {
             services.AddSingleton<IHostLifetime, FunctionGenerationLifetime>();
+            // Functions are constructed to read their definitions, and their dependencies build storage clients
+            // (without connecting). Generating must not need an account: give them a placeholder if none is set.
+            if (string.IsNullOrWhiteSpace(configuration[HostStorageClients.ConnectionName])
+                && !configuration.GetSection(HostStorageClients.ConnectionName).GetChildren().Any()
+                && configuration is IConfigurationBuilder builder)
+            {
+                builder.AddInMemoryCollection([new(HostStorageClients.ConnectionName, "UseDevelopmentStorage=true")]);
+            }
         }
         else if (!CustomHandlerOptions.IsFunctionsHost(options.Mode, configuration) && options.RunBackgroundFunctions)
         {
@@ -69,12 +80,5 @@ public static class CustomHandler
         }
 
         return app;
-    }
-
-    public static string StoragePrefix(IConfiguration configuration)
-    {
-        ArgumentNullException.ThrowIfNull(configuration);
-        var prefix = configuration[StoragePrefixKey];
-        return (string.IsNullOrWhiteSpace(prefix) ? DefaultStoragePrefix : prefix).ToLowerInvariant();
     }
 }

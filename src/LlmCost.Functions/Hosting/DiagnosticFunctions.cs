@@ -19,6 +19,8 @@ internal sealed class DiagnosticTimerFunction : IBackgroundFunction
 /// </summary>
 internal sealed class DiagnosticQueueFunction(string queueName) : IBackgroundFunction
 {
+    public const string LogicalQueueName = "diagnostics";
+
     public FunctionDefinition Definition { get; } = FunctionDefinition.QueueTriggered("DiagnosticQueue", queueName);
 
     public Task InvokeAsync(FunctionInvocation invocation, CancellationToken cancellationToken = default)

@@ -35,7 +35,9 @@ public sealed class DifferentialTests(ITestOutputHelper output)
         OracleProcess.Locate();
         using JsonDocument data = JsonDocument.Parse(File.ReadAllBytes(
             Path.Combine(OracleProcess.RepositoryRoot(), "src", "LlmCost.Core", "Pricing", "Data", "genai-prices-0.1.8.json")));
-        List<Case> cases = new CaseGenerator(data.RootElement, new Random(Seed)).Generate();
+        var generator = new CaseGenerator(data.RootElement, new Random(Seed));
+        List<Case> cases = generator.Generate();
+        Assert.True(generator.Fallbacks >= 200, "too few fallback-provider cases");
         Assert.True(cases.Count >= 5_000, $"only {cases.Count} cases generated");
 
         IReadOnlyList<string> oracle = OracleProcess.Run(cases.Select(c => c.ToJson()).ToList());
@@ -203,6 +205,8 @@ public sealed class DifferentialTests(ITestOutputHelper output)
         private static readonly DateTimeOffset s_to = new(2027, 12, 31, 0, 0, 0, TimeSpan.Zero);
         private readonly List<long> _tierStarts = [];
 
+        public int Fallbacks { get; private set; }
+
         public List<Case> Generate()
         {
             CollectTierStarts();
@@ -225,6 +229,28 @@ public sealed class DifferentialTests(ITestOutputHelper output)
                         string? providerName = PickProvider(providerId, providerNames, ref name);
                         DateTimeOffset at = interesting.Count > 0 && random.Next(3) > 0 ? Pick(interesting) : RandomTime();
                         cases.Add(new Case(providerName, name, at, RandomUsage(), providerId));
+                    }
+                }
+            }
+
+            // Providers that also serve other providers' models (azure → openai, anthropic, ...): their names.
+            foreach (JsonElement provider in providers.EnumerateArray())
+            {
+                if (!provider.TryGetProperty("fallback_model_providers", out JsonElement fallbacks))
+                {
+                    continue;
+                }
+
+                string providerId = provider.GetProperty("id").GetString()!;
+                foreach (JsonElement fallback in fallbacks.EnumerateArray())
+                {
+                    JsonElement other = providers.EnumerateArray().First(p => p.GetProperty("id").GetString() == fallback.GetString());
+                    List<JsonElement> models = [.. other.GetProperty("models").EnumerateArray()];
+                    for (int k = 0; k < 40; k++)
+                    {
+                        string name = Pick(Names(Pick(models).GetProperty("match")).DefaultIfEmpty("unmatched").ToList());
+                        cases.Add(new Case(providerId, name, RandomTime(), RandomUsage(), providerId));
+                        Fallbacks++;
                     }
                 }
             }

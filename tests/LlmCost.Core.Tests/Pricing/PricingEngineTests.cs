@@ -153,6 +153,21 @@ public sealed class PricingEngineTests
         Assert.Equal((decimal)expected, quote.CostUsd);
     }
 
+    [Theory]
+    [InlineData("2026-03-01T02:00:00Z", 0.44)] // before the start date, inside the 01:00-04:00 window: window prices
+    [InlineData("2026-03-01T12:00:00Z", 0.14)] // before the start date, outside the windows: the default entry
+    [InlineData("2026-09-01T12:00:00Z", 0.22)] // after the start date, outside the windows
+    [InlineData("2026-09-01T09:59:59.999Z", 0.44)] // inside 06:00-10:00 (end exclusive)
+    [InlineData("2026-09-01T10:00:00Z", 0.22)]
+    public void DeepSeekV4_TimeWindowsWinOverTheStartDate_AsTheReverseScanOfTheOracleDoes(string at, double expected)
+    {
+        // deepseek-v4-flash entries: default (input 0.14), start_date 2026-08-17 (0.22), 01-04Z (0.44), 06-10Z (0.44).
+        PriceQuote quote = Price("deepseek", "deepseek-v4-flash", new CanonicalUsage { InputTokens = 1_000_000 },
+            DateTimeOffset.Parse(at, System.Globalization.CultureInfo.InvariantCulture));
+
+        Assert.Equal((decimal)expected, quote.CostUsd);
+    }
+
     [Fact]
     public void RequestFee_IsChargedPerCall()
     {
@@ -243,5 +258,46 @@ public sealed class PricingEngineTests
         Assert.Equal(93, openai.Count);
         Assert.Contains(openai, m => m.ModelId == "gpt-4o-mini");
         Assert.Empty(catalog.ModelsOf("nope", s_noon));
+    }
+
+    [Fact]
+    public void NegativeCount_IsUnpriced_NotACheaperCall()
+    {
+        PriceQuote quote = Price("openai", "gpt-4o", new CanonicalUsage { InputTokens = 1_000, OutputAudioTokens = -5 });
+
+        Assert.False(quote.Priced);
+        Assert.Contains("output_audio_tokens is negative", quote.Reason);
+    }
+
+    [Fact]
+    public void PriceAs_PricesACatalogCandidate_ForAdaptiveBudgets()
+    {
+        CatalogModelPrice mini = Assert.Single(PriceCatalog.BuiltIn.ModelsOf("openai", s_noon), m => m.ModelId == "gpt-4o-mini");
+
+        PriceQuote quote = _engine.PriceAs(mini, new CanonicalUsage { InputTokens = 1_000_000, OutputTokens = 100_000 });
+
+        // 0.15 + 0.1 * 0.6
+        Assert.Equal(0.21m, quote.CostUsd);
+        Assert.Equal("gpt-4o-mini", PriceCatalog.BuiltIn.CallableName(mini.Provider, mini.Model));
+    }
+
+    [Fact]
+    public void CallableName_ResolvesBackToTheModel_EvenWhenTheIdDoesNot()
+    {
+        PriceCatalog catalog = PriceCatalog.BuiltIn;
+        int withName = 0;
+        foreach (CatalogModelPrice model in catalog.ListModels(s_noon))
+        {
+            string? name = catalog.CallableName(model.Provider, model.Model);
+            if (name is not null)
+            {
+                withName++;
+                Assert.True(catalog.TryResolve(model.ProviderId, name, s_noon, out CatalogModelPrice back));
+                Assert.Same(model.Model, back.Model);
+            }
+        }
+
+        // Ids like aws "regional.anthropic.claude-opus-4-1-20250805-v1:0" match nothing; a literal of their rule does.
+        Assert.True(withName > 1_650, $"only {withName} models have a callable name");
     }
 }

@@ -1,0 +1,104 @@
+using LlmCost.Core.Pricing;
+
+namespace LlmCost.Core.Recording;
+
+/// <summary>The result of recording a batch: one outcome per submitted event, plus observers that failed.</summary>
+public sealed record RecordBatchResult(IReadOnlyList<RecordOutcome> Outcomes, IReadOnlyList<Exception> ObserverFailures);
+
+/// <summary>
+/// Prices submissions and records them exactly once through <see cref="IUsageEventStore"/>, then tells the
+/// <see cref="IUsageRecordedObserver"/>s about the events that were new. An unknown model or missing price is
+/// recorded as unpriced with its reason, never as a silent $0.
+/// </summary>
+public sealed class UsageRecorder(
+    IPriceCalculator pricer,
+    IUsageEventStore store,
+    IEnumerable<IUsageRecordedObserver> observers,
+    TimeProvider time)
+{
+    private readonly IUsageRecordedObserver[] _observers = observers.ToArray();
+
+    /// <summary>Prices one submission (also used by POST /api/price, which records nothing).</summary>
+    public PriceQuote Quote(UsageSubmission submission, string? tenantId, DateTimeOffset timestamp)
+    {
+        ArgumentNullException.ThrowIfNull(submission);
+        return pricer.Price(new PriceRequest(submission.Provider, submission.Model, timestamp, submission.Usage, tenantId));
+    }
+
+    /// <summary>Builds the priced event for a submission whose tenant is already resolved.</summary>
+    public UsageEvent ToEvent(UsageSubmission submission, string tenantId, DateTimeOffset receivedAt)
+    {
+        ArgumentNullException.ThrowIfNull(submission);
+        DateTimeOffset timestamp = (submission.Timestamp ?? receivedAt).ToUniversalTime();
+        PriceQuote quote = Quote(submission, tenantId, timestamp);
+        return new UsageEvent
+        {
+            EventId = submission.EventId ?? NewEventId(),
+            EventIdGenerated = submission.EventId is null,
+            TenantId = tenantId,
+            UserId = submission.UserId,
+            TeamId = submission.TeamId,
+            App = submission.App,
+            Provider = submission.Provider ?? quote.ProviderId ?? "unknown",
+            Model = submission.Model,
+            Timestamp = timestamp,
+            Usage = submission.Usage,
+            LatencyMs = submission.LatencyMs,
+            Status = submission.Status,
+            Tags = submission.Tags,
+            CostUsd = quote.Priced ? quote.CostUsd : 0m,
+            Priced = quote.Priced,
+            UnpricedReason = quote.Priced ? null : quote.Reason ?? "no price",
+            PricedProvider = quote.ProviderId,
+            PricedModel = quote.ModelId,
+            PriceSource = quote.Source,
+            ReservationId = submission.ReservationId,
+            RecordedAt = receivedAt,
+        };
+    }
+
+    /// <summary>Records submissions whose <see cref="UsageSubmission.TenantId"/> the caller has already resolved and authorised.</summary>
+    public async Task<RecordBatchResult> RecordAsync(
+        IReadOnlyList<UsageSubmission> submissions, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(submissions);
+        DateTimeOffset receivedAt = time.GetUtcNow();
+        UsageEvent[] events = submissions
+            .Select(s => ToEvent(s, s.TenantId ?? throw new ArgumentException("every submission needs its resolved tenant", nameof(submissions)), receivedAt))
+            .ToArray();
+        IReadOnlyList<RecordOutcome> outcomes = await store.RecordAsync(events, cancellationToken).ConfigureAwait(false);
+
+        // Observers hear only about events this call actually recorded (not duplicates, not an in-request repeat).
+        var recorded = new List<UsageEvent>();
+        for (int i = 0; i < events.Length; i++)
+        {
+            if (!outcomes[i].Duplicate)
+            {
+                recorded.Add(events[i]);
+            }
+        }
+
+        var failures = new List<Exception>();
+        if (recorded.Count > 0)
+        {
+            foreach (IUsageRecordedObserver observer in _observers)
+            {
+                try
+                {
+                    await observer.OnRecordedAsync(recorded, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // The events are durably recorded; an observer's failure must not turn that into an error
+                    // the client would retry. The host logs it.
+                    failures.Add(ex);
+                }
+            }
+        }
+
+        return new RecordBatchResult(outcomes, failures);
+    }
+
+    /// <summary>Time-ordered (UUID v7), so generated ids sort roughly by arrival.</summary>
+    private static string NewEventId() => Guid.CreateVersion7().ToString("N");
+}

@@ -1,0 +1,57 @@
+using System.Text.Json;
+using LlmCost.Functions.Hosting.Auth;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace LlmCost.Functions.Apis.Usage;
+
+/// <summary>Reads a request body as JSON within a size limit: 413 above it, 400 (with the position) when malformed.</summary>
+internal static class JsonBody
+{
+    public static async Task<(JsonDocument? Document, IResult? Problem)> ReadAsync(HttpRequest request, long maxBytes, CancellationToken cancellationToken)
+    {
+        if (request.ContentLength > maxBytes)
+        {
+            return (null, TooLarge(maxBytes));
+        }
+
+        if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = maxBytes;
+        }
+
+        using var buffer = new MemoryStream();
+        byte[] chunk = new byte[16 * 1024];
+        int read;
+        while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            if (buffer.Length + read > maxBytes)
+            {
+                return (null, TooLarge(maxBytes));
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        if (buffer.Length == 0)
+        {
+            return (null, CallerAccess.FieldProblem("body", "is empty; send a JSON object"));
+        }
+
+        try
+        {
+            return (JsonDocument.Parse(buffer.ToArray(), new JsonDocumentOptions { MaxDepth = 32 }), null);
+        }
+        catch (JsonException ex)
+        {
+            return (null, TypedResults.ValidationProblem(
+                new Dictionary<string, string[]> { ["body"] = [$"body is not valid JSON (line {ex.LineNumber + 1}, byte {ex.BytePositionInLine + 1})"] },
+                detail: "The request body is not valid JSON.",
+                title: "Malformed JSON"));
+        }
+    }
+
+    private static IResult TooLarge(long maxBytes) => TypedResults.Problem(
+        statusCode: StatusCodes.Status413PayloadTooLarge,
+        title: "Payload too large",
+        detail: $"The request body exceeds {maxBytes} bytes; split the events into several requests.");
+}

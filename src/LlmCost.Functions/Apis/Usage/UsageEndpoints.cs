@@ -1,0 +1,363 @@
+using System.Globalization;
+using System.Security.Claims;
+using System.Text.Json;
+using LlmCost.Core.Pricing;
+using LlmCost.Core.Recording;
+using LlmCost.Functions.Hosting;
+using LlmCost.Functions.Hosting.Auth;
+using LlmCost.Storage;
+using Microsoft.Extensions.Options;
+
+namespace LlmCost.Functions.Apis.Usage;
+
+/// <summary>
+/// The usage HTTP API: record (POST /api/usage), price (POST /api/price), query (users/teams/tenants usage,
+/// user events) and health. Thin: parse, authorise, call Core, map outcomes.
+/// </summary>
+internal static partial class UsageEndpoints
+{
+    public static IEndpointRouteBuilder MapUsageEndpoints(this IEndpointRouteBuilder endpoints)
+    {
+        RouteGroupBuilder api = endpoints.MapGroup("/api").WithTags("Usage");
+
+        api.MapPost("/usage", RecordAsync).RequireAuthorization(LlmCostAuth.IngestPolicy).WithName("RecordUsage")
+            .Accepts<JsonElement>("application/json")
+            .WithSummary("Record one event or {\"events\":[...]}; exactly once per event_id.");
+        api.MapPost("/price", PriceAsync).RequireAuthorization().WithName("PriceUsage")
+            .Accepts<JsonElement>("application/json")
+            .WithSummary("Price one call without recording it.");
+        api.MapGet("/users/{userId}/usage", (string userId, HttpContext http, CancellationToken ct) =>
+            UsageAsync(UsageScopeKind.User, userId, http, ct)).RequireAuthorization(LlmCostAuth.ReaderPolicy).WithName("GetUserUsage");
+        api.MapGet("/teams/{teamId}/usage", (string teamId, HttpContext http, CancellationToken ct) =>
+            UsageAsync(UsageScopeKind.Team, teamId, http, ct)).RequireAuthorization(LlmCostAuth.ReaderPolicy).WithName("GetTeamUsage");
+        api.MapGet("/tenants/{tenantId}/usage", (string tenantId, HttpContext http, CancellationToken ct) =>
+            UsageAsync(UsageScopeKind.Tenant, tenantId, http, ct)).RequireAuthorization(LlmCostAuth.ReaderPolicy).WithName("GetTenantUsage");
+        api.MapGet("/users/{userId}/events", EventsAsync).RequireAuthorization(LlmCostAuth.ReaderPolicy).WithName("ListUserEvents");
+        api.MapGet("/health", HealthAsync).AllowAnonymous().WithName("Health");
+        return endpoints;
+    }
+
+    private static async Task<IResult> RecordAsync(
+        HttpRequest request,
+        ClaimsPrincipal caller,
+        UsageRecorder recorder,
+        IOptions<UsageApiOptions> options,
+        TimeProvider time,
+        ILogger<UsageRecorder> logger,
+        CancellationToken cancellationToken)
+    {
+        UsageApiOptions settings = options.Value;
+        (JsonDocument? document, IResult? problem) = await JsonBody.ReadAsync(request, settings.MaxBodyBytes, cancellationToken);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        using (document)
+        {
+            JsonElement root = document!.RootElement;
+            bool batch = root.ValueKind == JsonValueKind.Object && root.TryGetProperty("events", out _);
+            var elements = new List<(JsonElement Element, string Prefix)>();
+            if (batch)
+            {
+                JsonElement events = root.GetProperty("events");
+                if (events.ValueKind != JsonValueKind.Array)
+                {
+                    return CallerAccess.FieldProblem("events", "must be an array of events");
+                }
+
+                int count = events.GetArrayLength();
+                if (count == 0 || count > settings.MaxEventsPerRequest)
+                {
+                    return CallerAccess.FieldProblem("events", $"must hold 1 to {settings.MaxEventsPerRequest} events (got {count})");
+                }
+
+                if (settings.StrictMode)
+                {
+                    foreach (JsonProperty property in root.EnumerateObject())
+                    {
+                        if (property.Name != "events")
+                        {
+                            return CallerAccess.FieldProblem(property.Name, "is not a known field (strict mode)");
+                        }
+                    }
+                }
+
+                int i = 0;
+                foreach (JsonElement e in events.EnumerateArray())
+                {
+                    elements.Add((e, $"events[{i++}]."));
+                }
+            }
+            else
+            {
+                elements.Add((root, string.Empty));
+            }
+
+            DateTimeOffset now = time.GetUtcNow();
+            RecordingLimits limits = settings.ToLimits();
+            var errors = new List<FieldError>();
+            var submissions = new List<UsageSubmission>(elements.Count);
+            foreach ((JsonElement element, string prefix) in elements)
+            {
+                UsageSubmission? submission = UsageSubmissionParser.Parse(element, prefix, limits, now, errors);
+                if (submission is not null)
+                {
+                    submissions.Add(submission);
+                }
+            }
+
+            if (errors.Count > 0)
+            {
+                return Invalid(errors);
+            }
+
+            // Every event's tenant is authorised before anything is written: one bad event rejects the request.
+            for (int i = 0; i < submissions.Count; i++)
+            {
+                if (!caller.TryResolveTenant(submissions[i].TenantId, out string? tenantId, out IResult? denied, elements[i].Prefix + "tenant_id"))
+                {
+                    return denied;
+                }
+
+                submissions[i] = submissions[i] with { TenantId = tenantId };
+            }
+
+            RecordBatchResult result = await recorder.RecordAsync(submissions, cancellationToken);
+            foreach (Exception failure in result.ObserverFailures)
+            {
+                LogObserverFailed(logger, failure);
+            }
+
+            if (!batch)
+            {
+                return TypedResults.Ok(UsageWire.From(result.Outcomes[0]));
+            }
+
+            int duplicates = result.Outcomes.Count(o => o.Duplicate);
+            return TypedResults.Ok(new UsageWire.RecordBatchResponse(
+                result.Outcomes.Select(UsageWire.From).ToList(), result.Outcomes.Count - duplicates, duplicates));
+        }
+    }
+
+    private static async Task<IResult> PriceAsync(
+        HttpRequest request,
+        ClaimsPrincipal caller,
+        UsageRecorder recorder,
+        IOptions<UsageApiOptions> options,
+        TimeProvider time,
+        CancellationToken cancellationToken)
+    {
+        (JsonDocument? document, IResult? problem) = await JsonBody.ReadAsync(request, options.Value.MaxBodyBytes, cancellationToken);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        using (document)
+        {
+            DateTimeOffset now = time.GetUtcNow();
+            var errors = new List<FieldError>();
+            UsageSubmission? submission = UsageSubmissionParser.Parse(
+                document!.RootElement, string.Empty, options.Value.ToLimits(), now, errors, requireUser: false);
+            if (submission is null)
+            {
+                return Invalid(errors);
+            }
+
+            // Admins may price at list prices (no tenant); other keys always see their own tenant's prices.
+            string? tenantId = null;
+            if (!caller.IsAdmin() || submission.TenantId is not null)
+            {
+                if (!caller.TryResolveTenant(submission.TenantId, out tenantId, out IResult? denied))
+                {
+                    return denied;
+                }
+            }
+
+            PriceQuote quote = recorder.Quote(submission, tenantId, (submission.Timestamp ?? now).ToUniversalTime());
+            return TypedResults.Ok(UsageWire.From(quote));
+        }
+    }
+
+    private static async Task<IResult> UsageAsync(UsageScopeKind kind, string id, HttpContext http, CancellationToken cancellationToken)
+    {
+        ClaimsPrincipal caller = http.User;
+        IQueryCollection query = http.Request.Query;
+        UsageApiOptions settings = http.RequestServices.GetRequiredService<IOptions<UsageApiOptions>>().Value;
+        TimeProvider time = http.RequestServices.GetRequiredService<TimeProvider>();
+
+        string idField = kind switch { UsageScopeKind.User => "userId", UsageScopeKind.Team => "teamId", _ => "tenantId" };
+        if (RecordKeys.Problem(id) is { } idProblem)
+        {
+            return CallerAccess.FieldProblem(idField, idProblem);
+        }
+
+        string? requestedTenant = kind == UsageScopeKind.Tenant ? id : query["tenant_id"].ToString();
+        if (!caller.TryResolveTenant(string.IsNullOrEmpty(requestedTenant) ? null : requestedTenant, out string? tenantId, out IResult? denied))
+        {
+            return denied;
+        }
+
+        IResult? isolation = kind == UsageScopeKind.User ? caller.CheckUserAccess(id) : caller.CheckScopeAccess();
+        if (isolation is not null)
+        {
+            return isolation;
+        }
+
+        if (!TryReadRange(query, time.GetUtcNow(), settings.MaxQueryDays, out DateTimeOffset from, out DateTimeOffset to, out IResult? rangeProblem))
+        {
+            return rangeProblem;
+        }
+
+        if (!UsageQuery.TryParseGranularity(query["granularity"].ToString(), out UsageGranularity granularity))
+        {
+            return CallerAccess.FieldProblem("granularity", "must be hour, day or month");
+        }
+
+        if (!UsageQuery.TryParseGroupBy(query["group_by"].ToString(), out UsageGroupBy groupBy))
+        {
+            return CallerAccess.FieldProblem("group_by", "must be provider or model");
+        }
+
+        UsageScope scope = kind switch
+        {
+            UsageScopeKind.User => UsageScope.User(tenantId, id),
+            UsageScopeKind.Team => UsageScope.Team(tenantId, id),
+            _ => UsageScope.Tenant(tenantId),
+        };
+        var reader = http.RequestServices.GetRequiredService<IUsageSummaryReader>();
+        IReadOnlyList<UsageBucket> buckets = await reader.ReadBucketsAsync(
+            scope, DateOnly.FromDateTime(from.UtcDateTime), DateOnly.FromDateTime(to.UtcDateTime.AddTicks(-1)), cancellationToken);
+        UsageReport report = UsageQuery.Aggregate(buckets, from, to, granularity, groupBy);
+        return TypedResults.Ok(new UsageWire.UsageResponse(
+            kind.ToString().ToLowerInvariant(), id, tenantId, from, to, granularity.ToString().ToLowerInvariant(),
+            groupBy == UsageGroupBy.None ? null : groupBy.ToString().ToLowerInvariant(),
+            UsageWire.From(report.Total), report.Series.Select(UsageWire.From).ToList()));
+    }
+
+    private static async Task<IResult> EventsAsync(
+        string userId,
+        HttpContext http,
+        IUsageEventReader reader,
+        IOptions<UsageApiOptions> options,
+        TimeProvider time,
+        CancellationToken cancellationToken)
+    {
+        ClaimsPrincipal caller = http.User;
+        IQueryCollection query = http.Request.Query;
+        if (RecordKeys.Problem(userId) is { } idProblem)
+        {
+            return CallerAccess.FieldProblem("userId", idProblem);
+        }
+
+        string? requestedTenant = query["tenant_id"].ToString();
+        if (!caller.TryResolveTenant(string.IsNullOrEmpty(requestedTenant) ? null : requestedTenant, out string? tenantId, out IResult? denied))
+        {
+            return denied;
+        }
+
+        if (caller.CheckUserAccess(userId) is { } isolation)
+        {
+            return isolation;
+        }
+
+        if (!TryReadRange(query, time.GetUtcNow(), options.Value.MaxQueryDays, out DateTimeOffset from, out DateTimeOffset to, out IResult? rangeProblem))
+        {
+            return rangeProblem;
+        }
+
+        int pageSize = options.Value.DefaultPageSize;
+        string pageText = query["page_size"].ToString();
+        if (pageText.Length > 0 && (!int.TryParse(pageText, NumberStyles.None, CultureInfo.InvariantCulture, out pageSize) || pageSize < 1 || pageSize > options.Value.MaxPageSize))
+        {
+            return CallerAccess.FieldProblem("page_size", $"must be a whole number from 1 to {options.Value.MaxPageSize}");
+        }
+
+        string? token = query["continuation_token"].ToString() is { Length: > 0 } t ? t : null;
+        try
+        {
+            UsageEventPage page = await reader.ReadUserEventsPageAsync(tenantId, userId, from, to, pageSize, token, cancellationToken);
+            return TypedResults.Ok(new UsageWire.EventsResponse(page.Events.Select(UsageWire.From).ToList(), page.ContinuationToken));
+        }
+        catch (FormatException)
+        {
+            return CallerAccess.FieldProblem("continuation_token", "is not a token returned by this query");
+        }
+    }
+
+    private static async Task<IResult> HealthAsync(LlmCostStorage storage, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await storage.Table(LlmCost.Storage.Usage.UsageTables.Events)
+                .GetEntityIfExistsAsync<Azure.Data.Tables.TableEntity>("health", "probe", ["RowKey"], cancellationToken);
+            return TypedResults.Ok(new { status = "healthy", storage = "ok" });
+        }
+        catch (Exception ex) when (ex is Azure.RequestFailedException or HttpRequestException or InvalidOperationException or AggregateException)
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Unhealthy", detail: "storage is not reachable");
+        }
+    }
+
+    /// <summary>from/to: ISO dates (00:00 UTC) or date-times with an offset; half-open [from, to). Default: the last 30 days.</summary>
+    private static bool TryReadRange(
+        IQueryCollection query, DateTimeOffset now, int maxDays, out DateTimeOffset from, out DateTimeOffset to,
+        [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out IResult? problem)
+    {
+        problem = null;
+        from = to = default;
+        DateTimeOffset defaultTo = UsageQuery.PeriodStart(now, UsageGranularity.Hour).AddHours(1);
+        if (!TryReadInstant(query["to"].ToString(), defaultTo, out to))
+        {
+            problem = CallerAccess.FieldProblem("to", "must be a date (2025-03-10) or a date-time with an offset (2025-03-10T14:00:00Z)");
+            return false;
+        }
+
+        if (!TryReadInstant(query["from"].ToString(), to.AddDays(-30), out from))
+        {
+            problem = CallerAccess.FieldProblem("from", "must be a date (2025-03-10) or a date-time with an offset (2025-03-10T14:00:00Z)");
+            return false;
+        }
+
+        if (from >= to)
+        {
+            problem = CallerAccess.FieldProblem("from", "must be before to");
+            return false;
+        }
+
+        if ((to - from).TotalDays > maxDays)
+        {
+            problem = CallerAccess.FieldProblem("to", $"the range may cover at most {maxDays} days");
+            return false;
+        }
+
+        return true;
+    }
+
+    private static bool TryReadInstant(string text, DateTimeOffset fallback, out DateTimeOffset value)
+    {
+        value = fallback;
+        if (text.Length == 0)
+        {
+            return true;
+        }
+
+        if (DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out DateOnly date))
+        {
+            value = new DateTimeOffset(date.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+            return true;
+        }
+
+        bool hasOffset = text.EndsWith('Z') || (text.Length > 6 && text[^6] is '+' or '-' && text[^3] == ':');
+        return hasOffset && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out value);
+    }
+
+    private static IResult Invalid(List<FieldError> errors) => TypedResults.ValidationProblem(
+        errors.GroupBy(e => e.Field, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Select(e => $"{e.Field} {e.Message}").ToArray()),
+        detail: string.Join("; ", errors.Take(5).Select(e => $"{e.Field} {e.Message}")),
+        title: "Invalid usage event");
+
+    [LoggerMessage(EventId = 2100, Level = LogLevel.Error, Message = "A usage-recorded observer failed; the events stay recorded")]
+    private static partial void LogObserverFailed(ILogger logger, Exception exception);
+}

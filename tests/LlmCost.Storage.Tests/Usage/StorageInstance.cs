@@ -1,0 +1,48 @@
+using LlmCost.Core.Recording;
+using LlmCost.Storage.Usage;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace LlmCost.Storage.Tests.Usage;
+
+/// <summary>One "app instance" worth of storage services (its own caches) over a shared prefix on Azurite.</summary>
+public sealed class StorageInstance : IAsyncDisposable
+{
+    private readonly ServiceProvider _services;
+
+    private StorageInstance(ServiceProvider services) => _services = services;
+
+    public IUsageEventStore Store => _services.GetRequiredService<IUsageEventStore>();
+    public IUsageEventReader Events => _services.GetRequiredService<IUsageEventReader>();
+    public IUsageSummaryReader Summaries => _services.GetRequiredService<IUsageSummaryReader>();
+    public LlmCostStorage Storage => _services.GetRequiredService<LlmCostStorage>();
+    public UsageRepair Repair => _services.GetRequiredService<UsageRepair>();
+
+    public static async Task<StorageInstance> StartAsync(string prefix, Action<IServiceCollection>? configure = null)
+    {
+        IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["AzureWebJobsStorage"] = Azurite.ConnectionString,
+            ["LlmCost:Storage:Prefix"] = prefix,
+        }).Build();
+        var services = new ServiceCollection();
+        services.AddSingleton(configuration);
+        services.AddLogging();
+        services.AddSingleton(TimeProvider.System);
+        services.AddLlmCostStorage(configuration);
+        services.AddUsageStorage();
+        configure?.Invoke(services);
+        ServiceProvider provider = services.BuildServiceProvider();
+        foreach (IHostedService hosted in provider.GetServices<IHostedService>())
+        {
+            await hosted.StartAsync(CancellationToken.None);
+        }
+
+        return new StorageInstance(provider);
+    }
+
+    public static string NewPrefix() => "s" + Guid.NewGuid().ToString("N")[..12];
+
+    public ValueTask DisposeAsync() => _services.DisposeAsync();
+}
