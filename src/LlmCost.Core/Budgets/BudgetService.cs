@@ -178,7 +178,7 @@ public sealed class BudgetService(
         {
             if (!BudgetValidator.IsValidId(value))
             {
-                errors[field] = [$"{field} is required: 1-256 printable characters."];
+                errors[field] = [$"{field} {BudgetValidator.IdProblem(value)}"];
             }
         }
 
@@ -217,7 +217,7 @@ public sealed class BudgetService(
 
         if (request.RequestId is not null && !BudgetValidator.IsValidId(request.RequestId))
         {
-            errors["request_id"] = ["request_id must be 1-256 printable characters."];
+            errors["request_id"] = [$"request_id {BudgetValidator.IdProblem(request.RequestId)}"];
         }
 
         if (errors.Count > 0)

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using LlmCost.Core.Recording;
 
 namespace LlmCost.Core.Budgets;
 
@@ -47,7 +48,6 @@ public sealed record Validated<T>(T? Value, IReadOnlyDictionary<string, string[]
 
 public static class BudgetValidator
 {
-    public const int MaxIdLength = 256;
     public const decimal MaxAmountUsd = 1_000_000_000m;
 
     /// <summary>Validates a draft into a definition; <paramref name="existing"/> keeps id and creation time on update.</summary>
@@ -60,7 +60,7 @@ public static class BudgetValidator
         var tenantId = draft.TenantId;
         if (!IsValidId(tenantId))
         {
-            Error("tenant_id", "tenant_id is required: 1-256 printable characters.");
+            Error("tenant_id", $"tenant_id {IdProblem(tenantId)}.");
         }
         else if (existing is not null && existing.TenantId != tenantId)
         {
@@ -80,7 +80,7 @@ public static class BudgetValidator
 
         if (!IsValidId(scopeId))
         {
-            Error("scope_id", "scope_id is required: 1-256 printable characters (\"*\" for a user budget every user inherits).");
+            Error("scope_id", $"scope_id {IdProblem(scopeId)} (\"*\" is the user budget every user inherits).");
         }
         else if (scopeId == BudgetDefinition.EveryUser && scope != BudgetScope.User)
         {
@@ -252,8 +252,11 @@ public static class BudgetValidator
         };
     }
 
-    public static bool IsValidId(string? id) =>
-        !string.IsNullOrWhiteSpace(id) && id.Length <= MaxIdLength && !id.Any(char.IsControl);
+    /// <summary>The same id rule as recorded usage (<see cref="RecordKeys"/>), so budget scopes match event ids exactly.</summary>
+    public static bool IsValidId(string? id) => RecordKeys.Problem(id) is null;
+
+    /// <summary>Why <paramref name="id"/> is not a valid id, or null.</summary>
+    public static string? IdProblem(string? id) => RecordKeys.Problem(id);
 
     /// <summary>Budget ids carry their tenant (base64url) so a budget is found from its id alone.</summary>
     public static string NewBudgetId(string tenantId)

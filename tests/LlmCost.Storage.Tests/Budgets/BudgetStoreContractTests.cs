@@ -169,7 +169,7 @@ public abstract class BudgetStoreContractTests
         var a = Service(NewInstance());
         var created = await a.CreateAsync(new BudgetDraft
         {
-            TenantId = Tenant, Scope = "team", ScopeId = "team|with%odd/chars#?", AmountUsd = "123.4567", Period = "monthly",
+            TenantId = Tenant, Scope = "team", ScopeId = "team %odd~chars", AmountUsd = "123.4567", Period = "monthly",
             Alignment = "rolling", TimeZone = "Europe/Berlin", Mode = "adaptive", Thresholds = ["80", "95.5"],
             CircuitBreaker = new CircuitBreakerDraft { WindowSeconds = "300", Multiple = "8", MinimumWindowSpendUsd = "1.5" },
         }, "admin");

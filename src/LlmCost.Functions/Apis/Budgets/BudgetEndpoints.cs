@@ -4,6 +4,7 @@ using LlmCost.Core.Alerts;
 using LlmCost.Core.Budgets;
 using LlmCost.Functions.Hosting;
 using LlmCost.Functions.Hosting.Auth;
+using Microsoft.AspNetCore.Mvc;
 
 namespace LlmCost.Functions.Apis.Budgets;
 
@@ -51,7 +52,7 @@ public static class BudgetEndpoints
             : Invalid(result.Errors);
     }
 
-    private static async Task<IResult> ListAsync(string? tenantId, ClaimsPrincipal caller, BudgetService service, CancellationToken cancellationToken)
+    private static async Task<IResult> ListAsync([FromQuery(Name = "tenant_id")] string? tenantId, ClaimsPrincipal caller, BudgetService service, CancellationToken cancellationToken)
     {
         if (!caller.TryResolveTenant(tenantId, out var tenant, out var problem))
         {
@@ -92,7 +93,7 @@ public static class BudgetEndpoints
     private static async Task<IResult> DeleteAsync(string budgetId, ClaimsPrincipal caller, BudgetService service, CancellationToken cancellationToken) =>
         await service.DeleteAsync(budgetId, Actor(caller), cancellationToken).ConfigureAwait(false) ? TypedResults.NoContent() : NotFound(budgetId);
 
-    private static async Task<IResult> StatusAsync(string budgetId, string? userId, ClaimsPrincipal caller, BudgetService service, CancellationToken cancellationToken)
+    private static async Task<IResult> StatusAsync(string budgetId, [FromQuery(Name = "user_id")] string? userId, ClaimsPrincipal caller, BudgetService service, CancellationToken cancellationToken)
     {
         var budget = await service.GetAsync(budgetId, cancellationToken).ConfigureAwait(false);
         if (budget is null || Access(caller, budget, null) is not null)
@@ -182,7 +183,7 @@ public static class BudgetEndpoints
         return TypedResults.Ok(new FreezeResponse(record.TenantId, BudgetNames.Of(record.Scope), record.ScopeId, freeze, record.FrozenAt, record.FrozenBy, record.Reason));
     }
 
-    private static async Task<IResult> ListFreezesAsync(string? tenantId, ClaimsPrincipal caller, BudgetService service, CancellationToken cancellationToken)
+    private static async Task<IResult> ListFreezesAsync([FromQuery(Name = "tenant_id")] string? tenantId, ClaimsPrincipal caller, BudgetService service, CancellationToken cancellationToken)
     {
         if (!caller.TryResolveTenant(tenantId, out var tenant, out var problem))
         {
@@ -197,7 +198,7 @@ public static class BudgetEndpoints
         });
     }
 
-    private static async Task<IResult> PendingAlertsAsync(string? tenantId, int? limit, ClaimsPrincipal caller, IPendingAlertSource alerts, CancellationToken cancellationToken)
+    private static async Task<IResult> PendingAlertsAsync([FromQuery(Name = "tenant_id")] string? tenantId, int? limit, ClaimsPrincipal caller, IPendingAlertSource alerts, CancellationToken cancellationToken)
     {
         if (!caller.TryResolveTenant(tenantId, out var tenant, out var problem))
         {
@@ -217,7 +218,7 @@ public static class BudgetEndpoints
     private static async Task<IResult> ExpireAsync(BudgetService service, CancellationToken cancellationToken) =>
         TypedResults.Ok(new { expired = await service.ExpireReservationsAsync(cancellationToken).ConfigureAwait(false) });
 
-    private static async Task<IResult> AuditAsync(string? tenantId, int? limit, ClaimsPrincipal caller, BudgetService service, CancellationToken cancellationToken)
+    private static async Task<IResult> AuditAsync([FromQuery(Name = "tenant_id")] string? tenantId, int? limit, ClaimsPrincipal caller, BudgetService service, CancellationToken cancellationToken)
     {
         if (!caller.TryResolveTenant(tenantId, out var tenant, out var problem))
         {
