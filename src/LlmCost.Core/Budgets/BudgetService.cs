@@ -398,6 +398,27 @@ public sealed class BudgetService(
         return Validated<FreezeRecord>.Ok(record);
     }
 
+    /// <summary>Resets a budget's circuit breaker for its scope (or a user of an every-user budget); null when the budget does not exist.</summary>
+    public async Task<Validated<BudgetStatus>?> ResetBreakerAsync(string budgetId, string? userId, string actor, CancellationToken cancellationToken = default)
+    {
+        var budget = await GetAsync(budgetId, cancellationToken).ConfigureAwait(false);
+        if (budget is null)
+        {
+            return null;
+        }
+
+        if (budget.AppliesToEveryUser && !BudgetValidator.IsValidId(userId))
+        {
+            return Validated<BudgetStatus>.Fail("user_id", "user_id is required for a budget every user inherits (scope_id \"*\").");
+        }
+
+        var subject = budget.AppliesToEveryUser ? userId! : budget.ScopeId;
+        var audit = Audit(budget.TenantId, actor, "breaker.reset", "budget", budgetId, time.GetUtcNow(),
+            new Dictionary<string, string>(StringComparer.Ordinal) { ["subject"] = subject });
+        await ledger.ExecuteAsync(new ResetBreakerCommand(budget, subject, audit), cancellationToken).ConfigureAwait(false);
+        return await GetStatusAsync(budgetId, userId, cancellationToken).ConfigureAwait(false);
+    }
+
     public Task<IReadOnlyList<FreezeRecord>> ListFreezesAsync(string tenantId, CancellationToken cancellationToken = default) =>
         ledger.ListFreezesAsync(tenantId, cancellationToken);
 
