@@ -258,6 +258,12 @@ public sealed class BudgetService(
     {
         ArgumentNullException.ThrowIfNull(usage);
         var budgets = Applicable(await DefinitionsAsync(usage.TenantId, cancellationToken).ConfigureAwait(false), usage.UserId, usage.TeamId, usage.KeyId);
+        if (usage.ReservationId is null && !budgets.Any(b => b.IsStateful))
+        {
+            // Nothing holds a running total for this event: no budget row to touch.
+            return new SettlementResult(SettlementOutcome.Applied, false, []);
+        }
+
         var command = new SettleCommand(new SettlementWork
         {
             TenantId = usage.TenantId,

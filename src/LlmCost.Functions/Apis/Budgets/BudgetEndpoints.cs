@@ -67,7 +67,7 @@ public static class BudgetEndpoints
     private static async Task<IResult> GetAsync(string budgetId, ClaimsPrincipal caller, BudgetService service, CancellationToken cancellationToken)
     {
         var budget = await service.GetAsync(budgetId, cancellationToken).ConfigureAwait(false);
-        if (budget is null || Access(caller, budget, null) is { } denied)
+        if (budget is null || Access(caller, budget, null) is not null)
         {
             return NotFound(budgetId);
         }
