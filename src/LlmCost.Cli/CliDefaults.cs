@@ -2,7 +2,7 @@ using LlmCost.Core.Pricing;
 
 namespace LlmCost.Cli;
 
-/// <summary>The production wiring of the CLI: the built-in catalog, or a genai-prices file given with --catalog.</summary>
+/// <summary>The production wiring of the CLI: the built-in catalog, or a genai-prices / LiteLLM file given with --catalog.</summary>
 internal static class CliDefaults
 {
     public static CliServices Services { get; } = new()
@@ -18,19 +18,9 @@ internal static class CliDefaults
             return PriceCatalog.BuiltIn;
         }
 
-        if (!File.Exists(path))
-        {
-            throw new CliUsageException($"catalog file not found: {path}");
-        }
-
-        try
-        {
-            using FileStream stream = File.OpenRead(path);
-            return GenaiPricesImporter.Load(stream, $"file:{Path.GetFileName(path)}");
-        }
-        catch (CatalogFormatException ex)
-        {
-            throw new CliUsageException($"{path} is not a valid genai-prices catalog: {ex.Message}");
-        }
+        // genai-prices or LiteLLM format, detected from the shape; entries with error-level issues load as
+        // unpriced (with the issue as the reason) rather than pricing calls with garbage.
+        CatalogLoadResult result = CatalogLoader.LoadFile(path);
+        return result.Catalog ?? throw new CliUsageException($"cannot load catalog: {result.Error}");
     }
 }

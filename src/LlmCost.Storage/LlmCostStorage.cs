@@ -15,21 +15,22 @@ public sealed class LlmCostStorage
 {
     public const string ConnectionSetting = "AzureWebJobsStorage";
 
-    public LlmCostStorage(
-        TableServiceClient tables,
-        QueueServiceClient queues,
-        BlobServiceClient blobs,
-        StorageNames names)
+    private readonly Lazy<(TableServiceClient Tables, QueueServiceClient Queues, BlobServiceClient Blobs)> _clients;
+
+    /// <summary>
+    /// Clients are built on first use, not at construction: the app can start (and e.g. generate its function.json
+    /// files) where storage is not configured, and late configuration sources are honoured.
+    /// </summary>
+    public LlmCostStorage(IConfiguration configuration, StorageNames names)
     {
-        Tables = tables;
-        Queues = queues;
-        Blobs = blobs;
+        ArgumentNullException.ThrowIfNull(configuration);
+        _clients = new(() => CreateClients(configuration));
         Names = names;
     }
 
-    public TableServiceClient Tables { get; }
-    public QueueServiceClient Queues { get; }
-    public BlobServiceClient Blobs { get; }
+    public TableServiceClient Tables => _clients.Value.Tables;
+    public QueueServiceClient Queues => _clients.Value.Queues;
+    public BlobServiceClient Blobs => _clients.Value.Blobs;
     public StorageNames Names { get; }
 
     /// <summary>The table for a logical name (prefix applied).</summary>

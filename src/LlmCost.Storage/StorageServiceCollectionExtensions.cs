@@ -27,13 +27,9 @@ public static class StorageServiceCollectionExtensions
 
         services.AddOptions<LlmCostStorageOptions>().BindConfiguration(LlmCostStorageOptions.Section);
         services.TryAddSingleton<StorageNames>();
-        // Lazy: configuration is read when the first client is needed, so late configuration sources
-        // (tests, the Functions host's app settings) are honoured.
-        services.TryAddSingleton(sp => new Lazy<(TableServiceClient, QueueServiceClient, BlobServiceClient)>(
-            () => LlmCostStorage.CreateClients(sp.GetRequiredService<IConfiguration>())));
-        services.TryAddSingleton(sp => sp.GetRequiredService<Lazy<(TableServiceClient T, QueueServiceClient Q, BlobServiceClient B)>>().Value.T);
-        services.TryAddSingleton(sp => sp.GetRequiredService<Lazy<(TableServiceClient T, QueueServiceClient Q, BlobServiceClient B)>>().Value.Q);
-        services.TryAddSingleton(sp => sp.GetRequiredService<Lazy<(TableServiceClient T, QueueServiceClient Q, BlobServiceClient B)>>().Value.B);
+        services.TryAddSingleton(sp => sp.GetRequiredService<LlmCostStorage>().Tables);
+        services.TryAddSingleton(sp => sp.GetRequiredService<LlmCostStorage>().Queues);
+        services.TryAddSingleton(sp => sp.GetRequiredService<LlmCostStorage>().Blobs);
         services.TryAddSingleton<LlmCostStorage>();
         services.AddHostedService<StorageInitializer>();
         services.AddLlmCostTable(TableApiKeyStore.TableName);

@@ -134,8 +134,11 @@ public abstract class MatchRule
             try
             {
                 // ECMAScript: the catalog's regexes are JavaScript regexes. Compiled once at load (45 in the
-                // built-in data): a resolution-cache miss then never interprets a pattern.
-                _regex = new Regex(pattern, RegexOptions.ECMAScript | RegexOptions.Compiled, TimeSpan.FromMilliseconds(100));
+                // built-in data): a resolution-cache miss then never interprets a pattern. The timeout only
+                // guards against a pathological imported pattern; it must be generous, because on a loaded
+                // 2-core machine a thread can be descheduled for longer than a match takes (100 ms timed out
+                // under CI load), and a timeout is an error, never a "no match".
+                _regex = new Regex(pattern, RegexOptions.ECMAScript | RegexOptions.Compiled, TimeSpan.FromSeconds(2));
             }
             catch (ArgumentException e)
             {

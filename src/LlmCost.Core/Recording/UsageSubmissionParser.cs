@@ -93,81 +93,15 @@ public static class UsageSubmissionParser
             return null;
         }
 
-        // Until the usage-normalisation work lands on main: canonical keys only, counts checked here.
-        if (hasRaw)
+        UsageParseResult result = hasUsage
+            ? CanonicalUsageParser.Parse(usage, strict, prefix + "usage")
+            : UsageNormalizer.Normalize(provider, raw, prefix + "raw_usage");
+        foreach (UsageError error in result.Errors)
         {
-            errors.Add(new FieldError(prefix + "raw_usage", "is not supported yet; send canonical usage"));
-            return null;
+            errors.Add(new FieldError(error.Field, error.Message));
         }
 
-        _ = provider;
-        return ParseCanonical(usage, strict, prefix + "usage", errors);
-    }
-
-    private static CanonicalUsage? ParseCanonical(JsonElement usage, bool strict, string path, List<FieldError> errors)
-    {
-        if (usage.ValueKind != JsonValueKind.Object)
-        {
-            errors.Add(new FieldError(path, $"must be a JSON object, got {Describe(usage.ValueKind)}"));
-            return null;
-        }
-
-        int before = errors.Count;
-        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
-        string[] keys = ["input_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "input_audio_tokens",
-            "cache_audio_read_tokens", "output_tokens", "reasoning_tokens", "output_audio_tokens", "web_searches"];
-        foreach (JsonProperty property in usage.EnumerateObject())
-        {
-            string field = $"{path}.{property.Name}";
-            if (!keys.Contains(property.Name))
-            {
-                if (strict)
-                {
-                    errors.Add(new FieldError(field, "is not a known usage key"));
-                }
-
-                continue;
-            }
-
-            if (property.Value.ValueKind != JsonValueKind.Number || !property.Value.TryGetInt64(out long n))
-            {
-                errors.Add(new FieldError(field, "must be a whole number"));
-            }
-            else if (n < 0 || n > 1_000_000_000_000_000)
-            {
-                errors.Add(new FieldError(field, "must be between 0 and 10^15"));
-            }
-            else
-            {
-                counts[property.Name] = n;
-            }
-        }
-
-        long Get(string key) => counts.TryGetValue(key, out long v) ? v : 0;
-        var result = new CanonicalUsage
-        {
-            InputTokens = Get("input_tokens"),
-            CacheReadTokens = Get("cache_read_tokens"),
-            CacheWriteTokens = Get("cache_write_tokens"),
-            CacheWrite1hTokens = Get("cache_write_1h_tokens"),
-            InputAudioTokens = Get("input_audio_tokens"),
-            CacheAudioReadTokens = Get("cache_audio_read_tokens"),
-            OutputTokens = Get("output_tokens"),
-            ReasoningTokens = Get("reasoning_tokens"),
-            OutputAudioTokens = Get("output_audio_tokens"),
-            WebSearches = Get("web_searches"),
-        };
-        if (result.CacheReadTokens + result.CacheWriteTokens > result.InputTokens)
-        {
-            errors.Add(new FieldError($"{path}.cache_read_tokens", "cache_read_tokens + cache_write_tokens exceed input_tokens"));
-        }
-
-        if (result.ReasoningTokens > result.OutputTokens)
-        {
-            errors.Add(new FieldError($"{path}.reasoning_tokens", "exceeds output_tokens"));
-        }
-
-        return errors.Count > before ? null : result;
+        return result.IsValid ? result.Usage : null;
     }
 
     private static string? Id(

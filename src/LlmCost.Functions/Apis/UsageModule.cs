@@ -1,4 +1,6 @@
+using LlmCost.Core.Pricing;
 using LlmCost.Core.Recording;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using LlmCost.Functions.Apis.Usage;
 using LlmCost.Functions.Hosting;
 using LlmCost.Storage.Usage;
@@ -13,6 +15,9 @@ public static class UsageModule
         ArgumentNullException.ThrowIfNull(configuration);
         services.AddOptions<UsageApiOptions>().BindConfiguration(UsageApiOptions.Section);
         services.AddUsageStorage();
+        // The built-in genai-prices catalog; a module that registers its own IPriceCalculator (e.g. with tenant
+        // overrides) before this one wins.
+        services.TryAddSingleton<IPriceCalculator>(PricingEngine.Default);
         services.AddSingleton<UsageRecorder>();
         services.AddBackgroundFunction<UsageScopeRepairFunction>();
         return services;

@@ -93,6 +93,29 @@ public sealed class TableRollupStore(LlmCostStorage storage) : IRollupStore
     public Task SetWatermarkAsync(DateTimeOffset watermark, CancellationToken cancellationToken = default) =>
         Table.UpsertEntityAsync(new TableEntity(MetaPartition, "watermark") { ["Watermark"] = watermark }, TableUpdateMode.Replace, cancellationToken);
 
+    public async Task<int> PruneAsync(string tenantId, RollupGranularity granularity, DateTimeOffset before, CancellationToken cancellationToken = default)
+    {
+        var from = StorageKeys.Compose(StorageKeys.Escape(tenantId), granularity switch { RollupGranularity.Hour => "h", RollupGranularity.Day => "d", _ => "m" }, string.Empty);
+        var to = Partition(tenantId, granularity, RollupPeriods.StartOf(granularity, before));
+        var rows = new List<TableEntity>();
+        await foreach (var e in Table.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey ge {from} and PartitionKey lt {to}"), select: ["PartitionKey", "RowKey"], cancellationToken: cancellationToken)
+            .ConfigureAwait(false))
+        {
+            rows.Add(e);
+        }
+
+        foreach (var partition in rows.GroupBy(r => r.PartitionKey))
+        {
+            foreach (var chunk in partition.Chunk(100))
+            {
+                await Table.SubmitTransactionAsync(chunk.Select(r => new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(r.PartitionKey, r.RowKey), ETag.All)), cancellationToken)
+                    .ConfigureAwait(false);
+            }
+        }
+
+        return rows.Count;
+    }
+
     /// <summary>Every tenant that ever had a non-empty day rollup.</summary>
     public async Task<IReadOnlyList<string>> ListTenantsAsync(CancellationToken cancellationToken = default)
     {

@@ -4,7 +4,6 @@ using System.Reflection;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Time.Testing;
 
@@ -193,8 +192,6 @@ public sealed class LlmCostTestHost : IAsyncDisposable
             {
                 builder.ConfigureServices(services =>
                 {
-                    // Until the pricing engine is registered by the app, tests price with known list prices.
-                    services.TryAddSingleton<LlmCost.Core.Pricing.IPriceCalculator, TestPriceCalculator>();
                     if (hook.Options.Time is { } time)
                     {
                         services.AddSingleton<TimeProvider>(time);

@@ -7,7 +7,8 @@ namespace LlmCost.Functions.Tests.Usage;
 
 /// <summary>
 /// Recording and querying through real HTTP against real Azurite. Expected costs are computed by hand from the
-/// list prices in <see cref="TestPriceCalculator"/> (USD per million tokens).
+/// published list prices (genai-prices catalog, USD per million tokens: gpt-4o input 2.50, cached input 1.25, output 10.00;
+/// gpt-4o-mini input 0.15, cached 0.075, output 0.60).
 /// </summary>
 public sealed class UsageRecordingTests : IAsyncLifetime
 {

@@ -173,3 +173,56 @@ public sealed class UsageEventWriterTests
         }
     }
 }
+
+public sealed class UsageFactsTests
+{
+    private static UsageEvent Event(string id, string user, DateTimeOffset at, decimal cost, string? team) => new()
+    {
+        EventId = id,
+        TenantId = "acme",
+        UserId = user,
+        TeamId = team,
+        Provider = "openai",
+        Model = "gpt-4o",
+        Timestamp = at,
+        Usage = new CanonicalUsage { InputTokens = 100, OutputTokens = 10 },
+        CostUsd = cost,
+        Priced = true,
+        RecordedAt = at,
+    };
+
+    [Fact]
+    public async Task RetentionAndGdprDeleteEventsWithEverythingDerivedFromThem()
+    {
+        await using StorageInstance instance = await StorageInstance.StartAsync(StorageInstance.NewPrefix());
+        var facts = new TableUsageFacts(instance.Storage, instance.Events);
+        var d1 = new DateTimeOffset(2025, 1, 5, 10, 0, 0, TimeSpan.Zero);
+        var d2 = d1.AddDays(1);
+        await instance.Store.RecordAsync([
+            Event("a1", "alice", d1, 1m, "red"), Event("a2", "alice", d2, 2m, "red"),
+            Event("b1", "bob", d1, 4m, "red"), Event("b2", "bob", d2, 8m, null)]);
+
+        var day1 = new List<string>();
+        await foreach (LlmCost.Core.Rollups.UsageFact fact in facts.ReadDayAsync("acme", new DateOnly(2025, 1, 5)))
+        {
+            day1.Add(fact.EventId);
+        }
+
+        Assert.Equal(["a1", "b1"], day1.Order());
+        Assert.Equal([new LlmCost.Core.Rollups.TenantDay("acme", new DateOnly(2025, 1, 5))], await facts.DaysBeforeAsync(new DateOnly(2025, 1, 6), 10));
+
+        // Retention: day 1 goes, with its summaries and the team/tenant copies.
+        Assert.Equal(2, await facts.DeleteDayAsync("acme", new DateOnly(2025, 1, 5)));
+        Assert.Null(await instance.Summaries.ReadDaySummaryAsync("acme", "alice", new DateOnly(2025, 1, 5)));
+        Assert.Empty(await instance.Summaries.ReadBucketsAsync(UsageScope.Tenant("acme"), new DateOnly(2025, 1, 5), new DateOnly(2025, 1, 5)));
+        Assert.Equal(10m, (await instance.Summaries.ReadBucketsAsync(UsageScope.Tenant("acme"), new DateOnly(2025, 1, 6), new DateOnly(2025, 1, 6))).Sum(b => b.Totals.CostUsd));
+
+        // GDPR: everything of bob goes; alice stays.
+        IReadOnlyList<LlmCost.Core.Rollups.TenantDay> changed = await facts.DeleteUserAsync("acme", "bob");
+        Assert.Equal([new DateOnly(2025, 1, 6)], changed.Select(c => c.Day));
+        IReadOnlyList<UsageBucket> left = await instance.Summaries.ReadBucketsAsync(UsageScope.Tenant("acme"), new DateOnly(2025, 1, 5), new DateOnly(2025, 1, 6));
+        Assert.Equal(2m, left.Sum(b => b.Totals.CostUsd));
+        Assert.All(left, b => Assert.Equal("alice", b.UserId));
+        Assert.Equal(2m, (await instance.Summaries.ReadBucketsAsync(UsageScope.Team("acme", "red"), new DateOnly(2025, 1, 6), new DateOnly(2025, 1, 6))).Sum(b => b.Totals.CostUsd));
+    }
+}
