@@ -8,8 +8,28 @@ internal static class CliDefaults
     public static CliServices Services { get; } = new()
     {
         CatalogLoader = LoadCatalog,
-        CalculatorFactory = path => path is null ? PricingEngine.Default : new PricingEngine(LoadCatalog(path)),
+        CalculatorFactory = CreateCalculator,
     };
+
+    public static IPriceCalculator CreateCalculator(PricingSource source)
+    {
+        if (source.CatalogPath is null && source.PolicyPath is null)
+        {
+            return PricingEngine.Default;
+        }
+
+        PriceCatalog catalog = LoadCatalog(source.CatalogPath);
+        if (source.PolicyPath is null)
+        {
+            return new PricingEngine(catalog);
+        }
+
+        // Tenant discounts, custom and mapped prices, volume tiers, regional uplift: applied to lines with tenant_id.
+        PolicyLoadResult policy = PricingPolicy.LoadFile(source.PolicyPath, catalog);
+        return policy.Policy is { } loaded
+            ? new PricingEngine(catalog, loaded)
+            : throw new CliUsageException($"invalid pricing policy {source.PolicyPath}: {string.Join("; ", policy.Errors)}");
+    }
 
     public static PriceCatalog LoadCatalog(string? path)
     {

@@ -89,7 +89,7 @@ public sealed class CatalogCommandTests : IDisposable
         // --catalog accepts a LiteLLM file directly; the broken entry is loaded as unpriced, never priced with garbage.
         var services = new CliServices
         {
-            CalculatorFactory = path => new PricingEngine(CliDefaults.LoadCatalog(path)),
+            CalculatorFactory = CliDefaults.CreateCalculator,
             Time = TimeProvider.System,
         };
         string input = string.Join("\n",

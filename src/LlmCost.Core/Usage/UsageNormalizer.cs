@@ -59,12 +59,24 @@ public static class UsageNormalizer
         if (allowed is not null && !allowed.Contains(detected.Value))
         {
             return UsageParseResult.Failure(path,
-                $"looks like a {detected} usage object, which provider '{provider}' does not return " +
-                $"(expected {string.Join(" or ", allowed)})", detected);
+                $"looks like {DisplayName(detected.Value)} usage, which provider '{provider}' does not return " +
+                $"(expected {string.Join(" or ", allowed.Select(DisplayName))})", detected);
         }
 
         return Normalize(detected.Value, usage, path, QuirkOf(provider));
     }
+
+    /// <summary>The shape as people call it, for messages.</summary>
+    public static string DisplayName(UsageShape shape) => shape switch
+    {
+        UsageShape.Canonical => "canonical",
+        UsageShape.OpenAiChat => "OpenAI chat completions",
+        UsageShape.OpenAiResponses => "OpenAI Responses",
+        UsageShape.Anthropic => "Anthropic Messages",
+        UsageShape.Gemini => "Gemini usageMetadata",
+        UsageShape.BedrockConverse => "Bedrock Converse",
+        _ => shape.ToString(),
+    };
 
     /// <summary>Normalises a usage object known to have <paramref name="shape"/>.</summary>
     public static UsageParseResult Normalize(UsageShape shape, JsonElement usage, string fieldPrefix = "raw_usage") =>
