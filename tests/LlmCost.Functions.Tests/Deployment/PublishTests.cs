@@ -1,49 +1,24 @@
-using System.Diagnostics;
 using System.IO.Compression;
 using LlmCost.Functions.Tests.Contract;
 
 namespace LlmCost.Functions.Tests.Deployment;
 
-/// <summary>Runs scripts/publish.sh once (self-contained linux-x64; the slow part of the suite, about a minute).</summary>
-public sealed class PublishFixture : IAsyncLifetime
+/// <summary>
+/// The package scripts/publish.sh built (./test.sh runs it in its scripts/test.d/publish.sh hook, before the suite,
+/// and exports where it is).
+/// </summary>
+public sealed class PublishFixture
 {
-    public string Root { get; } = Path.Combine(Path.GetTempPath(), "llmcost-publish-" + Guid.NewGuid().ToString("N"));
+    public string PublishDir { get; } = Required("LLMCOST_PUBLISH_DIR");
 
-    public string PublishDir => Path.Combine(Root, "publish");
+    public string ZipFile { get; } = Required("LLMCOST_PUBLISH_ZIP");
 
-    public string ZipFile => Path.Combine(Root, "llmcost-functions.zip");
-
-    public async Task InitializeAsync()
-    {
-        var info = new ProcessStartInfo("bash")
-        {
-            WorkingDirectory = TestEnvironment.RepoRoot,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        info.ArgumentList.Add(Path.Combine(TestEnvironment.RepoRoot, "scripts", "publish.sh"));
-        info.ArgumentList.Add(PublishDir);
-        info.ArgumentList.Add(ZipFile);
-        // The test host's MSBuild settings must not leak into the nested dotnet publish.
-        foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("MSBUILD", StringComparison.OrdinalIgnoreCase) || k.StartsWith("VSTEST", StringComparison.OrdinalIgnoreCase)).ToList())
-        {
-            info.Environment.Remove(key);
-        }
-
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
-        await process.WaitForExitAsync(timeout.Token);
-        Assert.True(process.ExitCode == 0, $"scripts/publish.sh failed:\n{await stdout}\n{await stderr}");
-    }
-
-    public Task DisposeAsync()
-    {
-        Directory.Delete(Root, recursive: true);
-        return Task.CompletedTask;
-    }
+    private static string Required(string variable) =>
+        Environment.GetEnvironmentVariable(variable) is { Length: > 0 } path && Path.Exists(path)
+            ? path
+            : throw new InvalidOperationException(
+                $"{variable} does not name the published package: run ./test.sh (its scripts/test.d/publish.sh hook runs scripts/publish.sh), " +
+                "or run scripts/publish.sh and export LLMCOST_PUBLISH_DIR=artifacts/publish LLMCOST_PUBLISH_ZIP=artifacts/llmcost-functions.zip.");
 }
 
 /// <summary>The deployable package: host.json, the function folders matching the code, the executable with its execute bit.</summary>
