@@ -269,6 +269,9 @@ public sealed record SettlementWork
     public required bool Priced { get; init; }
     public required long Tokens { get; init; }
     public required IReadOnlyList<BudgetDefinition> Budgets { get; init; }
+
+    /// <summary>All of the tenant's budgets: the key budgets of the reservation's key apply too (events carry no key id).</summary>
+    public IReadOnlyList<BudgetDefinition> TenantBudgets { get; init; } = [];
 }
 
 public enum SettlementOutcome
@@ -288,13 +291,25 @@ public sealed class SettleCommand(SettlementWork work) : LedgerCommand
     public SettlementResult? Result { get; private set; }
     public override string TenantId => Work.TenantId;
 
-    public override int MaxNewRows => 4 + (2 * Work.Budgets.Count);
+    public override int MaxNewRows => 4 + (2 * Math.Max(Work.Budgets.Count, Work.TenantBudgets.Count));
+
+    /// <summary>The event's budgets, plus the key budgets of the key its reservation was made with.</summary>
+    private IReadOnlyList<BudgetDefinition> BudgetsFor(LedgerPartition partition)
+    {
+        if (Work.KeyId is null && Work.ReservationId is { } id
+            && partition.Reservations.TryGetValue(BudgetKeys.Reservation(id), out var reservation) && reservation.KeyId is { } keyId)
+        {
+            return BudgetService.Applicable(Work.TenantBudgets, Work.UserId, Work.TeamId, keyId);
+        }
+
+        return Work.Budgets;
+    }
 
     public override IEnumerable<string> RequiredKeys(LedgerPartition partition, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(partition);
         yield return BudgetKeys.AppliedEvent(Work.EventId);
-        foreach (var key in StateKeys(Work.Budgets, Work.UserId, Work.Timestamp))
+        foreach (var key in StateKeys(BudgetsFor(partition), Work.UserId, Work.Timestamp))
         {
             yield return key;
         }
@@ -356,7 +371,7 @@ public sealed class SettleCommand(SettlementWork work) : LedgerCommand
         }
 
         var alerts = new List<Alert>();
-        foreach (var slot in Slots(partition, Work.Budgets, Work.UserId, Work.Timestamp))
+        foreach (var slot in Slots(partition, BudgetsFor(partition), Work.UserId, Work.Timestamp))
         {
             if (slot.State is not { } state)
             {

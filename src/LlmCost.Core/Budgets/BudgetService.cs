@@ -257,7 +257,8 @@ public sealed class BudgetService(
     public async Task<SettlementResult> RecordUsageAsync(BudgetUsage usage, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(usage);
-        var budgets = Applicable(await DefinitionsAsync(usage.TenantId, cancellationToken).ConfigureAwait(false), usage.UserId, usage.TeamId, usage.KeyId);
+        var all = await DefinitionsAsync(usage.TenantId, cancellationToken).ConfigureAwait(false);
+        var budgets = Applicable(all, usage.UserId, usage.TeamId, usage.KeyId);
         if (usage.ReservationId is null && !budgets.Any(b => b.IsStateful))
         {
             // Nothing holds a running total for this event: no budget row to touch.
@@ -277,6 +278,7 @@ public sealed class BudgetService(
             Priced = usage.Priced,
             Tokens = usage.Tokens,
             Budgets = budgets,
+            TenantBudgets = all,
         });
         await ledger.ExecuteAsync(command, cancellationToken).ConfigureAwait(false);
         return command.Result!;

@@ -504,4 +504,22 @@ public sealed class BudgetServiceTests
         Assert.Equal(AuthorizationOutcome.Allow, (await Authorize()).Outcome);
         Assert.Equal("breaker.reset", (await _service.ListAuditAsync(Tenant, 1))[0].Action);
     }
+
+    [Fact]
+    public async Task A_settled_event_counts_against_the_key_its_reservation_was_made_with()
+    {
+        var keyBudget = await Create("1.00", scope: "key", scopeId: "key-7");
+        var decision = (await _service.AuthorizeAsync(new AuthorizeRequest
+        {
+            TenantId = Tenant, UserId = "u1", KeyId = "key-7", Provider = "openai", Model = "big", InputTokens = 100, MaxTokens = 100,
+        })).Value!;
+        Assert.Equal(0.01m, (await Status(keyBudget)).ReservedUsd);
+
+        // Recorded usage carries no key id; the reservation knows it.
+        await Record("evt-key", 0.006m, decision.ReservationId);
+
+        var status = await Status(keyBudget);
+        Assert.Equal(0.006m, status.SpentUsd);
+        Assert.Equal(0m, status.ReservedUsd);
+    }
 }
