@@ -1,15 +1,11 @@
 using System.Diagnostics;
 using System.Globalization;
-using Azure.Core;
-using Azure.Core.Pipeline;
-using Azure.Data.Tables;
-using Azure.Storage.Blobs;
-using Azure.Storage.Queues;
 using LlmCost.Core.Budgets;
 using LlmCost.Core.Estimation;
 using LlmCost.Core.Pricing;
 using LlmCost.Storage;
 using LlmCost.Storage.Budgets;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
 // Authorisation latency for a warm user budget: one instance, one caller at a time (so every storage request
@@ -22,13 +18,9 @@ var connection = args.Length > 0 ? args[0] : Environment.GetEnvironmentVariable(
 var count = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 2000;
 var warmup = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 200;
 
-var timing = new TimingPolicy();
-var tableOptions = new TableClientOptions();
-tableOptions.AddPolicy(timing, HttpPipelinePosition.PerRetry);
+using var timing = new HttpTiming();
 var storage = new LlmCostStorage(
-    new TableServiceClient(connection, tableOptions),
-    new QueueServiceClient(connection),
-    new BlobServiceClient(connection),
+    new ConfigurationBuilder().AddInMemoryCollection([new(LlmCostStorage.ConnectionSetting, connection)]).Build(),
     new StorageNames(Options.Create(new LlmCostStorageOptions { Prefix = "bench" + Guid.NewGuid().ToString("N")[..8] })));
 await storage.Table(TableBudgetStore.TableName).CreateIfNotExistsAsync();
 
@@ -98,11 +90,30 @@ static double P(List<double> values, int percentile)
     return sorted[Math.Clamp((int)Math.Ceiling(percentile / 100.0 * sorted.Count) - 1, 0, sorted.Count - 1)];
 }
 
-/// <summary>Times every storage HTTP request (including retries) made while an authorisation runs.</summary>
-internal sealed class TimingPolicy : HttpPipelinePolicy
+/// <summary>
+/// Times every HTTP request the process makes (all of them are storage requests here) from HttpClient's own
+/// "System.Net.Http" activities: the time on the wire and in Azurite, without the SDK's work around it.
+/// </summary>
+internal sealed class HttpTiming : IDisposable
 {
+    private readonly ActivityListener _listener;
     private long _ticks;
     private int _requests;
+
+    public HttpTiming()
+    {
+        _listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "System.Net.Http",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllData,
+            ActivityStopped = activity =>
+            {
+                Interlocked.Add(ref _ticks, activity.Duration.Ticks);
+                Interlocked.Increment(ref _requests);
+            },
+        };
+        ActivitySource.AddActivityListener(_listener);
+    }
 
     public void Reset()
     {
@@ -113,23 +124,5 @@ internal sealed class TimingPolicy : HttpPipelinePolicy
     public (double Milliseconds, int Requests) Snapshot() =>
         (TimeSpan.FromTicks(Interlocked.Read(ref _ticks)).TotalMilliseconds, Volatile.Read(ref _requests));
 
-    public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
-    {
-        var started = Stopwatch.GetTimestamp();
-        ProcessNext(message, pipeline);
-        Record(started);
-    }
-
-    public override async ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
-    {
-        var started = Stopwatch.GetTimestamp();
-        await ProcessNextAsync(message, pipeline).ConfigureAwait(false);
-        Record(started);
-    }
-
-    private void Record(long started)
-    {
-        Interlocked.Add(ref _ticks, Stopwatch.GetElapsedTime(started).Ticks);
-        Interlocked.Increment(ref _requests);
-    }
+    public void Dispose() => _listener.Dispose();
 }

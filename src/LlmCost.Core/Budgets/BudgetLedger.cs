@@ -461,3 +461,32 @@ public sealed class SetFreezeCommand(string tenantId, BudgetScope scope, string 
         partition.NewAuditEntries.Add(audit);
     }
 }
+
+/// <summary>Lifts a tripped circuit breaker of one budget period state (an admin's "reset"), with its audit line.</summary>
+public sealed class ResetBreakerCommand(BudgetDefinition budget, string subject, AuditEntry audit) : LedgerCommand
+{
+    public override string TenantId => budget.TenantId;
+
+    /// <summary>True when a tripped breaker was lifted.</summary>
+    public bool WasTripped { get; private set; }
+
+    public override IEnumerable<string> RequiredKeys(LedgerPartition partition, DateTimeOffset now) =>
+        StateKeys([budget], subject, now);
+
+    public override void Apply(LedgerPartition partition, LedgerContext context)
+    {
+        ArgumentNullException.ThrowIfNull(partition);
+        ArgumentNullException.ThrowIfNull(context);
+        WasTripped = false;
+        if (BudgetPeriodCalculator.WindowFor(budget, context.Now) is not { } window
+            || !partition.States.TryGetValue(BudgetKeys.State(budget.BudgetId, budget.SubjectFor(subject), window.Key), out var state))
+        {
+            return;
+        }
+
+        WasTripped = state.IsTripped(context.Now);
+        state.ResetBreaker();
+        partition.Changed.Add(state.Key);
+        partition.NewAuditEntries.Add(audit);
+    }
+}

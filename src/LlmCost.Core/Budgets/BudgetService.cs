@@ -258,6 +258,12 @@ public sealed class BudgetService(
     {
         ArgumentNullException.ThrowIfNull(usage);
         var budgets = Applicable(await DefinitionsAsync(usage.TenantId, cancellationToken).ConfigureAwait(false), usage.UserId, usage.TeamId, usage.KeyId);
+        if (usage.ReservationId is null && !budgets.Any(b => b.IsStateful))
+        {
+            // Nothing holds a running total for this event: no budget row to touch.
+            return new SettlementResult(SettlementOutcome.Applied, false, []);
+        }
+
         var command = new SettleCommand(new SettlementWork
         {
             TenantId = usage.TenantId,
@@ -396,6 +402,27 @@ public sealed class BudgetService(
         var audit = Audit(tenantId!, actor, freeze ? "freeze" : "unfreeze", BudgetNames.Of(parsed), parsed == BudgetScope.Tenant ? tenantId! : id!, now, details);
         await ledger.ExecuteAsync(new SetFreezeCommand(tenantId!, parsed, id!, freeze ? record : null, audit), cancellationToken).ConfigureAwait(false);
         return Validated<FreezeRecord>.Ok(record);
+    }
+
+    /// <summary>Resets a budget's circuit breaker for its scope (or a user of an every-user budget); null when the budget does not exist.</summary>
+    public async Task<Validated<BudgetStatus>?> ResetBreakerAsync(string budgetId, string? userId, string actor, CancellationToken cancellationToken = default)
+    {
+        var budget = await GetAsync(budgetId, cancellationToken).ConfigureAwait(false);
+        if (budget is null)
+        {
+            return null;
+        }
+
+        if (budget.AppliesToEveryUser && !BudgetValidator.IsValidId(userId))
+        {
+            return Validated<BudgetStatus>.Fail("user_id", "user_id is required for a budget every user inherits (scope_id \"*\").");
+        }
+
+        var subject = budget.AppliesToEveryUser ? userId! : budget.ScopeId;
+        var audit = Audit(budget.TenantId, actor, "breaker.reset", "budget", budgetId, time.GetUtcNow(),
+            new Dictionary<string, string>(StringComparer.Ordinal) { ["subject"] = subject });
+        await ledger.ExecuteAsync(new ResetBreakerCommand(budget, subject, audit), cancellationToken).ConfigureAwait(false);
+        return await GetStatusAsync(budgetId, userId, cancellationToken).ConfigureAwait(false);
     }
 
     public Task<IReadOnlyList<FreezeRecord>> ListFreezesAsync(string tenantId, CancellationToken cancellationToken = default) =>

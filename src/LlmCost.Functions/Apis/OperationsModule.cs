@@ -36,6 +36,8 @@ public static class OperationsModule
         services.TryAddSingleton<AlertPublisher>();
         services.TryAddSingleton<IAlertPublisher>(sp => sp.GetRequiredService<AlertPublisher>());
         services.TryAddSingleton<AlertFanOut>();
+        // Budget alerts (recorded atomically with the spend by the budgets module) are drained by the dispatch timer.
+        services.AddSingleton<IAlertOutboxSource>(sp => new PendingAlertOutbox(sp.GetRequiredService<LlmCost.Core.Budgets.IPendingAlertSource>()));
         services.AddHttpClient(AlertChannelSender.HttpClientName);
         services.TryAddSingleton<IAlertChannelSender, AlertChannelSender>();
         services.TryAddSingleton(sp => new ReportService(sp.GetRequiredService<IRollupStore>(), sp.GetRequiredService<IArchiveStore>(), OperationsStorage.SafeName));

@@ -45,11 +45,6 @@ public sealed class TableBudgetStore(LlmCostStorage storage, TimeProvider time, 
 
     private TableClient Table => storage.Table(TableName);
 
-    /// <summary>Storage round trips made by ledger batches (reads + transactions), for the benchmark.</summary>
-    public long RoundTrips => Interlocked.Read(ref _roundTrips);
-
-    private long _roundTrips;
-
     // ---- definitions and audit ----
 
     public async Task<BudgetDefinition?> GetAsync(string budgetId, CancellationToken cancellationToken = default)
@@ -305,7 +300,6 @@ public sealed class TableBudgetStore(LlmCostStorage storage, TimeProvider time, 
             return (true, false);
         }
 
-        Interlocked.Increment(ref _roundTrips);
         var result = await OptimisticConcurrency.SubmitAsync(Table, actions, cancellationToken).ConfigureAwait(false);
         return (result.Succeeded, true);
     }
@@ -321,7 +315,6 @@ public sealed class TableBudgetStore(LlmCostStorage storage, TimeProvider time, 
         var pk = Partition(partition.TenantId);
         var queries = byRowKey.Keys.Chunk(KeysPerQuery).Select(async chunk =>
         {
-            Interlocked.Increment(ref _roundTrips);
             var filter = new StringBuilder($"PartitionKey eq '{Quote(pk)}' and (");
             filter.AppendJoin(" or ", chunk.Select(rk => $"RowKey eq '{Quote(rk)}'")).Append(')');
             var rows = new List<TableEntity>();

@@ -218,7 +218,7 @@ internal static class UsageRows
     public static long Seq(TableEntity entity) => Long(entity, "Seq");
 
     /// <summary>Money is stored as an invariant decimal string: Table Storage has no decimal type and a double would round.</summary>
-    public static string Money(decimal value) => value.ToString(CultureInfo.InvariantCulture);
+    public static string Money(decimal value) => UsageQuery.FormatCost(value);
 
     public static decimal ParseMoney(string? text) =>
         text is null ? 0m : decimal.Parse(text, NumberStyles.Number, CultureInfo.InvariantCulture);

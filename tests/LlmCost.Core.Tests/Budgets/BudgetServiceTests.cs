@@ -487,4 +487,21 @@ public sealed class BudgetServiceTests
         Assert.Equal(0m, status.ReservedUsd);
         Assert.Equal(0, status.ActiveReservations);
     }
+
+    [Fact]
+    public async Task An_admin_reset_lifts_a_tripped_breaker_and_is_audited()
+    {
+        var budget = await Create("100.00", mode: "soft", extra: new BudgetDraft
+        {
+            CircuitBreaker = new CircuitBreakerDraft { WindowSeconds = "60", Multiple = "2", NormalUsdPerWindow = "0.10", CooldownSeconds = "3600" },
+        });
+        await Record("burst", 0.50m);
+        Assert.Equal(AuthorizationOutcome.Deny, (await Authorize()).Outcome);
+
+        var status = await _service.ResetBreakerAsync(budget.BudgetId, null, "ops-admin");
+
+        Assert.Null(status!.Value!.TrippedUntil);
+        Assert.Equal(AuthorizationOutcome.Allow, (await Authorize()).Outcome);
+        Assert.Equal("breaker.reset", (await _service.ListAuditAsync(Tenant, 1))[0].Action);
+    }
 }

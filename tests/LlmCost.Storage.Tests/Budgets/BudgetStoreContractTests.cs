@@ -1,8 +1,6 @@
-using Azure.Data.Tables;
-using Azure.Storage.Blobs;
-using Azure.Storage.Queues;
 using LlmCost.Core.Budgets;
 using LlmCost.Storage.Budgets;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 
@@ -208,15 +206,9 @@ public sealed class TableBudgetStoreContractTests : BudgetStoreContractTests
         NewStorage().Table(TableBudgetStore.TableName).CreateIfNotExists();
     }
 
-    private LlmCostStorage NewStorage()
-    {
-        var connection = Azurite.ConnectionString;
-        return new LlmCostStorage(
-            new TableServiceClient(connection),
-            new QueueServiceClient(connection),
-            new BlobServiceClient(connection),
-            new StorageNames(Options.Create(new LlmCostStorageOptions { Prefix = _prefix })));
-    }
+    private LlmCostStorage NewStorage() => new(
+        new ConfigurationBuilder().AddInMemoryCollection([new(LlmCostStorage.ConnectionSetting, Azurite.ConnectionString)]).Build(),
+        new StorageNames(Options.Create(new LlmCostStorageOptions { Prefix = _prefix })));
 
     protected override (IBudgetRepository, IBudgetLedger, IPendingAlertSource) NewInstance()
     {

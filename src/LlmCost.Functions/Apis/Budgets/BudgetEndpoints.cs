@@ -24,6 +24,7 @@ public static class BudgetEndpoints
         budgets.MapPut("/{budgetId}", UpdateAsync).WithName("UpdateBudget").RequireAuthorization(LlmCostAuth.AdminPolicy);
         budgets.MapDelete("/{budgetId}", DeleteAsync).WithName("DeleteBudget").RequireAuthorization(LlmCostAuth.AdminPolicy);
         budgets.MapGet("/{budgetId}/status", StatusAsync).WithName("GetBudgetStatus").RequireAuthorization(LlmCostAuth.ReaderPolicy);
+        budgets.MapPost("/{budgetId}/breaker/reset", ResetBreakerAsync).WithName("ResetBudgetBreaker").RequireAuthorization(LlmCostAuth.AdminPolicy);
         budgets.MapPost("/authorize", AuthorizeAsync).WithName("AuthorizeBudget").RequireAuthorization(LlmCostAuth.IngestPolicy);
         budgets.MapGet("/profiles", ListProfiles).WithName("ListBudgetProfiles").RequireAuthorization(LlmCostAuth.ReaderPolicy);
         budgets.MapPost("/profiles", ApplyProfileAsync).WithName("ApplyBudgetProfile").RequireAuthorization(LlmCostAuth.AdminPolicy);
@@ -66,7 +67,7 @@ public static class BudgetEndpoints
     private static async Task<IResult> GetAsync(string budgetId, ClaimsPrincipal caller, BudgetService service, CancellationToken cancellationToken)
     {
         var budget = await service.GetAsync(budgetId, cancellationToken).ConfigureAwait(false);
-        if (budget is null || Access(caller, budget, null) is { } denied)
+        if (budget is null || Access(caller, budget, null) is not null)
         {
             return NotFound(budgetId);
         }
@@ -113,6 +114,17 @@ public static class BudgetEndpoints
         }
 
         return status.IsValid ? TypedResults.Ok(StatusResponse.From(status.Value!)) : Invalid(status.Errors);
+    }
+
+    private static async Task<IResult> ResetBreakerAsync(string budgetId, [FromQuery(Name = "user_id")] string? userId, ClaimsPrincipal caller, BudgetService service, CancellationToken cancellationToken)
+    {
+        var status = await service.ResetBreakerAsync(budgetId, userId, Actor(caller), cancellationToken).ConfigureAwait(false);
+        if (status is null)
+        {
+            return NotFound(budgetId);
+        }
+
+        return status is { IsValid: true } ? TypedResults.Ok(StatusResponse.From(status.Value!)) : Invalid(status!.Errors);
     }
 
     private static async Task<IResult> AuthorizeAsync(AuthorizeBody? body, ClaimsPrincipal caller, BudgetService service, CancellationToken cancellationToken)
