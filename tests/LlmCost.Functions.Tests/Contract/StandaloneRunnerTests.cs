@@ -57,6 +57,40 @@ public class StandaloneRunnerTests
     }
 
     [Fact]
+    public async Task A_failing_timer_occurrence_is_logged_not_retried_and_not_run_again_by_another_instance()
+    {
+        // Like the host: a timer failure is only logged; the occurrence counts as done.
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 3, 1, 10, 4, 0, TimeSpan.Zero));
+        var attempts = 0;
+        var results = new ConcurrentQueue<TimerOccurrenceResult>();
+        var waiting = new ConcurrentQueue<DateTimeOffset>();
+        var leases = LeaseStore();
+        using var stop = new CancellationTokenSource();
+        var scheduler = new TimerFunctionScheduler(
+            new FailingTimer(() => Interlocked.Increment(ref attempts)), leases, Invoker(time), time, TimeSpan.FromSeconds(15), NullLogger.Instance);
+        scheduler.OccurrenceHandled += results.Enqueue;
+        scheduler.Waiting += waiting.Enqueue;
+        var run = scheduler.RunAsync(stop.Token);
+        await Until(() => waiting.Count == 1, "waiting for 10:05");
+        time.Advance(TimeSpan.FromMinutes(1));
+        await Until(() => results.Count == 1, "10:05 handled");
+
+        // An instance starting now finds 10:05 done (not past due) and waits for 10:10 like the first one.
+        var late = new TimerFunctionScheduler(
+            new FailingTimer(() => Interlocked.Increment(ref attempts)), leases, Invoker(time), time, TimeSpan.FromSeconds(15), NullLogger.Instance);
+        late.OccurrenceHandled += results.Enqueue;
+        late.Waiting += waiting.Enqueue;
+        var lateRun = late.RunAsync(stop.Token);
+        var tenTen = new DateTimeOffset(2026, 3, 1, 10, 10, 0, TimeSpan.Zero);
+        await Until(() => waiting.Count(w => w == tenTen) == 2, "both instances wait for 10:10");
+        await stop.CancelAsync();
+        await Task.WhenAll(run, lateRun);
+
+        Assert.Equal(TimerOccurrenceOutcome.Failed, Assert.Single(results).Outcome);
+        Assert.Equal(1, attempts);
+    }
+
+    [Fact]
     public async Task An_occurrence_missed_while_no_instance_ran_is_made_up_once_as_past_due()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 3, 1, 10, 4, 0, TimeSpan.Zero));
@@ -228,6 +262,17 @@ public class StandaloneRunnerTests
         {
             runs.Enqueue(invocation);
             return Task.CompletedTask;
+        }
+    }
+
+    private sealed class FailingTimer(Action onAttempt) : IBackgroundFunction
+    {
+        public FunctionDefinition Definition { get; } = FunctionDefinition.Timer("FailingTimer", "0 */5 * * * *");
+
+        public Task InvokeAsync(FunctionInvocation invocation, CancellationToken cancellationToken = default)
+        {
+            onAttempt();
+            throw new InvalidOperationException("this timer always fails");
         }
     }
 
