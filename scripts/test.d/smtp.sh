@@ -16,7 +16,8 @@ if ! "$llmcost_smtp_python" -c 'import aiosmtpd' 2>/dev/null; then
   fi
 fi
 
-LLMCOST_TEST_SMTP_PORT="${LLMCOST_TEST_SMTP_PORT:-20025}"
+# A free loopback port unless one is given (parallel test runs on one machine must not collide).
+LLMCOST_TEST_SMTP_PORT="${LLMCOST_TEST_SMTP_PORT:-$("$llmcost_smtp_python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
 LLMCOST_TEST_SMTP_DIR="$(mktemp -d "${TMPDIR:-/tmp}/llmcost-smtp.XXXXXX")"
 llmcost_smtp_script="$LLMCOST_TEST_SMTP_DIR.py"
 cat > "$llmcost_smtp_script" <<'PY'

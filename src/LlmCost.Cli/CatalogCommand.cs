@@ -15,6 +15,16 @@ internal static class CatalogCommand
         llmcost catalog show MODEL [--provider ID] [--at TIMESTAMP] [--catalog FILE]
             resolves MODEL as pricing would (match rules, provider inference) and prints the model with all its
             price tables (historic start dates, off-peak windows)
+        llmcost catalog validate FILE [--format genai-prices|litellm] [--json]
+            loads a genai-prices or LiteLLM price file (format detected from its shape) and prints every issue
+            (per-million prices typed as per-token, cache read above input, chat model marked embedding, ...);
+            exit code 1 when the file cannot be loaded or has error-level issues
+        llmcost catalog import FILE [--format ...] [--to catalog|policy] [--tenant ID] [--at TIMESTAMP]
+                               [--include-suspicious] [--out FILE]
+            converts FILE into the service's formats: --to catalog (default) writes a genai-prices catalog the
+            service and --catalog load; --to policy writes custom prices of a pricing policy (under
+            tenants.ID.models with --tenant), using the prices in force at --at. Entries with error-level
+            issues are left out unless --include-suspicious; issues are reported on stderr.
         """;
 
     public static async Task<int> RunAsync(CliArgs args, CliStreams io, CliServices services, CancellationToken cancellationToken)
@@ -29,6 +39,8 @@ internal static class CatalogCommand
         {
             "list" => await ListAsync(args, io, services, cancellationToken).ConfigureAwait(false),
             "show" => await ShowAsync(args, io, services, cancellationToken).ConfigureAwait(false),
+            "validate" => await ValidateAsync(args, io, cancellationToken).ConfigureAwait(false),
+            "import" => await ImportAsync(args, io, services, cancellationToken).ConfigureAwait(false),
             _ => throw new CliUsageException($"unknown catalog subcommand '{sub}'"),
         };
     }
@@ -165,6 +177,185 @@ internal static class CatalogCommand
         json.WriteEndObject();
         await writer.EndLineAsync(cancellationToken).ConfigureAwait(false);
         return 0;
+    }
+
+    private static CatalogLoadResult LoadFile(CliArgs args, string command, bool includeSuspicious)
+    {
+        if (args.Positionals.Count != 2)
+        {
+            throw new CliUsageException($"catalog {command} needs exactly one FILE");
+        }
+
+        string? format = args.Option("format");
+        CatalogFormat? expected = format switch
+        {
+            null => null,
+            "genai-prices" => CatalogFormat.GenaiPrices,
+            "litellm" => CatalogFormat.LiteLlm,
+            _ => throw new CliUsageException($"--format must be genai-prices or litellm, got '{format}'"),
+        };
+        CatalogLoadResult result = CatalogLoader.LoadFile(args.Positionals[1], includeSuspicious);
+        if (result.Success && expected is not null && result.Format != expected)
+        {
+            return result with { Catalog = null, Error = $"{args.Positionals[1]}: --format {format} given, but the file is in {FormatName(result.Format)} format" };
+        }
+
+        return result;
+    }
+
+    private static string FormatName(CatalogFormat? format) => format switch
+    {
+        CatalogFormat.GenaiPrices => "genai-prices",
+        CatalogFormat.LiteLlm => "litellm",
+        _ => "unknown",
+    };
+
+    private static async Task<int> ValidateAsync(CliArgs args, CliStreams io, CancellationToken cancellationToken)
+    {
+        bool asJson = args.Flag("json");
+        CatalogLoadResult result = LoadFile(args, "validate", includeSuspicious: true);
+        args.EnsureAllUsed();
+        int errors = result.Issues.Count(i => i.Severity == IssueSeverity.Error);
+        int warnings = result.Issues.Count(i => i.Severity == IssueSeverity.Warning);
+        await using var writer = new JsonLineWriter(io.Output);
+        if (asJson)
+        {
+            foreach (CatalogIssue issue in result.Issues)
+            {
+                Utf8JsonWriter json = writer.Json;
+                json.WriteStartObject();
+                json.WriteString("severity", issue.Severity.ToString().ToLowerInvariant());
+                json.WriteString("provider_id", issue.ProviderId);
+                if (issue.ModelId is not null)
+                {
+                    json.WriteString("model_id", issue.ModelId);
+                }
+
+                json.WriteString("code", issue.Code);
+                json.WriteString("message", issue.Message);
+                json.WriteEndObject();
+                await writer.EndLineAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            Utf8JsonWriter summary = writer.Json;
+            summary.WriteStartObject();
+            summary.WriteBoolean("loaded", result.Success);
+            if (result.Error is not null)
+            {
+                summary.WriteString("error", result.Error);
+            }
+            else
+            {
+                summary.WriteString("format", FormatName(result.Format));
+                summary.WriteNumber("models", result.Catalog!.ModelCount);
+            }
+
+            summary.WriteNumber("errors", errors);
+            summary.WriteNumber("warnings", warnings);
+            summary.WriteNumber("infos", result.Issues.Count - errors - warnings);
+            summary.WriteEndObject();
+            await writer.EndLineAsync(cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+            await using var text = new StreamWriter(io.Output, new UTF8Encoding(false), 64 * 1024, leaveOpen: true);
+            foreach (CatalogIssue issue in result.Issues)
+            {
+                await text.WriteLineAsync(issue.ToString().AsMemory(), cancellationToken).ConfigureAwait(false);
+            }
+
+            string summary = result.Error is not null
+                ? $"not loaded: {result.Error}"
+                : $"{FormatName(result.Format)} catalog, {result.Catalog!.ModelCount} models: {errors} errors, {warnings} warnings, {result.Issues.Count - errors - warnings} infos";
+            await text.WriteLineAsync(summary.AsMemory(), cancellationToken).ConfigureAwait(false);
+        }
+
+        return result.Success && errors == 0 ? 0 : 1;
+    }
+
+    private static async Task<int> ImportAsync(CliArgs args, CliStreams io, CliServices services, CancellationToken cancellationToken)
+    {
+        string to = args.Option("to") ?? "catalog";
+        string? tenant = args.Option("tenant");
+        string? outPath = args.Option("out");
+        bool includeSuspicious = args.Flag("include-suspicious");
+        DateTimeOffset at = At(args, services);
+        CatalogLoadResult result = LoadFile(args, "import", includeSuspicious);
+        args.EnsureAllUsed();
+        if (to is not ("catalog" or "policy"))
+        {
+            throw new CliUsageException($"--to must be catalog or policy, got '{to}'");
+        }
+
+        if (tenant is not null && to != "policy")
+        {
+            throw new CliUsageException("--tenant only applies with --to policy");
+        }
+
+        foreach (CatalogIssue issue in result.Issues)
+        {
+            await io.Error.WriteLineAsync(issue.ToString()).ConfigureAwait(false);
+        }
+
+        if (!result.Success)
+        {
+            await io.Error.WriteLineAsync($"llmcost catalog import: {result.Error}").ConfigureAwait(false);
+            return 1;
+        }
+
+        foreach (string excluded in result.Excluded)
+        {
+            await io.Error.WriteLineAsync($"left out (error-level issues; --include-suspicious keeps it): {excluded}").ConfigureAwait(false);
+        }
+
+        Stream output = outPath is null ? io.Output : File.Create(outPath);
+        try
+        {
+            await using var writer = new JsonLineWriter(output);
+            if (to == "catalog")
+            {
+                CatalogJsonWriter.WriteGenaiPrices(writer.Json, WithoutExcluded(result));
+            }
+            else
+            {
+                CatalogJsonWriter.WritePolicy(writer.Json, WithoutExcluded(result), at, tenant);
+            }
+
+            await writer.EndLineAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (outPath is not null)
+            {
+                await output.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+
+        return 0;
+    }
+
+    /// <summary>The loader keeps rejected entries (so their names do not fall through to other prices); an export drops them.</summary>
+    private static PriceCatalog WithoutExcluded(CatalogLoadResult result)
+    {
+        PriceCatalog catalog = result.Catalog!;
+        if (result.Excluded.Count == 0)
+        {
+            return catalog;
+        }
+
+        var excluded = new HashSet<string>(result.Excluded, StringComparer.Ordinal);
+        var providers = catalog.Providers
+            .Select(p => new CatalogProvider(p.Id, p.Name, p.Models.Where(m => !excluded.Contains($"{p.Id}/{m.Id}")).ToList())
+            {
+                ApiPattern = p.ApiPattern,
+                ProviderMatch = p.ProviderMatch,
+                ModelMatch = p.ModelMatch,
+                FallbackModelProviders = p.FallbackModelProviders,
+                PricingUrls = p.PricingUrls,
+            })
+            .ToList();
+        return new PriceCatalog(providers, catalog.Source);
     }
 
     private static void WritePrices(Utf8JsonWriter json, string name, PriceTable table)

@@ -9,7 +9,7 @@ namespace LlmCost.Cli;
 internal static class EstimateCommand
 {
     public const string Help = """
-        llmcost estimate [FILE] [--catalog FILE]
+        llmcost estimate [FILE] [--catalog FILE] [--policy FILE]
           Reads one JSON request (or a JSON array of them) from FILE or stdin:
             {"provider":"openai","model":"gpt-4o","max_tokens":1000,"messages":[{"role":"user","content":"..."}],
              "tools":[...], "input_tokens":N (instead of messages), "thinking_budget_tokens":N, "may_write_cache":false}
@@ -24,6 +24,7 @@ internal static class EstimateCommand
     public static async Task<int> RunAsync(CliArgs args, CliStreams io, CliServices services, CancellationToken cancellationToken)
     {
         string? catalog = args.Option("catalog");
+        string? policy = args.Option("policy");
         string? path = args.Positionals.Count > 0 ? args.Positionals[0] : null;
         args.EnsureAllUsed();
         if (args.Positionals.Count > 1)
@@ -31,7 +32,7 @@ internal static class EstimateCommand
             throw new CliUsageException("estimate takes at most one FILE");
         }
 
-        var estimator = new CostEstimator(services.CalculatorFactory(catalog), services.Time);
+        var estimator = new CostEstimator(services.CalculatorFactory(new PricingSource(catalog, policy)), services.Time);
         JsonDocument document;
         Stream input = path is null or "-" ? io.Input : File.OpenRead(path);
         try

@@ -21,7 +21,7 @@ namespace LlmCost.Cli;
 internal static class PriceCommand
 {
     public const string Help = """
-        llmcost price [--catalog FILE] [--lenient]
+        llmcost price [--catalog FILE] [--policy FILE] [--lenient]
           Reads JSON lines on stdin, one LLM call each:
             {"provider":"anthropic","model":"claude-sonnet-4-20250514","timestamp":"2026-06-01T12:00:00Z","usage":{...}}
           with canonical usage keys (input_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens,
@@ -29,7 +29,8 @@ internal static class PriceCommand
           web_searches) or "raw_usage": the provider's own usage object / response body (OpenAI chat & Responses,
           Azure OpenAI, Anthropic, Gemini, Bedrock Converse). Writes one JSON line per input line, in order.
           A missing timestamp means now. Blank lines give {"line":N,"skipped":"blank line"}.
-          --catalog FILE  price from a genai-prices JSON file instead of the built-in catalog
+          --catalog FILE  price from a genai-prices or LiteLLM JSON file instead of the built-in catalog
+          --policy FILE   a pricing policy (tenant discounts, custom prices, ...) applied to lines with tenant_id
           --lenient       ignore unknown keys inside "usage" (default: reject them)
           Exit code 1 if any line had an error (all lines are still answered).
         """;
@@ -38,8 +39,9 @@ internal static class PriceCommand
     {
         bool lenient = args.Flag("lenient");
         string? catalog = args.Option("catalog");
+        string? policy = args.Option("policy");
         args.EnsureAllUsed();
-        IPriceCalculator calculator = services.CalculatorFactory(catalog);
+        IPriceCalculator calculator = services.CalculatorFactory(new PricingSource(catalog, policy));
 
         using var reader = new StreamReader(io.Input, new UTF8Encoding(false), detectEncodingFromByteOrderMarks: true,
             bufferSize: 64 * 1024, leaveOpen: true);

@@ -28,7 +28,7 @@ internal static class ReplayCommand
 
     public const string Help = $"""
         llmcost replay [--trace code|conv|all|FILE.csv] [--users N] [--zipf S] [--seed SEED] [--models LIST]
-                       [--at TIMESTAMP] [--limit N] [--catalog FILE] [--json]
+                       [--at TIMESTAMP] [--limit N] [--catalog FILE] [--policy FILE] [--json]
           Prices every request of the Azure LLM inference trace 2023 and prints totals.
           Users: row i gets the i-th draw of Zipf(S) over users 1..N (SplitMix64 seeded with SEED);
           models: user u calls models[(u-1) mod count]. Defaults: --trace all --users 1000 --zipf 1.1 --seed 42
@@ -60,10 +60,11 @@ internal static class ReplayCommand
         int limit = args.IntOption("limit", int.MaxValue, 1, int.MaxValue);
         bool asJson = args.Flag("json");
         string? catalog = args.Option("catalog");
+        string? policy = args.Option("policy");
         args.EnsureAllUsed();
 
         List<string> files = TraceFiles(trace, services.TraceDirectory);
-        IPriceCalculator calculator = services.CalculatorFactory(catalog);
+        IPriceCalculator calculator = services.CalculatorFactory(new PricingSource(catalog, policy));
         var zipf = new ZipfUsers(users, exponent, seed);
         var totals = new ReplayTotals();
         foreach (string file in files)

@@ -28,6 +28,16 @@ public sealed class LlmCostStorage
         Names = names;
     }
 
+    /// <summary>Over clients built elsewhere (tests, tools).</summary>
+    public LlmCostStorage(TableServiceClient tables, QueueServiceClient queues, BlobServiceClient blobs, StorageNames names)
+    {
+        ArgumentNullException.ThrowIfNull(tables);
+        ArgumentNullException.ThrowIfNull(queues);
+        ArgumentNullException.ThrowIfNull(blobs);
+        _clients = new((tables, queues, blobs));
+        Names = names;
+    }
+
     public TableServiceClient Tables => _clients.Value.Tables;
     public QueueServiceClient Queues => _clients.Value.Queues;
     public BlobServiceClient Blobs => _clients.Value.Blobs;

@@ -30,7 +30,9 @@ public static class StorageServiceCollectionExtensions
         services.TryAddSingleton(sp => sp.GetRequiredService<LlmCostStorage>().Tables);
         services.TryAddSingleton(sp => sp.GetRequiredService<LlmCostStorage>().Queues);
         services.TryAddSingleton(sp => sp.GetRequiredService<LlmCostStorage>().Blobs);
-        services.TryAddSingleton<LlmCostStorage>();
+        // A factory, not type activation: LlmCostStorage also has a constructor over ready-made clients, and the
+        // clients themselves are registered from it (activation would be ambiguous, and circular).
+        services.TryAddSingleton(sp => new LlmCostStorage(sp.GetRequiredService<IConfiguration>(), sp.GetRequiredService<StorageNames>()));
         services.AddHostedService<StorageInitializer>();
         services.AddLlmCostTable(TableApiKeyStore.TableName);
         services.TryAddSingleton<IApiKeyStore, TableApiKeyStore>();

@@ -88,6 +88,27 @@ public sealed class PriceCommandTests
     }
 
     [Fact]
+    public async Task ADefectOnOneLine_IsReportedOnThatLine_AndTheRunGoesOn()
+    {
+        var calculator = new Moq.Mock<LlmCost.Core.Pricing.IPriceCalculator>();
+        calculator.Setup(c => c.Price(Moq.It.Is<LlmCost.Core.Pricing.PriceRequest>(r => r.Model == "boom")))
+            .Throws(new InvalidOperationException("simulated defect"));
+        calculator.Setup(c => c.Price(Moq.It.Is<LlmCost.Core.Pricing.PriceRequest>(r => r.Model != "boom")))
+            .Returns((LlmCost.Core.Pricing.PriceRequest r) => new SimpleCalculator().Price(r));
+
+        (int exit, string[] lines, _) = await CliRunner.RunAsync(
+            "{\"model\":\"boom\",\"usage\":{\"input_tokens\":1}}\n{\"model\":\"m1\",\"usage\":{\"input_tokens\":1000000}}\n",
+            CliRunner.Services(calculator.Object), "price");
+
+        Assert.Equal(1, exit);
+        Assert.Equal(2, lines.Length);
+        JsonElement first = Parse(lines[0]);
+        Assert.Equal(1, first.GetProperty("line").GetInt32());
+        Assert.Contains("simulated defect", first.GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Equal("1", Parse(lines[1]).GetProperty("cost_usd").GetString());
+    }
+
+    [Fact]
     public async Task AllGoodLines_ExitZero_AndMissingTimestampMeansNow()
     {
         (int exit, string[] lines, _) = await CliRunner.RunAsync(

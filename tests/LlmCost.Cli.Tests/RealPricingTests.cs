@@ -104,3 +104,41 @@ public sealed class RealPricingTests
         }
     }
 }
+
+public sealed class PolicyTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("llmcost-policy-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    [Fact]
+    public async Task Policy_AppliesTheTenantsDiscount_OnlyToItsLines()
+    {
+        string policy = Path.Combine(_directory, "policy.json");
+        File.WriteAllText(policy, """{"tenants":{"acme":{"discount_percent":20}}}""");
+        var services = new CliServices { CalculatorFactory = CliDefaults.CreateCalculator, Time = TimeProvider.System };
+        string input = string.Join("\n",
+            """{"provider":"openai","model":"gpt-4o","timestamp":"2026-06-01T00:00:00Z","tenant_id":"acme","usage":{"input_tokens":1000000}}""",
+            """{"provider":"openai","model":"gpt-4o","timestamp":"2026-06-01T00:00:00Z","usage":{"input_tokens":1000000}}""");
+
+        (int exit, string[] lines, string error) = await CliRunner.RunAsync(input, services, "price", "--policy", policy);
+
+        // gpt-4o input $2.50 per million; acme pays 20% less: $2.00.
+        Assert.True(exit == 0, error);
+        Assert.Equal("2", JsonDocument.Parse(lines[0]).RootElement.GetProperty("cost_usd").GetString());
+        Assert.Equal("2.5", JsonDocument.Parse(lines[1]).RootElement.GetProperty("cost_usd").GetString());
+    }
+
+    [Fact]
+    public async Task InvalidPolicy_IsAUsageError()
+    {
+        string policy = Path.Combine(_directory, "bad.json");
+        File.WriteAllText(policy, """{"tenants":{"acme":{"discount_percent":150}}}""");
+        var services = new CliServices { CalculatorFactory = CliDefaults.CreateCalculator, Time = TimeProvider.System };
+
+        (int exit, _, string error) = await CliRunner.RunAsync("", services, "price", "--policy", policy);
+
+        Assert.Equal(2, exit);
+        Assert.Contains("discount_percent", error, StringComparison.Ordinal);
+    }
+}

@@ -18,7 +18,11 @@ public sealed record EstimateRequestParseResult(EstimateRequest? Request, IReadO
 ///  "tools":[{"type":"function","function":{"name":..,"description":..,"parameters":{..}}} | {"name":..,"input_schema":{..}}],
 ///  "input_tokens":1234, "thinking_budget_tokens":0, "may_write_cache":false, "tenant_id":"..."}
 /// </code>
-/// <c>max_tokens</c> may also be spelled <c>max_completion_tokens</c> or <c>max_output_tokens</c> and is required.
+/// <c>max_tokens</c> may also be spelled <c>max_completion_tokens</c> or <c>max_output_tokens</c> (or Gemini's
+/// <c>generationConfig.maxOutputTokens</c>, whose <c>thinkingConfig.thinkingBudget</c> is added) and is required.
+/// Provider request bodies are accepted as they are: OpenAI chat (<c>messages</c>), Responses (<c>input</c>,
+/// <c>instructions</c>), Anthropic (<c>system</c>, <c>messages</c>) and Gemini (<c>contents[].parts</c>,
+/// <c>systemInstruction</c>).
 /// Content parts are <c>{"type":"text","text":..}</c> or an image with its pixel size:
 /// <c>{"type":"image"|"image_url","width":W,"height":H,"detail":"low|high|auto"}</c> (images are never fetched, so
 /// the size must be given). Unknown top-level keys are ignored so a whole provider request body can be passed.
@@ -65,13 +69,24 @@ public static class EstimateRequestParser
             }
         }
 
-        if (maxTokens is null && !errors.Any(e => e.Field.StartsWith("max_", StringComparison.Ordinal)))
+        long? geminiThinking = null;
+        if (root.TryGetProperty("generationConfig", out JsonElement generation) && generation.ValueKind == JsonValueKind.Object)
+        {
+            // Gemini request body: the thinking budget is outside maxOutputTokens.
+            maxTokens ??= Count(generation, "maxOutputTokens", errors, "generationConfig");
+            if (generation.TryGetProperty("thinkingConfig", out JsonElement thinkingConfig) && thinkingConfig.ValueKind == JsonValueKind.Object)
+            {
+                geminiThinking = Count(thinkingConfig, "thinkingBudget", errors, "generationConfig.thinkingConfig");
+            }
+        }
+
+        if (maxTokens is null && !errors.Any(e => e.Field.StartsWith("max_", StringComparison.Ordinal) || e.Field.StartsWith("generationConfig", StringComparison.Ordinal)))
         {
             errors.Add(new UsageError("max_tokens", "is required: the worst case is the prompt plus the full output limit"));
         }
 
         long? inputTokens = Count(root, "input_tokens", errors);
-        long thinking = Count(root, "thinking_budget_tokens", errors) ?? 0;
+        long thinking = Count(root, "thinking_budget_tokens", errors) ?? geminiThinking ?? 0;
         bool mayWriteCache = false;
         if (root.TryGetProperty("may_write_cache", out JsonElement cache))
         {
@@ -86,31 +101,47 @@ public static class EstimateRequestParser
         }
 
         var messages = new List<ChatMessage>();
-        if (root.TryGetProperty("system", out JsonElement system) && system.ValueKind != JsonValueKind.Null)
+        // System prompts beside the messages: Anthropic "system", Responses "instructions", Gemini "systemInstruction".
+        foreach (string key in (ReadOnlySpan<string>)["system", "instructions", "systemInstruction"])
         {
-            // Anthropic puts the system prompt beside the messages.
-            (string? text, List<ImageInput> images) = ReadContent(system, "system", errors);
-            messages.Add(new ChatMessage("system", text) { Images = images });
+            if (root.TryGetProperty(key, out JsonElement system) && system.ValueKind != JsonValueKind.Null)
+            {
+                (string? text, List<ImageInput> images) = system.ValueKind == JsonValueKind.Object && system.TryGetProperty("parts", out JsonElement parts)
+                    ? ReadContent(parts, $"{key}.parts", errors)
+                    : ReadContent(system, key, errors);
+                messages.Add(new ChatMessage("system", text) { Images = images });
+            }
         }
 
-        if (root.TryGetProperty("messages", out JsonElement list) && list.ValueKind != JsonValueKind.Null)
+        // The conversation: chat "messages", Responses "input" (a string or a list of messages), Gemini "contents".
+        foreach (string key in (ReadOnlySpan<string>)["messages", "input", "contents"])
         {
+            if (!root.TryGetProperty(key, out JsonElement list) || list.ValueKind == JsonValueKind.Null)
+            {
+                continue;
+            }
+
+            if (key == "input" && list.ValueKind == JsonValueKind.String)
+            {
+                messages.Add(new ChatMessage("user", list.GetString()));
+                continue;
+            }
+
             if (list.ValueKind != JsonValueKind.Array)
             {
-                errors.Add(new UsageError("messages", $"must be an array, got {UsageCounts.Describe(list.ValueKind)}"));
+                errors.Add(new UsageError(key, $"must be an array, got {UsageCounts.Describe(list.ValueKind)}"));
+                continue;
             }
-            else
-            {
-                int i = 0;
-                foreach (JsonElement item in list.EnumerateArray())
-                {
-                    if (ReadMessage(item, $"messages[{i}]", errors) is { } message)
-                    {
-                        messages.Add(message);
-                    }
 
-                    i++;
+            int i = 0;
+            foreach (JsonElement item in list.EnumerateArray())
+            {
+                if (ReadMessage(item, $"{key}[{i}]", errors) is { } message)
+                {
+                    messages.Add(message);
                 }
+
+                i++;
             }
         }
 
@@ -126,7 +157,20 @@ public static class EstimateRequestParser
                 int i = 0;
                 foreach (JsonElement item in toolList.EnumerateArray())
                 {
-                    if (ReadTool(item, $"tools[{i}]", errors) is { } tool)
+                    if (item.ValueKind == JsonValueKind.Object && item.TryGetProperty("functionDeclarations", out JsonElement declarations)
+                        && declarations.ValueKind == JsonValueKind.Array)
+                    {
+                        // Gemini groups its functions: {"functionDeclarations":[{name, description, parameters}]}.
+                        int j = 0;
+                        foreach (JsonElement declaration in declarations.EnumerateArray())
+                        {
+                            if (ReadTool(declaration, $"tools[{i}].functionDeclarations[{j++}]", errors) is { } declared)
+                            {
+                                tools.Add(declared);
+                            }
+                        }
+                    }
+                    else if (ReadTool(item, $"tools[{i}]", errors) is { } tool)
                     {
                         tools.Add(tool);
                     }
@@ -136,7 +180,9 @@ public static class EstimateRequestParser
             }
         }
 
-        if (inputTokens is null && messages.Count == 0 && !errors.Any(e => e.Field.StartsWith("messages", StringComparison.Ordinal)))
+        if (inputTokens is null && messages.Count == 0
+            && !errors.Any(e => e.Field.StartsWith("messages", StringComparison.Ordinal) || e.Field.StartsWith("input", StringComparison.Ordinal)
+                                || e.Field.StartsWith("contents", StringComparison.Ordinal)))
         {
             errors.Add(new UsageError("messages", "either messages (the prompt) or input_tokens is required"));
         }
@@ -182,6 +228,11 @@ public static class EstimateRequestParser
         {
             (text, images) = ReadContent(content, $"{path}.content", errors);
         }
+        else if (item.TryGetProperty("parts", out JsonElement parts))
+        {
+            // Gemini: {"role":"user","parts":[{"text":...}]}.
+            (text, images) = ReadContent(parts, $"{path}.parts", errors);
+        }
 
         return new ChatMessage(role ?? "", text, name) { Images = images };
     }
@@ -220,7 +271,8 @@ public static class EstimateRequestParser
             }
 
             string type = part.TryGetProperty("type", out JsonElement t) && t.ValueKind == JsonValueKind.String ? t.GetString()! : "text";
-            if (type is "image" or "image_url" or "input_image")
+            if (type is "image" or "image_url" or "input_image" || part.TryGetProperty("width", out _)
+                || part.TryGetProperty("inlineData", out _) || part.TryGetProperty("fileData", out _))
             {
                 if (ReadImage(part, partPath, errors) is { } image)
                 {
@@ -232,9 +284,15 @@ public static class EstimateRequestParser
                 // Parts are joined as one text: tokenizing them apart could only differ at the seams.
                 text.Append(partText.GetString());
             }
+            else if (type is "tool_use" or "tool_result" or "function_call" or "function_call_output"
+                     || part.TryGetProperty("functionCall", out _) || part.TryGetProperty("functionResponse", out _))
+            {
+                // Tool calls and results fed back: their JSON text is an over- rather than under-estimate.
+                text.Append(part.GetRawText());
+            }
             else
             {
-                errors.Add(new UsageError(partPath, $"unsupported content part type '{type}' (expected text or image)"));
+                errors.Add(new UsageError(partPath, $"unsupported content part type '{type}' (expected text, image or a tool call/result)"));
             }
         }
 

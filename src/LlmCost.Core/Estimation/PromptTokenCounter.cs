@@ -17,7 +17,7 @@ public enum ModelFamily
 /// </summary>
 /// <remarks>
 /// <para><b>OpenAI family (exact):</b> text is tokenized with the model's tiktoken encoding
-/// (<see cref="Tokenizers.EncodingForModel"/>). Chat framing follows the OpenAI Cookbook "How to count tokens
+/// (<see cref="TokenizerCache.EncodingForModel"/>). Chat framing follows the OpenAI Cookbook "How to count tokens
 /// with tiktoken" (examples/How_to_count_tokens_with_tiktoken.ipynb, section 6), whose counts match the API's
 /// <c>usage.prompt_tokens</c>: 3 tokens per message, the tokens of every field value (role, content, name),
 /// 1 more per <c>name</c>, and 3 for the reply priming (<c>&lt;|start|&gt;assistant&lt;|message|&gt;</c>).
@@ -67,7 +67,7 @@ public sealed class PromptTokenCounter
             return ModelFamily.Gemini;
         }
 
-        if (Tokenizers.EncodingForModel(model) is not null || p is "openai" or "azure" or "azure-openai")
+        if (TokenizerCache.EncodingForModel(model) is not null || p is "openai" or "azure" or "azure-openai")
         {
             return ModelFamily.OpenAi;
         }
@@ -93,13 +93,13 @@ public sealed class PromptTokenCounter
     }
 
     /// <summary>Exact tokens of plain text for an OpenAI model (no framing).</summary>
-    public static int CountText(string encoding, string text) => Tokenizers.ForEncoding(encoding).CountTokens(text);
+    public static int CountText(string encoding, string text) => TokenizerCache.ForEncoding(encoding).CountTokens(text);
 
     private static PromptTokenCount CountOpenAi(string model, IReadOnlyList<ChatMessage> messages, IReadOnlyList<ToolDefinition> tools)
     {
-        string? known = Tokenizers.EncodingForModel(model);
-        string encoding = known ?? Tokenizers.O200kBase;
-        Tokenizer tokenizer = Tokenizers.ForEncoding(encoding);
+        string? known = TokenizerCache.EncodingForModel(model);
+        string encoding = known ?? TokenizerCache.O200kBase;
+        Tokenizer tokenizer = TokenizerCache.ForEncoding(encoding);
         long tokens = ReplyPriming;
         foreach (ChatMessage message in messages)
         {
@@ -122,7 +122,7 @@ public sealed class PromptTokenCounter
 
         if (tools.Count > 0)
         {
-            tokens += CountOpenAiTools(tokenizer, encoding == Tokenizers.O200kBase ? 7 : 10, tools);
+            tokens += CountOpenAiTools(tokenizer, encoding == TokenizerCache.O200kBase ? 7 : 10, tools);
         }
 
         // A model name we do not recognise (e.g. an Azure deployment name) is counted with o200k_base, but that
@@ -197,7 +197,7 @@ public sealed class PromptTokenCounter
     private static PromptTokenCount Estimate(IReadOnlyList<ChatMessage> messages, IReadOnlyList<ToolDefinition> tools,
         decimal factor, string family, Func<ImageInput, long> imageTokens, int toolSystemPrompt)
     {
-        Tokenizer tokenizer = Tokenizers.ForEncoding(Tokenizers.O200kBase);
+        Tokenizer tokenizer = TokenizerCache.ForEncoding(TokenizerCache.O200kBase);
         long text = 0, images = 0;
         foreach (ChatMessage message in messages)
         {

@@ -29,6 +29,8 @@ public sealed record RetentionOptions
 
     /// <summary>Days strictly before this are past retention (a day is kept until ALL of it is older than the limit).</summary>
     public DateOnly RawCutoff(DateTimeOffset now) => DateOnly.FromDateTime(now.UtcDateTime).AddDays(-RawEventDays);
+
+    public DateOnly HourRollupCutoff(DateTimeOffset now) => DateOnly.FromDateTime(now.UtcDateTime).AddDays(-HourRollupDays);
 }
 
 /// <summary>Raw-event side of retention and GDPR (implemented by the event store's owner).</summary>
@@ -159,15 +161,16 @@ public static class EventArchive
     }
 }
 
-public sealed record RetentionRunResult(int DaysArchived, int EventsDeleted);
+public sealed record RetentionRunResult(int DaysArchived, int EventsDeleted, int HourRollupsDeleted = 0);
 
 /// <summary>
 /// Archive-then-delete, one tenant-day at a time: the archive blob is written (deterministic, so rewriting it after
-/// a crash is harmless) and only then are the rows deleted. Rollups are NOT touched: they outlive raw events.
+/// a crash is harmless) and only then are the rows deleted. Rollups outlive raw events: hour rollups are pruned after
+/// <see cref="RetentionOptions.HourRollupDays"/>, day and month rollups are kept.
 /// </summary>
 public sealed class RetentionRunner(
     IRawEventMaintenance events, IUsageFactSource facts, IArchiveStore archive, Func<string, string> safeName,
-    RetentionOptions options, TimeProvider timeProvider)
+    RetentionOptions options, TimeProvider timeProvider, IRollupStore? rollups = null)
 {
     public async Task<RetentionRunResult> RunAsync(int maxDays = 200, CancellationToken cancellationToken = default)
     {
@@ -188,6 +191,17 @@ public sealed class RetentionRunner(
             deleted += await events.DeleteDayAsync(tenantId, day, cancellationToken).ConfigureAwait(false);
         }
 
-        return new RetentionRunResult(days.Count, deleted);
+        // Hour rollups are the bulk of the rollups; day and month rows are small and kept.
+        var hourRows = 0;
+        if (rollups is not null)
+        {
+            var hourCutoff = RollupPeriods.StartOfDay(options.HourRollupCutoff(timeProvider.GetUtcNow()));
+            foreach (var tenantId in await rollups.ListTenantsAsync(cancellationToken).ConfigureAwait(false))
+            {
+                hourRows += await rollups.PruneAsync(tenantId, RollupGranularity.Hour, hourCutoff, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        return new RetentionRunResult(days.Count, deleted, hourRows);
     }
 }

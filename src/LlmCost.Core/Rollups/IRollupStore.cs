@@ -18,6 +18,9 @@ public interface IRollupStore
 
     Task SetWatermarkAsync(DateTimeOffset watermark, CancellationToken cancellationToken = default);
 
+    /// <summary>Deletes a tenant's rows of periods starting before <paramref name="before"/> (retention of hour rollups). Returns how many.</summary>
+    Task<int> PruneAsync(string tenantId, RollupGranularity granularity, DateTimeOffset before, CancellationToken cancellationToken = default);
+
     /// <summary>Every tenant that has any day rollup (what the anomaly, report and forecast timers iterate).</summary>
     Task<IReadOnlyList<string>> ListTenantsAsync(CancellationToken cancellationToken = default);
 }

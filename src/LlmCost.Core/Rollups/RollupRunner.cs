@@ -54,15 +54,27 @@ public sealed class RollupRunner(IUsageFactSource source, IRollupStore store, Ti
 
         var computed = RollupCalculator.ComputeDay(tenantId, day, facts);
         var dayStart = RollupPeriods.StartOfDay(day);
-        // Every hour of the day is replaced, empty hours included, so an hour whose events moved or were deleted
-        // (GDPR) does not keep stale rows.
-        for (var hour = dayStart; hour < dayStart.AddDays(1); hour = hour.AddHours(1))
+        // Every hour that has rows now OR had rows before is considered, so an hour whose events were deleted (GDPR)
+        // does not keep stale rows; an hour whose stored rows already equal the recomputed ones is not rewritten, so
+        // a rerun is read-only.
+        var stored = (await store.ReadAsync(tenantId, RollupGranularity.Hour, dayStart, dayStart.AddDays(1), cancellationToken: cancellationToken)
+            .ConfigureAwait(false)).ToLookup(r => r.PeriodStart);
+        var fresh = computed.HourRows.ToLookup(r => r.PeriodStart);
+        foreach (var hour in fresh.Select(g => g.Key).Concat(stored.Select(g => g.Key)).Distinct().Order())
         {
-            var rows = computed.HourRows.Where(r => r.PeriodStart == hour).ToList();
-            await store.ReplacePeriodAsync(tenantId, RollupGranularity.Hour, hour, rows, cancellationToken).ConfigureAwait(false);
+            var rows = fresh[hour].ToList();
+            if (!SameRows(rows, stored[hour]))
+            {
+                await store.ReplacePeriodAsync(tenantId, RollupGranularity.Hour, hour, rows, cancellationToken).ConfigureAwait(false);
+            }
         }
 
-        await store.ReplacePeriodAsync(tenantId, RollupGranularity.Day, dayStart, computed.DayRows, cancellationToken).ConfigureAwait(false);
+        var storedDay = await store.ReadAsync(tenantId, RollupGranularity.Day, dayStart, dayStart.AddDays(1), cancellationToken: cancellationToken)
+            .ConfigureAwait(false);
+        if (!SameRows(computed.DayRows, storedDay))
+        {
+            await store.ReplacePeriodAsync(tenantId, RollupGranularity.Day, dayStart, computed.DayRows, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     public async Task RecomputeMonthAsync(string tenantId, DateTimeOffset monthStart, CancellationToken cancellationToken = default)
@@ -70,6 +82,19 @@ public sealed class RollupRunner(IUsageFactSource source, IRollupStore store, Ti
         var dayRows = await store.ReadAsync(
             tenantId, RollupGranularity.Day, monthStart, monthStart.AddMonths(1), cancellationToken: cancellationToken).ConfigureAwait(false);
         var rows = RollupCalculator.ComputeMonth(tenantId, monthStart, dayRows);
-        await store.ReplacePeriodAsync(tenantId, RollupGranularity.Month, monthStart, rows, cancellationToken).ConfigureAwait(false);
+        var stored = await store.ReadAsync(tenantId, RollupGranularity.Month, monthStart, monthStart.AddMonths(1), cancellationToken: cancellationToken)
+            .ConfigureAwait(false);
+        if (!SameRows(rows, stored))
+        {
+            await store.ReplacePeriodAsync(tenantId, RollupGranularity.Month, monthStart, rows, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Same groups with the same figures (decimal equality: 1.50 equals 1.5).</summary>
+    private static bool SameRows(IEnumerable<RollupRow> a, IEnumerable<RollupRow> b)
+    {
+        var left = a.ToDictionary(r => (r.Dimension, r.Key));
+        var right = b.ToList();
+        return left.Count == right.Count && right.All(r => left.TryGetValue((r.Dimension, r.Key), out var l) && l == r);
     }
 }

@@ -21,6 +21,8 @@ namespace LlmCost.Core.Usage;
 /// <c>thoughtsTokenCount</c>, and thoughts are billed as output, so output = candidates + thoughts.</item>
 /// <item>Bedrock Converse: <c>inputTokens</c> EXCLUDES <c>cacheReadInputTokens</c> and
 /// <c>cacheWriteInputTokens</c> (<c>totalTokens</c> = all four).</item>
+/// <item>xAI (provider <c>x-ai</c>): chat shape, but <c>completion_tokens</c> EXCLUDES reasoning, which is added as
+/// output; Perplexity: top-level <c>reasoning_tokens</c> and <c>citation_tokens</c> are added as output.</item>
 /// </list>
 /// These follow the extractors in genai-prices 0.1.8. Unknown extra keys are ignored: providers add fields all
 /// the time and none of them changes the meaning of the ones read here.
@@ -57,15 +59,52 @@ public static class UsageNormalizer
         if (allowed is not null && !allowed.Contains(detected.Value))
         {
             return UsageParseResult.Failure(path,
-                $"looks like a {detected} usage object, which provider '{provider}' does not return " +
-                $"(expected {string.Join(" or ", allowed)})", detected);
+                $"looks like {DisplayName(detected.Value)} usage, which provider '{provider}' does not return " +
+                $"(expected {string.Join(" or ", allowed.Select(DisplayName))})", detected);
         }
 
-        return Normalize(detected.Value, usage, path);
+        return Normalize(detected.Value, usage, path, QuirkOf(provider));
     }
 
+    /// <summary>The shape as people call it, for messages.</summary>
+    public static string DisplayName(UsageShape shape) => shape switch
+    {
+        UsageShape.Canonical => "canonical",
+        UsageShape.OpenAiChat => "OpenAI chat completions",
+        UsageShape.OpenAiResponses => "OpenAI Responses",
+        UsageShape.Anthropic => "Anthropic Messages",
+        UsageShape.Gemini => "Gemini usageMetadata",
+        UsageShape.BedrockConverse => "Bedrock Converse",
+        _ => shape.ToString(),
+    };
+
     /// <summary>Normalises a usage object known to have <paramref name="shape"/>.</summary>
-    public static UsageParseResult Normalize(UsageShape shape, JsonElement usage, string fieldPrefix = "raw_usage")
+    public static UsageParseResult Normalize(UsageShape shape, JsonElement usage, string fieldPrefix = "raw_usage") =>
+        Normalize(shape, usage, fieldPrefix, ChatQuirk.None);
+
+    /// <summary>Providers whose OpenAI-style chat usage departs from OpenAI's convention (as genai-prices 0.1.8 reads them).</summary>
+    private enum ChatQuirk
+    {
+        None,
+
+        /// <summary>xAI: <c>completion_tokens</c> EXCLUDES reasoning; reasoning (in details, or top-level in the native
+        /// shape) is billed as output on top; cached prompt tokens may be top-level <c>cached_prompt_text_tokens</c>.</summary>
+        XAi,
+
+        /// <summary>Perplexity: top-level <c>reasoning_tokens</c> and <c>citation_tokens</c> are billed as output on top of
+        /// <c>completion_tokens</c>. (<c>num_search_queries</c> is covered by the per-request fee, so it is not read as
+        /// web searches.)</summary>
+        Perplexity,
+    }
+
+    private static ChatQuirk QuirkOf(string? provider) => provider?.Trim().ToLowerInvariant() switch
+    {
+        "x-ai" or "xai" or "grok" => ChatQuirk.XAi,
+        "perplexity" => ChatQuirk.Perplexity,
+        _ => ChatQuirk.None,
+    };
+
+    private static UsageParseResult Normalize(UsageShape shape, JsonElement usage, string fieldPrefix, ChatQuirk quirk)
     {
         ArgumentNullException.ThrowIfNull(fieldPrefix);
         if (usage.ValueKind != JsonValueKind.Object)
@@ -78,7 +117,7 @@ public static class UsageNormalizer
         CanonicalUsage? result = shape switch
         {
             UsageShape.Canonical => null,
-            UsageShape.OpenAiChat => OpenAiChat(usage, reader),
+            UsageShape.OpenAiChat => OpenAiChat(usage, reader, quirk),
             UsageShape.OpenAiResponses => OpenAiResponses(usage, reader),
             UsageShape.Anthropic => Anthropic(usage, reader),
             UsageShape.Gemini => Gemini(usage, reader),
@@ -209,7 +248,7 @@ public static class UsageNormalizer
         return (raw, prefix);
     }
 
-    private static CanonicalUsage OpenAiChat(JsonElement u, RawUsageReader r)
+    private static CanonicalUsage OpenAiChat(JsonElement u, RawUsageReader r, ChatQuirk quirk)
     {
         long prompt = r.Required(u, "prompt_tokens");
         long completion = r.Required(u, "completion_tokens");
@@ -222,6 +261,11 @@ public static class UsageNormalizer
             cached = r.Optional(u, "prompt_cache_hit_tokens");
         }
 
+        if (quirk == ChatQuirk.XAi && promptDetails is null && r.Has(u, "cached_prompt_text_tokens"))
+        {
+            cached = r.Optional(u, "cached_prompt_text_tokens");
+        }
+
         long cacheWrite = r.Optional(promptDetails, "prompt_tokens_details", "cache_write_tokens");
         long inputAudio = r.Optional(promptDetails, "prompt_tokens_details", "audio_tokens");
         long reasoning = r.Optional(completionDetails, "completion_tokens_details", "reasoning_tokens");
@@ -230,15 +274,37 @@ public static class UsageNormalizer
         r.PartOf(cached, "prompt_tokens_details.cached_tokens", prompt, "prompt_tokens");
         r.PartOf(cacheWrite, "prompt_tokens_details.cache_write_tokens", prompt, "prompt_tokens");
         r.PartOf(inputAudio, "prompt_tokens_details.audio_tokens", prompt, "prompt_tokens");
-        r.PartOf(reasoning, "completion_tokens_details.reasoning_tokens", completion, "completion_tokens");
         r.PartOf(outputAudio, "completion_tokens_details.audio_tokens", completion, "completion_tokens");
+        long output = completion;
+        switch (quirk)
+        {
+            case ChatQuirk.XAi:
+                // Reasoning is NOT part of completion_tokens here: add it (details, or the native top-level field).
+                if (completionDetails is null && r.Has(u, "reasoning_tokens"))
+                {
+                    reasoning = r.Optional(u, "reasoning_tokens");
+                }
+
+                output = completion + reasoning;
+                break;
+            case ChatQuirk.Perplexity:
+                long topReasoning = r.Optional(u, "reasoning_tokens");
+                long citations = r.Optional(u, "citation_tokens");
+                reasoning = Math.Max(reasoning, topReasoning);
+                output = completion + topReasoning + citations;
+                break;
+            default:
+                r.PartOf(reasoning, "completion_tokens_details.reasoning_tokens", completion, "completion_tokens");
+                break;
+        }
+
         return new CanonicalUsage
         {
             InputTokens = prompt,
             CacheReadTokens = cached,
             CacheWriteTokens = cacheWrite,
             InputAudioTokens = inputAudio,
-            OutputTokens = completion,
+            OutputTokens = output,
             ReasoningTokens = reasoning,
             OutputAudioTokens = outputAudio,
         };

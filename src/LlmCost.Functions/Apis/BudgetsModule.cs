@@ -1,16 +1,67 @@
+using LlmCost.Core.Budgets;
+using LlmCost.Core.Estimation;
+using LlmCost.Core.Pricing;
+using LlmCost.Core.Recording;
+using LlmCost.Functions.Apis.Budgets;
+using LlmCost.Functions.Hosting;
+using LlmCost.Storage;
+using LlmCost.Storage.Budgets;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
 namespace LlmCost.Functions;
 
 /// <summary>The Budgets module: budgets (issue 5). Registers its services and maps its endpoints and functions.</summary>
 public static class BudgetsModule
 {
+    public const string Section = "LlmCost:Budgets";
+
     public static IServiceCollection AddBudgetsModule(this IServiceCollection services, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
+        services.AddLlmCostStorage(configuration);
+        services.AddLlmCostTable(TableBudgetStore.TableName);
+
+        var section = configuration.GetSection(Section);
+        var options = new BudgetOptions
+        {
+            ReservationTtl = TimeSpan.FromSeconds(section.GetValue("ReservationTtlSeconds", 600.0)),
+            DefinitionCacheTtl = TimeSpan.FromSeconds(section.GetValue("DefinitionCacheSeconds", 5.0)),
+        };
+        if (options.ReservationTtl <= TimeSpan.Zero || options.DefinitionCacheTtl < TimeSpan.Zero)
+        {
+            throw new InvalidOperationException($"{Section}:ReservationTtlSeconds must be positive and {Section}:DefinitionCacheSeconds not negative.");
+        }
+
+        // Extra (cross-provider) downgrade candidates: LlmCost:Budgets:DowngradeModels:anthropic:0 = "claude-3-5-haiku-latest", ...
+        var downgrades = section.GetSection("DowngradeModels").GetChildren()
+            .ToDictionary(p => p.Key, p => (IReadOnlyList<string>)p.GetChildren().Select(m => m.Value!).Where(m => m is not null).ToList(), StringComparer.OrdinalIgnoreCase);
+
+        services.AddSingleton(options);
+        services.TryAddSingleton<IBudgetSpendForecaster, LinearBudgetForecaster>();
+        services.TryAddSingleton<IPromptTokenCounter, SharedPromptTokenCounter>();
+        // The usage module registers the calculator (with tenant overrides); the built-in catalog otherwise.
+        services.TryAddSingleton<IPriceCalculator>(PricingEngine.Default);
+        services.TryAddSingleton<IDowngradeCatalog>(sp => new CatalogDowngradeCatalog(
+            (sp.GetRequiredService<IPriceCalculator>() as PricingEngine)?.Catalog ?? PriceCatalog.BuiltIn,
+            sp.GetRequiredService<TimeProvider>(),
+            downgrades));
+        services.TryAddSingleton<IBudgetCostEstimator>(sp => new EstimatorBudgetCostEstimator(
+            new CostEstimator(sp.GetRequiredService<IPriceCalculator>(), sp.GetRequiredService<TimeProvider>())));
+        services.AddSingleton<TableBudgetStore>();
+        services.AddSingleton<IBudgetRepository>(sp => sp.GetRequiredService<TableBudgetStore>());
+        services.AddSingleton<IBudgetLedger>(sp => sp.GetRequiredService<TableBudgetStore>());
+        services.AddSingleton<IPendingAlertSource>(sp => sp.GetRequiredService<TableBudgetStore>());
+        services.AddSingleton<ISettlementMarkerSource, TableSettlementMarkerSource>();
+        services.AddSingleton<BudgetService>();
+        // Settlement: a marker row in the event's own transaction, then the budget ledger after the commit.
+        services.AddSingleton<IPartitionContributor, ReservationSettlementContributor>();
+        services.AddSingleton<IUsageRecordedObserver, BudgetUsageObserver>();
+        services.AddBackgroundFunction<BudgetReservationExpiryFunction>();
         return services;
     }
 
     public static IEndpointRouteBuilder MapBudgetsModule(this IEndpointRouteBuilder endpoints)
     {
-        return endpoints;
+        return endpoints.MapBudgetEndpoints();
     }
 }

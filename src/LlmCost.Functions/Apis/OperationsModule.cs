@@ -25,6 +25,9 @@ public static class OperationsModule
         services.TryAddSingleton(sp => Bind<RollupOptions>(configuration, "LlmCost:Rollups", _ => { }));
         services.AddOptions<AlertDeliveryOptions>().BindConfiguration(AlertDeliveryOptions.Section);
 
+        // The recorded usage events (usage module's IUsageEventReader and tables) are the rollups' source of truth.
+        services.TryAddSingleton<IUsageFactSource, UsageEventFactSource>();
+        services.TryAddSingleton<IRawEventMaintenance, TableRawEventMaintenance>();
         services.TryAddSingleton<RollupRunner>();
         services.TryAddSingleton<AnomalyDetector>();
         services.TryAddSingleton<AnomalyScanner>();
@@ -33,12 +36,14 @@ public static class OperationsModule
         services.TryAddSingleton<AlertPublisher>();
         services.TryAddSingleton<IAlertPublisher>(sp => sp.GetRequiredService<AlertPublisher>());
         services.TryAddSingleton<AlertFanOut>();
+        // Budget alerts (recorded atomically with the spend by the budgets module) are drained by the dispatch timer.
+        services.AddSingleton<IAlertOutboxSource>(sp => new PendingAlertOutbox(sp.GetRequiredService<LlmCost.Core.Budgets.IPendingAlertSource>()));
         services.AddHttpClient(AlertChannelSender.HttpClientName);
         services.TryAddSingleton<IAlertChannelSender, AlertChannelSender>();
         services.TryAddSingleton(sp => new ReportService(sp.GetRequiredService<IRollupStore>(), sp.GetRequiredService<IArchiveStore>(), OperationsStorage.SafeName));
         services.TryAddSingleton(sp => new RetentionRunner(
             sp.GetRequiredService<IRawEventMaintenance>(), sp.GetRequiredService<IUsageFactSource>(), sp.GetRequiredService<IArchiveStore>(),
-            OperationsStorage.SafeName, sp.GetRequiredService<RetentionOptions>(), sp.GetRequiredService<TimeProvider>()));
+            OperationsStorage.SafeName, sp.GetRequiredService<RetentionOptions>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IRollupStore>()));
         services.TryAddSingleton<GdprService>();
 
         services.AddBackgroundFunction<RollupsFunction>();

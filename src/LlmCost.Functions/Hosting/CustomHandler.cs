@@ -19,7 +19,7 @@ public static class CustomHandler
     {
         ArgumentNullException.ThrowIfNull(configuration);
         services.AddOptions<CustomHandlerOptions>().Bind(configuration.GetSection(CustomHandlerOptions.SectionName));
-        services.AddSingleton<FunctionCatalog>();
+        services.AddSingleton(sp => new FunctionCatalog(sp));
         services.AddSingleton<BackgroundFunctionInvoker>();
 
         var options = configuration.GetSection(CustomHandlerOptions.SectionName).Get<CustomHandlerOptions>() ?? new CustomHandlerOptions();

@@ -20,8 +20,8 @@ internal static partial class CustomHandlerLog
     [LoggerMessage(EventId = 7012, Level = LogLevel.Information, Message = "Standalone mode with background functions turned off (LlmCost:Hosting:RunBackgroundFunctions=false)")]
     public static partial void BackgroundOff(ILogger logger);
 
-    [LoggerMessage(EventId = 7013, Level = LogLevel.Error, Message = "Standalone mode cannot run timer and queue functions: storage is not usable")]
-    public static partial void StandaloneStorageMissing(ILogger logger, Exception exception);
+    [LoggerMessage(EventId = 7013, Level = LogLevel.Error, Message = "Standalone mode cannot run the timer and queue functions")]
+    public static partial void StandaloneUnavailable(ILogger logger, Exception exception);
 
     [LoggerMessage(EventId = 7020, Level = LogLevel.Debug, Message = "Timer {Function} occurrence {Occurrence:o}: {Outcome}")]
     public static partial void TimerOccurrence(ILogger logger, string function, DateTimeOffset occurrence, TimerOccurrenceOutcome outcome);

@@ -9,39 +9,55 @@ namespace LlmCost.Functions.Hosting;
 /// </summary>
 public sealed partial class FunctionCatalog
 {
-    private readonly IReadOnlyList<IBackgroundFunction> _background;
-    private readonly Dictionary<string, IBackgroundFunction> _byName;
+    private readonly Lazy<(IReadOnlyList<IBackgroundFunction> List, Dictionary<string, IBackgroundFunction> ByName)> _background;
     private ICollection<EndpointDataSource>? _endpointSources;
+
+    /// <summary>
+    /// Background functions are constructed on first use, not at start-up: one whose dependencies are missing then
+    /// fails its own invocations (and the generator), not the whole HTTP API.
+    /// </summary>
+    public FunctionCatalog(IServiceProvider services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        _background = new(() => Index(services.GetServices<IBackgroundFunction>().ToList()));
+    }
 
     public FunctionCatalog(IEnumerable<IBackgroundFunction> background)
     {
-        _background = background.ToList();
-        _byName = new Dictionary<string, IBackgroundFunction>(StringComparer.OrdinalIgnoreCase);
-        foreach (var function in _background)
-        {
-            if (!_byName.TryAdd(function.Definition.Name, function))
-            {
-                throw new InvalidOperationException($"Two background functions are named '{function.Definition.Name}'.");
-            }
-        }
+        var list = background.ToList();
+        _background = new(() => Index(list));
     }
 
-    public IReadOnlyList<IBackgroundFunction> BackgroundFunctions => _background;
+    public IReadOnlyList<IBackgroundFunction> BackgroundFunctions => _background.Value.List;
 
     /// <summary>The app's endpoint data sources; read lazily, so endpoints mapped after this call are included.</summary>
     internal void AttachEndpoints(ICollection<EndpointDataSource> sources) => _endpointSources = sources;
 
-    public IBackgroundFunction? FindBackground(string name) => _byName.GetValueOrDefault(name);
+    public IBackgroundFunction? FindBackground(string name) => _background.Value.ByName.GetValueOrDefault(name);
 
     /// <summary>All definitions, HTTP first then background, each group by name; throws on a definition the host would reject.</summary>
     public IReadOnlyList<FunctionDefinition> GetDefinitions()
     {
         var http = _endpointSources is null ? [] : HttpDefinitions(_endpointSources.SelectMany(s => s.Endpoints));
         var all = http.OrderBy(d => d.Name, StringComparer.Ordinal)
-            .Concat(_background.Select(f => f.Definition).OrderBy(d => d.Name, StringComparer.Ordinal))
+            .Concat(BackgroundFunctions.Select(f => f.Definition).OrderBy(d => d.Name, StringComparer.Ordinal))
             .ToList();
         Validate(all);
         return all;
+    }
+
+    private static (IReadOnlyList<IBackgroundFunction>, Dictionary<string, IBackgroundFunction>) Index(List<IBackgroundFunction> functions)
+    {
+        var byName = new Dictionary<string, IBackgroundFunction>(StringComparer.OrdinalIgnoreCase);
+        foreach (var function in functions)
+        {
+            if (!byName.TryAdd(function.Definition.Name, function))
+            {
+                throw new InvalidOperationException($"Two background functions are named '{function.Definition.Name}'.");
+            }
+        }
+
+        return (functions, byName);
     }
 
     internal static List<FunctionDefinition> HttpDefinitions(IEnumerable<Endpoint> endpoints)

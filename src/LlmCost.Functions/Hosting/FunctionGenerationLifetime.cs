@@ -1,3 +1,5 @@
+using LlmCost.Storage;
+
 namespace LlmCost.Functions.Hosting;
 
 /// <summary>
@@ -6,15 +8,20 @@ namespace LlmCost.Functions.Hosting;
 /// (no server, no hosted service, no storage). Implemented as the host lifetime because that is the first thing
 /// the host awaits, after every endpoint has been mapped.
 /// </summary>
-internal sealed class FunctionGenerationLifetime(FunctionCatalog catalog, IConfiguration configuration) : IHostLifetime
+internal sealed class FunctionGenerationLifetime(
+    FunctionCatalog catalog,
+    IEnumerable<StorageResource> storageResources,
+    IConfiguration configuration) : IHostLifetime
 {
     public const string FunctionsKey = "generate-functions";
     public const string HostJsonKey = "generate-host-json";
     public const string DescribeKey = "describe-functions";
 
+    /// <summary>The tables, queues and containers the app declares (logical names), for infra-bicep to create.</summary>
+    public const string StorageKey = "describe-storage";
+
     public static bool IsRequested(IConfiguration configuration) =>
-        !string.IsNullOrWhiteSpace(configuration[FunctionsKey]) || !string.IsNullOrWhiteSpace(configuration[HostJsonKey])
-        || !string.IsNullOrWhiteSpace(configuration[DescribeKey]);
+        new[] { FunctionsKey, HostJsonKey, DescribeKey, StorageKey }.Any(key => !string.IsNullOrWhiteSpace(configuration[key]));
 
     public Task WaitForStartAsync(CancellationToken cancellationToken)
     {
@@ -36,6 +43,12 @@ internal sealed class FunctionGenerationLifetime(FunctionCatalog catalog, IConfi
             if (configuration[DescribeKey] is { Length: > 0 } describe)
             {
                 File.WriteAllText(describe, FunctionManifest.CatalogJson(definitions));
+            }
+
+            if (configuration[StorageKey] is { Length: > 0 } storage)
+            {
+                File.WriteAllText(storage, FunctionManifest.StorageJson(storageResources));
+                Console.WriteLine($"wrote {Path.GetFullPath(storage)}");
             }
         }
         catch (Exception ex) when (ex is InvalidOperationException or IOException or UnauthorizedAccessException)

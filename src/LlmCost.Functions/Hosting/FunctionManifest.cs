@@ -127,6 +127,24 @@ public static class FunctionManifest
         return Serialize(array);
     }
 
+    /// <summary>
+    /// The storage the app declares, by kind, as logical names sorted (infra-bicep/storage-resources.json, read by
+    /// main.bicep with loadJsonContent, so the deployment creates exactly what the code uses).
+    /// </summary>
+    public static string StorageJson(IEnumerable<LlmCost.Storage.StorageResource> resources)
+    {
+        var distinct = resources.Distinct().ToList();
+        JsonArray Names(LlmCost.Storage.StorageResourceKind kind) => new(distinct
+            .Where(r => r.Kind == kind).Select(r => r.LogicalName).Distinct().Order(StringComparer.Ordinal)
+            .Select(n => (JsonNode)JsonValue.Create(n)!).ToArray());
+        return Serialize(new JsonObject
+        {
+            ["tables"] = Names(LlmCost.Storage.StorageResourceKind.Table),
+            ["queues"] = Names(LlmCost.Storage.StorageResourceKind.Queue),
+            ["containers"] = Names(LlmCost.Storage.StorageResourceKind.Container),
+        });
+    }
+
     /// <summary>Writes "{dir}/{Name}/function.json" for each definition and removes function folders no longer defined.</summary>
     public static void WriteFunctions(string directory, IReadOnlyList<FunctionDefinition> definitions)
     {

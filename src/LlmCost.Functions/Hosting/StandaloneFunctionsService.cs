@@ -18,24 +18,27 @@ internal sealed class StandaloneFunctionsService(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var logger = loggerFactory.CreateLogger<StandaloneFunctionsService>();
-        var timers = catalog.BackgroundFunctions.Where(f => f.Definition.Trigger == TriggerKind.Timer).ToList();
-        var queues = catalog.BackgroundFunctions.Where(f => f.Definition.Trigger == TriggerKind.Queue).ToList();
-        if (timers.Count + queues.Count == 0)
-        {
-            return;
-        }
-
+        List<IBackgroundFunction> timers;
+        List<IBackgroundFunction> queues;
         IFunctionLeaseStore leases;
         ITriggerQueueFactory queueFactory;
         try
         {
+            timers = catalog.BackgroundFunctions.Where(f => f.Definition.Trigger == TriggerKind.Timer).ToList();
+            queues = catalog.BackgroundFunctions.Where(f => f.Definition.Trigger == TriggerKind.Queue).ToList();
+            if (timers.Count + queues.Count == 0)
+            {
+                return;
+            }
+
             leases = services.GetRequiredService<IFunctionLeaseStore>();
             queueFactory = services.GetRequiredService<ITriggerQueueFactory>();
         }
         catch (InvalidOperationException ex)
         {
-            // Logged as an error rather than crashing the HTTP API: the API works without the background functions.
-            CustomHandlerLog.StandaloneStorageMissing(logger, ex);
+            // Storage not configured, or a function whose dependencies are missing: logged as an error rather than
+            // stopping the HTTP API, which works without the background functions.
+            CustomHandlerLog.StandaloneUnavailable(logger, ex);
             return;
         }
 

@@ -93,28 +93,28 @@ public sealed class TimerFunctionScheduler
                 return;
             }
 
-            await RunOccurrenceWithRetryAsync(next.Value, isPastDue: false, cancellationToken).ConfigureAwait(false);
+            await TryRunOccurrenceAsync(next.Value, OccurrenceKind.Scheduled, cancellationToken).ConfigureAwait(false);
         }
     }
 
     /// <summary>runOnStartup, or a past-due occurrence recorded by an earlier run that never happened.</summary>
-    private async Task CatchUpAsync(CancellationToken cancellationToken)
+    private async Task CatchUpAsync(CancellationToken cancellationToken = default)
     {
         var now = _timeProvider.GetUtcNow();
         if (_function.Definition.RunOnStartup)
         {
-            await RunOccurrenceWithRetryAsync(now, isPastDue: false, cancellationToken, startup: true).ConfigureAwait(false);
+            await TryRunOccurrenceAsync(now, OccurrenceKind.Startup, cancellationToken).ConfigureAwait(false);
             return;
         }
 
-        await RunOccurrenceWithRetryAsync(now, isPastDue: true, cancellationToken, pastDueCheck: true).ConfigureAwait(false);
+        await TryRunOccurrenceAsync(now, OccurrenceKind.PastDueCheck, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task RunOccurrenceWithRetryAsync(DateTimeOffset occurrence, bool isPastDue, CancellationToken cancellationToken, bool startup = false, bool pastDueCheck = false)
+    private async Task TryRunOccurrenceAsync(DateTimeOffset occurrence, OccurrenceKind kind, CancellationToken cancellationToken = default)
     {
         try
         {
-            await RunOccurrenceAsync(occurrence, isPastDue, startup, pastDueCheck, cancellationToken).ConfigureAwait(false);
+            await RunOccurrenceAsync(occurrence, kind, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -126,8 +126,9 @@ public sealed class TimerFunctionScheduler
         }
     }
 
-    private async Task RunOccurrenceAsync(DateTimeOffset occurrence, bool isPastDue, bool startup, bool pastDueCheck, CancellationToken cancellationToken)
+    private async Task RunOccurrenceAsync(DateTimeOffset occurrence, OccurrenceKind kind, CancellationToken cancellationToken = default)
     {
+        var pastDueCheck = kind == OccurrenceKind.PastDueCheck;
         var lease = await _leases.TryAcquireAsync(LeaseName, _leaseDuration, cancellationToken).ConfigureAwait(false);
         if (lease is null)
         {
@@ -153,13 +154,13 @@ public sealed class TimerFunctionScheduler
 
                 occurrence = recordedNext.Value;
             }
-            else if (!startup && last is not null && last >= occurrence)
+            else if (kind == OccurrenceKind.Scheduled && last is not null && last >= occurrence)
             {
                 Report(occurrence, TimerOccurrenceOutcome.SkippedAlreadyRan);
                 return;
             }
 
-            var outcome = await RunUnderLeaseAsync(lease, isPastDue, cancellationToken).ConfigureAwait(false);
+            var outcome = await RunUnderLeaseAsync(lease, isPastDue: pastDueCheck, cancellationToken).ConfigureAwait(false);
             var state = new Dictionary<string, string>
             {
                 [LastKey] = occurrence.UtcDateTime.ToString("o", CultureInfo.InvariantCulture),
@@ -175,7 +176,7 @@ public sealed class TimerFunctionScheduler
         }
     }
 
-    private async Task<InvocationOutcome> RunUnderLeaseAsync(IFunctionLease lease, bool isPastDue, CancellationToken cancellationToken)
+    private async Task<InvocationOutcome> RunUnderLeaseAsync(IFunctionLease lease, bool isPastDue, CancellationToken cancellationToken = default)
     {
         using var renewing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var renewal = RenewAsync(lease, renewing.Token);
@@ -191,7 +192,7 @@ public sealed class TimerFunctionScheduler
         }
     }
 
-    private async Task RenewAsync(IFunctionLease lease, CancellationToken cancellationToken)
+    private async Task RenewAsync(IFunctionLease lease, CancellationToken cancellationToken = default)
     {
         var period = TimeSpan.FromSeconds(Math.Clamp(_leaseDuration.TotalSeconds, 15, 60) / 3);
         using var timer = new PeriodicTimer(period, _timeProvider);
@@ -213,5 +214,17 @@ public sealed class TimerFunctionScheduler
     {
         CustomHandlerLog.TimerOccurrence(_logger, Name, occurrence, outcome);
         OccurrenceHandled?.Invoke(new TimerOccurrenceResult(Name, occurrence, outcome));
+    }
+
+    private enum OccurrenceKind
+    {
+        /// <summary>An occurrence of the schedule: runs unless the lease state says it already ran.</summary>
+        Scheduled,
+
+        /// <summary>runOnStartup: runs once on each start, like the host.</summary>
+        Startup,
+
+        /// <summary>Start-up check: runs the recorded next occurrence if nobody ran it (IsPastDue = true).</summary>
+        PastDueCheck,
     }
 }

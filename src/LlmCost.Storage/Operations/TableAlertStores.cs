@@ -12,11 +12,23 @@ namespace LlmCost.Storage.Operations;
 /// </summary>
 public sealed class TableAlertStore(LlmCostStorage storage) : IAlertStore
 {
+    /// <summary>Outbox index: one marker per alert still pending ('~' never starts an escaped tenant id).</summary>
+    private const string PendingPartition = "~pending";
+
     private TableClient Table => storage.Table(OperationsStorage.AlertsTable);
+
+    private static string Marker(string tenantId, string alertId) => StorageKeys.Compose(StorageKeys.Escape(tenantId), StorageKeys.Escape(alertId));
 
     public async Task<bool> AddIfAbsentAsync(Alert alert, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(alert);
+        // The outbox marker goes first (a small index partition the dispatch sweep reads instead of scanning the
+        // whole table); a marker without its alert is an orphan the sweep removes.
+        await Table.UpsertEntityAsync(new TableEntity(PendingPartition, Marker(alert.TenantId, alert.AlertId))
+        {
+            ["TenantId"] = alert.TenantId,
+            ["AlertId"] = alert.AlertId,
+        }, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
         var entity = new TableEntity(StorageKeys.Escape(alert.TenantId), StorageKeys.Escape(alert.AlertId))
         {
             ["TenantId"] = alert.TenantId,
@@ -32,6 +44,11 @@ public sealed class TableAlertStore(LlmCostStorage storage) : IAlertStore
             ["Status"] = AlertStatuses.Pending,
         };
         var result = await OptimisticConcurrency.WriteAsync(Table, entity, default, cancellationToken).ConfigureAwait(false);
+        if (!result.Succeeded && (await GetAsync(alert.TenantId, alert.AlertId, cancellationToken).ConfigureAwait(false))?.Status != AlertStatuses.Pending)
+        {
+            await Table.DeleteEntityAsync(PendingPartition, Marker(alert.TenantId, alert.AlertId), ETag.All, cancellationToken).ConfigureAwait(false);
+        }
+
         return result.Succeeded;
     }
 
@@ -83,18 +100,31 @@ public sealed class TableAlertStore(LlmCostStorage storage) : IAlertStore
         {
             // Deleted meanwhile (GDPR): nothing left to track.
         }
+
+        if (status != AlertStatuses.Pending)
+        {
+            await Table.DeleteEntityAsync(PendingPartition, Marker(tenantId, alertId), ETag.All, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     public async Task<IReadOnlyList<AlertEntry>> ListPendingAsync(int max, CancellationToken cancellationToken = default)
     {
         var entries = new List<AlertEntry>();
-        await foreach (var e in Table.QueryAsync<TableEntity>(x => x.GetString("Status") == AlertStatuses.Pending, maxPerPage: Math.Min(max, 1000), cancellationToken: cancellationToken)
-            .ConfigureAwait(false))
+        await foreach (var marker in Table.QueryAsync<TableEntity>(x => x.PartitionKey == PendingPartition, cancellationToken: cancellationToken).ConfigureAwait(false))
         {
-            entries.Add(FromEntity(e));
-            if (entries.Count >= max)
+            var entry = await GetAsync(marker.GetString("TenantId"), marker.GetString("AlertId"), cancellationToken).ConfigureAwait(false);
+            if (entry?.Status == AlertStatuses.Pending)
             {
-                break;
+                entries.Add(entry);
+                if (entries.Count >= max)
+                {
+                    break;
+                }
+            }
+            else
+            {
+                // Orphan (the alert write never happened) or already moved on: drop the marker.
+                await Table.DeleteEntityAsync(marker.PartitionKey, marker.RowKey, ETag.All, cancellationToken).ConfigureAwait(false);
             }
         }
 

@@ -25,6 +25,30 @@ public sealed class TableRollupStore(LlmCostStorage storage) : IRollupStore
         ArgumentNullException.ThrowIfNull(rows);
         var partition = Partition(tenantId, granularity, periodStart);
         var wanted = rows.Select(r => ToEntity(partition, r)).ToDictionary(e => e.RowKey, StringComparer.Ordinal);
+        for (var attempt = 1; ; attempt++)
+        {
+            if (await TryReplaceAsync(partition, wanted, cancellationToken).ConfigureAwait(false))
+            {
+                break;
+            }
+
+            // Only an overlapping run deleting the same vanished group can get in the way; re-read and redo (the
+            // values are absolute, so redoing is always safe).
+            if (attempt >= 5)
+            {
+                throw new StorageContentionException($"rollup partition {partition} kept changing during replacement");
+            }
+        }
+
+        if (granularity == RollupGranularity.Day && rows.Count > 0)
+        {
+            await Table.UpsertEntityAsync(new TableEntity(TenantsPartition, StorageKeys.Escape(tenantId)) { ["TenantId"] = tenantId },
+                TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<bool> TryReplaceAsync(string partition, Dictionary<string, TableEntity> wanted, CancellationToken cancellationToken)
+    {
         var existing = new List<string>();
         await foreach (var e in Table.QueryAsync<TableEntity>(x => x.PartitionKey == partition, select: ["RowKey"], cancellationToken: cancellationToken)
             .ConfigureAwait(false))
@@ -40,20 +64,20 @@ public sealed class TableRollupStore(LlmCostStorage storage) : IRollupStore
         // the next run (which recomputes the same rows), so multi-chunk periods stay correct.
         foreach (var chunk in actions.Chunk(100))
         {
-            var result = await OptimisticConcurrency.SubmitAsync(Table, chunk, cancellationToken).ConfigureAwait(false);
-            if (!result.Succeeded)
+            try
             {
-                // Only a concurrent delete of a row we also delete can conflict here: redo the period.
-                await ReplacePeriodAsync(tenantId, granularity, periodStart, rows, cancellationToken).ConfigureAwait(false);
-                return;
+                if (!(await OptimisticConcurrency.SubmitAsync(Table, chunk, cancellationToken).ConfigureAwait(false)).Succeeded)
+                {
+                    return false;
+                }
+            }
+            catch (TableTransactionFailedException ex) when (ex.Status == 404)
+            {
+                return false;
             }
         }
 
-        if (granularity == RollupGranularity.Day && rows.Count > 0)
-        {
-            await Table.UpsertEntityAsync(new TableEntity(TenantsPartition, StorageKeys.Escape(tenantId)) { ["TenantId"] = tenantId },
-                TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
-        }
+        return true;
     }
 
     public async Task<IReadOnlyList<RollupRow>> ReadAsync(
@@ -92,6 +116,29 @@ public sealed class TableRollupStore(LlmCostStorage storage) : IRollupStore
 
     public Task SetWatermarkAsync(DateTimeOffset watermark, CancellationToken cancellationToken = default) =>
         Table.UpsertEntityAsync(new TableEntity(MetaPartition, "watermark") { ["Watermark"] = watermark }, TableUpdateMode.Replace, cancellationToken);
+
+    public async Task<int> PruneAsync(string tenantId, RollupGranularity granularity, DateTimeOffset before, CancellationToken cancellationToken = default)
+    {
+        var from = StorageKeys.Compose(StorageKeys.Escape(tenantId), granularity switch { RollupGranularity.Hour => "h", RollupGranularity.Day => "d", _ => "m" }, string.Empty);
+        var to = Partition(tenantId, granularity, RollupPeriods.StartOf(granularity, before));
+        var rows = new List<TableEntity>();
+        await foreach (var e in Table.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey ge {from} and PartitionKey lt {to}"), select: ["PartitionKey", "RowKey"], cancellationToken: cancellationToken)
+            .ConfigureAwait(false))
+        {
+            rows.Add(e);
+        }
+
+        foreach (var partition in rows.GroupBy(r => r.PartitionKey))
+        {
+            foreach (var chunk in partition.Chunk(100))
+            {
+                await Table.SubmitTransactionAsync(chunk.Select(r => new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(r.PartitionKey, r.RowKey), ETag.All)), cancellationToken)
+                    .ConfigureAwait(false);
+            }
+        }
+
+        return rows.Count;
+    }
 
     /// <summary>Every tenant that ever had a non-empty day rollup.</summary>
     public async Task<IReadOnlyList<string>> ListTenantsAsync(CancellationToken cancellationToken = default)

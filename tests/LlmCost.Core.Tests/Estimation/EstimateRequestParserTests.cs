@@ -65,3 +65,55 @@ public sealed class EstimateRequestParserTests
         Assert.Contains(result.Errors, e => e.Field == field);
     }
 }
+
+public sealed class ProviderRequestBodyTests
+{
+    private static EstimateRequest Parse(string json)
+    {
+        using JsonDocument doc = JsonDocument.Parse(json);
+        EstimateRequestParseResult result = EstimateRequestParser.Parse(doc.RootElement);
+        Assert.True(result.IsValid, string.Join("; ", result.Errors));
+        return result.Request!;
+    }
+
+    [Fact]
+    public void ResponsesApiBody()
+    {
+        EstimateRequest request = Parse("""
+            {"model":"o3","instructions":"Be terse.","input":"What is 2+2?","max_output_tokens":500}
+            """);
+
+        Assert.Equal(500, request.MaxOutputTokens);
+        Assert.Equal([("system", "Be terse."), ("user", "What is 2+2?")], request.Messages.Select(m => (m.Role, m.Content!)));
+    }
+
+    [Fact]
+    public void GeminiBody_ThinkingBudgetIsAdded()
+    {
+        EstimateRequest request = Parse("""
+            {"model":"gemini-2.5-flash","systemInstruction":{"parts":[{"text":"Be kind."}]},
+             "contents":[{"role":"user","parts":[{"text":"Hello"},{"inlineData":{"mimeType":"image/png","data":"iVBOR"},"width":300,"height":200}]}],
+             "tools":[{"functionDeclarations":[{"name":"lookup","description":"Looks up.","parameters":{"type":"object","properties":{"q":{"type":"string"}}}}]}],
+             "generationConfig":{"maxOutputTokens":2048,"thinkingConfig":{"thinkingBudget":1024}}}
+            """);
+
+        Assert.Equal(2048, request.MaxOutputTokens);
+        Assert.Equal(1024, request.ThinkingBudgetTokens);
+        Assert.Equal(["system", "user"], request.Messages.Select(m => m.Role));
+        Assert.Equal(new ImageInput(300, 200), Assert.Single(request.Messages[1].Images));
+        Assert.Equal("lookup", Assert.Single(request.Tools).Name);
+    }
+
+    [Fact]
+    public void GeminiInlineImageWithoutSize_IsAnError()
+    {
+        using JsonDocument doc = JsonDocument.Parse("""
+            {"model":"gemini-2.5-flash","contents":[{"role":"user","parts":[{"inlineData":{"mimeType":"image/png","data":"x"}}]}],
+             "generationConfig":{"maxOutputTokens":10}}
+            """);
+
+        EstimateRequestParseResult result = EstimateRequestParser.Parse(doc.RootElement);
+
+        Assert.Equal("contents[0].parts[0]", Assert.Single(result.Errors).Field);
+    }
+}

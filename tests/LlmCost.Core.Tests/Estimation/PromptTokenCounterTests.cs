@@ -86,7 +86,7 @@ public sealed class PromptTokenCounterTests
     [InlineData("claude-sonnet-4-20250514", null)]
     [InlineData("my-azure-deployment", null)]
     public void EncodingForModel(string model, string? expected) =>
-        Assert.Equal(expected, Tokenizers.EncodingForModel(model));
+        Assert.Equal(expected, TokenizerCache.EncodingForModel(model));
 
     [Theory]
     [InlineData("o200k_base")]

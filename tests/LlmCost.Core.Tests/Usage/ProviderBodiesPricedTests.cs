@@ -127,3 +127,70 @@ public sealed class ProviderBodiesPricedTests
         Assert.Equal(0.011775m, quote.CostUsd);
     }
 }
+
+/// <summary>Providers whose OpenAI-style chat usage departs from OpenAI's convention.</summary>
+public sealed class ChatQuirkTests
+{
+    private static readonly DateTimeOffset _june2026 = new(2026, 6, 1, 12, 0, 0, TimeSpan.Zero);
+
+    private static UsageParseResult Normalize(string provider, string json)
+    {
+        using JsonDocument doc = JsonDocument.Parse(json);
+        return UsageNormalizer.Normalize(provider, doc.RootElement);
+    }
+
+    private const string GrokBody = """
+        {"id":"3f1a2b","object":"chat.completion","created":1752000000,"model":"grok-3-mini",
+         "choices":[{"index":0,"message":{"role":"assistant","content":"4","reasoning_content":"..."},"finish_reason":"stop"}],
+         "usage":{"prompt_tokens":100,"completion_tokens":50,"total_tokens":450,
+                  "prompt_tokens_details":{"text_tokens":100,"audio_tokens":0,"image_tokens":0,"cached_tokens":20},
+                  "completion_tokens_details":{"reasoning_tokens":300,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0},
+                  "num_sources_used":0},
+         "system_fingerprint":"fp_6b2d2d5fa8"}
+        """;
+
+    [Fact]
+    public void XAi_ReasoningIsOnTopOfCompletion()
+    {
+        // total_tokens 450 = 100 prompt + 50 completion + 300 reasoning: output = 350.
+        UsageParseResult result = Normalize("x-ai", GrokBody);
+
+        Assert.True(result.IsValid, result.ErrorSummary);
+        Assert.Equal(new CanonicalUsage { InputTokens = 100, CacheReadTokens = 20, OutputTokens = 350, ReasoningTokens = 300 }, result.Usage);
+    }
+
+    [Fact]
+    public void XAi_PricedWithReasoningAsOutput()
+    {
+        // grok-3-mini: input $0.30, cached $0.075, output $0.50:
+        //   80 * 0.3 = 24; 20 * 0.075 = 1.5; 350 * 0.5 = 175 -> $0.0002005.
+        UsageParseResult usage = Normalize("x-ai", GrokBody);
+        PriceQuote quote = PricingEngine.Default.Price(new PriceRequest("x-ai", "grok-3-mini", _june2026, usage.Usage!));
+
+        Assert.Equal(0.0002005m, quote.CostUsd);
+    }
+
+    [Fact]
+    public void SameBodyFromAnotherProvider_WouldBeRejected_NotUndercounted()
+    {
+        // Read with OpenAI's convention, reasoning (300) cannot be part of completion (50): an error, never a
+        // silently wrong number.
+        UsageParseResult result = Normalize("openai", GrokBody);
+
+        Assert.Equal("raw_usage.usage.completion_tokens_details.reasoning_tokens", Assert.Single(result.Errors).Field);
+    }
+
+    [Fact]
+    public void Perplexity_ReasoningAndCitationsAreOutput()
+    {
+        UsageParseResult result = Normalize("perplexity", """
+            {"id":"b8d1","model":"sonar-deep-research","object":"chat.completion","created":1752000000,
+             "usage":{"prompt_tokens":20,"completion_tokens":1500,"total_tokens":1520,"citation_tokens":4000,
+                      "num_search_queries":12,"reasoning_tokens":9000},
+             "choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"..."}}]}
+            """);
+
+        // 1,500 completion + 9,000 reasoning + 4,000 citation = 14,500 output.
+        Assert.Equal(new CanonicalUsage { InputTokens = 20, OutputTokens = 14_500, ReasoningTokens = 9000 }, result.Usage);
+    }
+}

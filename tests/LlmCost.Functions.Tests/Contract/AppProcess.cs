@@ -37,7 +37,8 @@ public sealed class AppProcess : IAsyncDisposable
     }
 
     /// <summary>Starts the app as the Functions host would (FunctionsHost mode) and waits until GET / answers.</summary>
-    public static Task<AppProcess> StartAsHostWouldAsync(string appRoot, IDictionary<string, string> settings)
+    /// <param name="executable">The published self-contained executable; by default the built dll under `dotnet`.</param>
+    public static Task<AppProcess> StartAsHostWouldAsync(string appRoot, IDictionary<string, string> settings, string? executable = null)
     {
         var port = FreePort();
         var workerId = Guid.NewGuid().ToString();
@@ -49,7 +50,7 @@ public sealed class AppProcess : IAsyncDisposable
             ["FUNCTIONS_HTTPWORKER_ID"] = workerId,
             ["FUNCTIONS_APP_ROOT_PATH"] = appRoot,
         };
-        return StartAsync(port, environment, []);
+        return StartAsync(port, environment, [], executable);
     }
 
     /// <summary>Starts the app with no Functions host around it (standalone mode) on a free PORT.</summary>
@@ -87,9 +88,9 @@ public sealed class AppProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    private static async Task<AppProcess> StartAsync(int port, IDictionary<string, string> environment, IEnumerable<string> arguments)
+    private static async Task<AppProcess> StartAsync(int port, IDictionary<string, string> environment, IEnumerable<string> arguments, string? executable = null)
     {
-        var process = Process.Start(CreateStartInfo(arguments, environment)) ?? throw new InvalidOperationException("could not start the app");
+        var process = Process.Start(CreateStartInfo(arguments, environment, executable)) ?? throw new InvalidOperationException("could not start the app");
         var app = new AppProcess(process, port);
         process.OutputDataReceived += (_, e) => app.Append(e.Data);
         process.ErrorDataReceived += (_, e) => app.Append(e.Data);
@@ -120,17 +121,22 @@ public sealed class AppProcess : IAsyncDisposable
         throw new InvalidOperationException($"GET / did not answer within 30 s:\n{app.Output}");
     }
 
-    private static ProcessStartInfo CreateStartInfo(IEnumerable<string> arguments, IDictionary<string, string> environment)
+    private static ProcessStartInfo CreateStartInfo(IEnumerable<string> arguments, IDictionary<string, string> environment, string? executable = null)
     {
-        var dll = TestEnvironment.AppDll;
-        var info = new ProcessStartInfo("dotnet")
+        var program = executable ?? TestEnvironment.AppDll;
+        var info = new ProcessStartInfo(executable ?? "dotnet")
         {
-            WorkingDirectory = Path.GetDirectoryName(dll)!,
+            // As host.json's workingDirectory: the folder of the app, where appsettings.json is.
+            WorkingDirectory = Path.GetDirectoryName(program)!,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        info.ArgumentList.Add(dll);
+        if (executable is null)
+        {
+            info.ArgumentList.Add(program);
+        }
+
         foreach (var argument in arguments)
         {
             info.ArgumentList.Add(argument);

@@ -143,6 +143,46 @@ public sealed class CustomHandlerContractTests(HostedAppFixture fixture) : IClas
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
     }
 
+    [Fact]
+    public async Task Every_http_function_route_reaches_an_app_endpoint_when_the_host_forwards_it()
+    {
+        // The host forwards /api/{function.json route} unchanged, with its own headers; the app must route it to an
+        // endpoint (no key: 401/403 for protected ones, 4xx for bad input, 200 for health), never "no such route".
+        var http = Functions.Where(f => (string?)f["trigger"] == "Http").ToList();
+        Assert.NotEmpty(http);
+        foreach (var function in http)
+        {
+            var path = "/api/" + ConcretePath((string)function["route"]!);
+            foreach (var method in function["methods"]!.AsArray().Select(m => (string)m!))
+            {
+                using var request = new HttpRequestMessage(new HttpMethod(method.ToUpperInvariant()), path);
+                request.Headers.Add("X-Azure-Functions-InvocationId", Guid.NewGuid().ToString());
+                request.Headers.UserAgent.ParseAdd("Azure-Functions-Host/4.1037.0.0");
+                if (method is "post" or "put" or "patch")
+                {
+                    request.Content = new StringContent("{}", Encoding.UTF8, "application/json");
+                }
+
+                using var response = await App.Client.SendAsync(request);
+                Assert.True(
+                    response.StatusCode is not (HttpStatusCode.NotFound or HttpStatusCode.MethodNotAllowed) && (int)response.StatusCode < 500,
+                    $"{function["name"]}: {method.ToUpperInvariant()} {path} answered {(int)response.StatusCode}");
+            }
+        }
+    }
+
+    /// <summary>A request path for a function route: parameters filled with values their constraints accept.</summary>
+    private static string ConcretePath(string route) => System.Text.RegularExpressions.Regex.Replace(
+        route,
+        @"\{\*?(?<name>[A-Za-z0-9_]+)(?<constraints>(:[^}?]+)*)\??\}",
+        m => m.Groups["constraints"].Value switch
+        {
+            var c when c.Contains(":int", StringComparison.Ordinal) || c.Contains(":long", StringComparison.Ordinal) => "1",
+            var c when c.Contains(":guid", StringComparison.Ordinal) => Guid.NewGuid().ToString(),
+            var c when c.Contains(":bool", StringComparison.Ordinal) => "true",
+            _ => "contract-" + m.Groups["name"].Value.ToLowerInvariant(),
+        });
+
     private List<string> Names(string trigger) =>
         Functions.Where(f => (string?)f["trigger"] == trigger).Select(f => (string)f["name"]!).ToList();
 

@@ -16,6 +16,7 @@ public class FunctionManifestDriftTests
         {
             var (exitCode, log) = await AppProcess.RunToCompletionAsync(
                 ["--generate-functions", Path.Combine(output, "functions"), "--generate-host-json", Path.Combine(output, "host.json"),
+                 "--describe-storage", Path.Combine(output, "storage-resources.json"),
                  "--LlmCost:Hosting:DiagnosticFunctions=false", "--LlmCost:Storage:Prefix=llmcost"]);
             Assert.True(exitCode == 0, log);
 
@@ -31,6 +32,12 @@ public class FunctionManifestDriftTests
 
             var hostJson = await File.ReadAllTextAsync(Path.Combine(TestEnvironment.RepoRoot, "host.json"));
             Assert.True(await File.ReadAllTextAsync(Path.Combine(output, "host.json")) == hostJson, $"host.json differs from the code's settings: {Regenerate}");
+
+            // main.bicep creates the tables, queues and containers listed here: the ones the app declares.
+            var storage = await File.ReadAllTextAsync(Path.Combine(TestEnvironment.RepoRoot, "infra-bicep", "storage-resources.json"));
+            Assert.True(
+                await File.ReadAllTextAsync(Path.Combine(output, "storage-resources.json")) == storage,
+                $"infra-bicep/storage-resources.json differs from the storage the app declares: {Regenerate}");
         }
         finally
         {

@@ -133,7 +133,7 @@ public static class OperationsApi
             CreatedAt = time.GetUtcNow(),
         };
         await subscriptions.AddAsync(subscription, cancellationToken);
-        return TypedResults.Created($"/api/alerts/subscriptions/{subscription.SubscriptionId}?tenant_id={Uri.EscapeDataString(tenantId)}", SubscriptionJson(subscription));
+        return TypedResults.Created($"/api/alerts/subscriptions/{subscription.SubscriptionId}?tenant_id={Uri.EscapeDataString(tenantId)}", SubscriptionJson(subscription, reveal: true));
     }
 
     private static async Task<IResult> ListSubscriptions(ClaimsPrincipal caller, ISubscriptionStore subscriptions, string? tenant_id, CancellationToken cancellationToken)
@@ -149,7 +149,9 @@ public static class OperationsApi
         }
 
         var list = await subscriptions.ListAsync(tenantId, cancellationToken);
-        return TypedResults.Ok(new { subscriptions = list.OrderBy(s => s.CreatedAt).Select(SubscriptionJson) });
+        // Slack/Teams webhook URLs are bearer secrets: only admin keys see them whole.
+        var reveal = caller.IsAdmin();
+        return TypedResults.Ok(new { subscriptions = list.OrderBy(s => s.CreatedAt).Select(s => SubscriptionJson(s, reveal)) });
     }
 
     private static async Task<IResult> DeleteSubscription(
@@ -543,12 +545,12 @@ public static class OperationsApi
         created_at = r.CreatedAt,
     };
 
-    private static object SubscriptionJson(AlertSubscription s) => new
+    private static object SubscriptionJson(AlertSubscription s, bool reveal) => new
     {
         subscription_id = s.SubscriptionId,
         tenant_id = s.TenantId,
         channel = s.Channel,
-        url = s.Url,
+        url = reveal || s.Url is null ? s.Url : new Uri(s.Url).GetLeftPart(UriPartial.Authority) + "/…",
         email = s.Email,
         kinds = s.Kinds,
         has_secret = s.Secret is not null,

@@ -10,14 +10,17 @@ using LlmCost.Storage.Operations;
 
 namespace LlmCost.Functions.Apis.Operations;
 
+// Functions resolve their services when invoked, not when constructed: the function catalog (function.json
+// generation, the host's function list) builds every function without touching storage.
+
 /// <summary>Rollups every 5 minutes: recompute the tenant-days whose events were written since the last run (late events included).</summary>
-public sealed partial class RollupsFunction(RollupRunner runner, ILogger<RollupsFunction> logger) : IBackgroundFunction
+public sealed partial class RollupsFunction(IServiceProvider services, ILogger<RollupsFunction> logger) : IBackgroundFunction
 {
     public FunctionDefinition Definition { get; } = FunctionDefinition.Timer("OpsRollups", "0 */5 * * * *", runOnStartup: true);
 
     public async Task InvokeAsync(FunctionInvocation invocation, CancellationToken cancellationToken = default)
     {
-        var result = await runner.RunAsync(cancellationToken).ConfigureAwait(false);
+        var result = await services.GetRequiredService<RollupRunner>().RunAsync(cancellationToken).ConfigureAwait(false);
         LogRun(logger, result.DaysRecomputed, result.MonthsRecomputed);
     }
 
@@ -26,16 +29,16 @@ public sealed partial class RollupsFunction(RollupRunner runner, ILogger<Rollups
 }
 
 /// <summary>Anomaly scan every 15 minutes (after the rollups): this hour's and today's cost/tokens, error rates, unpriced models.</summary>
-public sealed partial class AnomaliesFunction(IRollupStore rollups, AnomalyScanner scanner, IAlertPublisher publisher, ILogger<AnomaliesFunction> logger)
+public sealed partial class AnomaliesFunction(IServiceProvider services, ILogger<AnomaliesFunction> logger)
     : IBackgroundFunction
 {
     public FunctionDefinition Definition { get; } = FunctionDefinition.Timer("OpsAnomalies", "0 2,17,32,47 * * * *");
 
     public async Task InvokeAsync(FunctionInvocation invocation, CancellationToken cancellationToken = default)
     {
-        var tenants = await rollups.ListTenantsAsync(cancellationToken).ConfigureAwait(false);
-        var result = await scanner.ScanAsync(tenants, cancellationToken).ConfigureAwait(false);
-        await publisher.PublishAsync(result.Alerts, cancellationToken).ConfigureAwait(false);
+        var tenants = await services.GetRequiredService<IRollupStore>().ListTenantsAsync(cancellationToken).ConfigureAwait(false);
+        var result = await services.GetRequiredService<AnomalyScanner>().ScanAsync(tenants, cancellationToken).ConfigureAwait(false);
+        await services.GetRequiredService<IAlertPublisher>().PublishAsync(result.Alerts, cancellationToken).ConfigureAwait(false);
         LogRun(logger, result.TenantsScanned, result.Alerts.Count);
     }
 
@@ -44,16 +47,17 @@ public sealed partial class AnomaliesFunction(IRollupStore rollups, AnomalyScann
 }
 
 /// <summary>Budget projections hourly: "projected to exceed" alerts from <see cref="SpendForecaster"/>.</summary>
-public sealed partial class ForecastsFunction(IEnumerable<IBudgetForecastSource> sources, ProjectionAlerter alerter, IAlertPublisher publisher, ILogger<ForecastsFunction> logger)
+public sealed partial class ForecastsFunction(IServiceProvider services, ILogger<ForecastsFunction> logger)
     : IBackgroundFunction
 {
     public FunctionDefinition Definition { get; } = FunctionDefinition.Timer("OpsForecasts", "0 10 * * * *");
 
     public async Task InvokeAsync(FunctionInvocation invocation, CancellationToken cancellationToken = default)
     {
+        var alerter = services.GetRequiredService<ProjectionAlerter>();
         var alerts = new List<Alert>();
         var budgets = 0;
-        foreach (var source in sources)
+        foreach (var source in services.GetServices<IBudgetForecastSource>())
         {
             foreach (var budget in await source.ListActiveAsync(cancellationToken).ConfigureAwait(false))
             {
@@ -65,7 +69,7 @@ public sealed partial class ForecastsFunction(IEnumerable<IBudgetForecastSource>
             }
         }
 
-        await publisher.PublishAsync(alerts, cancellationToken).ConfigureAwait(false);
+        await services.GetRequiredService<IAlertPublisher>().PublishAsync(alerts, cancellationToken).ConfigureAwait(false);
         LogRun(logger, budgets, alerts.Count);
     }
 
@@ -74,13 +78,13 @@ public sealed partial class ForecastsFunction(IEnumerable<IBudgetForecastSource>
 }
 
 /// <summary>The outbox sweep every minute: alerts stored but not yet queued (ours after a crash, and other modules' outboxes) go on the queue.</summary>
-public sealed partial class AlertDispatchFunction(AlertPublisher publisher, IEnumerable<IAlertOutboxSource> sources, ILogger<AlertDispatchFunction> logger) : IBackgroundFunction
+public sealed partial class AlertDispatchFunction(IServiceProvider services, ILogger<AlertDispatchFunction> logger) : IBackgroundFunction
 {
     public FunctionDefinition Definition { get; } = FunctionDefinition.Timer("OpsAlertDispatch", "0 * * * * *");
 
     public async Task InvokeAsync(FunctionInvocation invocation, CancellationToken cancellationToken = default)
     {
-        var count = await publisher.DispatchPendingAsync(sources, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var count = await services.GetRequiredService<AlertPublisher>().DispatchPendingAsync(services.GetServices<IAlertOutboxSource>(), cancellationToken: cancellationToken).ConfigureAwait(false);
         if (count > 0)
         {
             LogRun(logger, count);
@@ -95,7 +99,7 @@ public sealed partial class AlertDispatchFunction(AlertPublisher publisher, IEnu
 /// The alert queue's consumer: fans one alert out to its subscriptions. Throws when any delivery failed, so the
 /// runner retries the message and moves it to "{queue}-poison" after the 5th attempt (the alert is then "failed").
 /// </summary>
-public sealed partial class AlertFanOutFunction(AlertFanOut fanOut, StorageNames names, ILogger<AlertFanOutFunction> logger) : IBackgroundFunction
+public sealed partial class AlertFanOutFunction(IServiceProvider services, StorageNames names, ILogger<AlertFanOutFunction> logger) : IBackgroundFunction
 {
     public FunctionDefinition Definition { get; } = FunctionDefinition.QueueTriggered("OpsAlertFanOut", names.Queue(OperationsStorage.AlertQueue));
 
@@ -108,7 +112,7 @@ public sealed partial class AlertFanOutFunction(AlertFanOut fanOut, StorageNames
             throw new InvalidOperationException("alert queue message is not {\"tenant_id\",\"alert_id\"} JSON");
         }
 
-        var result = await fanOut.HandleAsync(tenantId, alertId, Math.Max(1, invocation.DequeueCount), cancellationToken).ConfigureAwait(false);
+        var result = await services.GetRequiredService<AlertFanOut>().HandleAsync(tenantId, alertId, Math.Max(1, invocation.DequeueCount), cancellationToken).ConfigureAwait(false);
         LogDone(logger, alertId, result.Status, result.Delivered, result.Skipped);
     }
 
@@ -117,15 +121,16 @@ public sealed partial class AlertFanOutFunction(AlertFanOut fanOut, StorageNames
 }
 
 /// <summary>Reports at 00:30 UTC: yesterday's daily report per tenant, and on the 1st last month's monthly report.</summary>
-public sealed partial class ReportsFunction(IRollupStore rollups, ReportService reports, TimeProvider timeProvider, ILogger<ReportsFunction> logger) : IBackgroundFunction
+public sealed partial class ReportsFunction(IServiceProvider services, TimeProvider timeProvider, ILogger<ReportsFunction> logger) : IBackgroundFunction
 {
     public FunctionDefinition Definition { get; } = FunctionDefinition.Timer("OpsReports", "0 30 0 * * *");
 
     public async Task InvokeAsync(FunctionInvocation invocation, CancellationToken cancellationToken = default)
     {
         var yesterday = DateOnly.FromDateTime(timeProvider.GetUtcNow().UtcDateTime).AddDays(-1);
+        var reports = services.GetRequiredService<ReportService>();
         var count = 0;
-        foreach (var tenant in await rollups.ListTenantsAsync(cancellationToken).ConfigureAwait(false))
+        foreach (var tenant in await services.GetRequiredService<IRollupStore>().ListTenantsAsync(cancellationToken).ConfigureAwait(false))
         {
             await reports.GenerateAsync(new ReportRequest(tenant, ReportPeriod.Day, yesterday), cancellationToken).ConfigureAwait(false);
             count++;
@@ -144,13 +149,13 @@ public sealed partial class ReportsFunction(IRollupStore rollups, ReportService 
 }
 
 /// <summary>Retention at 02:15 UTC: archive raw events past retention to blob (gzip JSON lines), then delete them.</summary>
-public sealed partial class RetentionFunction(RetentionRunner runner, ILogger<RetentionFunction> logger) : IBackgroundFunction
+public sealed partial class RetentionFunction(IServiceProvider services, ILogger<RetentionFunction> logger) : IBackgroundFunction
 {
     public FunctionDefinition Definition { get; } = FunctionDefinition.Timer("OpsRetention", "0 15 2 * * *");
 
     public async Task InvokeAsync(FunctionInvocation invocation, CancellationToken cancellationToken = default)
     {
-        var result = await runner.RunAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        var result = await services.GetRequiredService<RetentionRunner>().RunAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
         LogRun(logger, result.DaysArchived, result.EventsDeleted);
     }
 

@@ -9,7 +9,7 @@ namespace LlmCost.Core.Estimation;
 /// A created tokenizer is safe to use from many threads (it only reads its vocabulary; its internal cache is
 /// a concurrent one).
 /// </summary>
-public static class Tokenizers
+public static class TokenizerCache
 {
     public const string O200kBase = "o200k_base";
     public const string Cl100kBase = "cl100k_base";

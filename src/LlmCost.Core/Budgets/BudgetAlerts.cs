@@ -1,0 +1,153 @@
+using System.Globalization;
+using LlmCost.Core.Alerts;
+
+namespace LlmCost.Core.Budgets;
+
+/// <summary>Forecasts a budget's spend at the end of its period ("projected to exceed").</summary>
+public interface IBudgetSpendForecaster
+{
+    /// <summary>Projected spend (USD for USD budgets, tokens for token budgets) at period end; null when too early to say.</summary>
+    decimal? ForecastPeriodEnd(BudgetDefinition budget, BudgetPeriodState state, DateTimeOffset now);
+}
+
+/// <summary>
+/// Straight-line projection of the period so far. Silent during the first tenth of a period, where one early call
+/// would project an absurd rate. Replaceable by a better forecaster through DI.
+/// </summary>
+public sealed class LinearBudgetForecaster : IBudgetSpendForecaster
+{
+    public decimal? ForecastPeriodEnd(BudgetDefinition budget, BudgetPeriodState state, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(budget);
+        ArgumentNullException.ThrowIfNull(state);
+        var length = state.Window.Length;
+        var elapsed = now - state.Window.Start;
+        var spent = budget.IsUsd ? state.SpentUsd : state.SpentTokens;
+        if (elapsed >= length)
+        {
+            return spent;
+        }
+
+        if (elapsed.Ticks * 10 < length.Ticks)
+        {
+            return null;
+        }
+
+        return decimal.Round(spent * length.Ticks / elapsed.Ticks, 6);
+    }
+}
+
+/// <summary>
+/// Threshold, projection and circuit-breaker alerts of one budget period. Each alert key is recorded in the period
+/// state that the same write updates, so an alert fires exactly once per (budget, subject, period, threshold) and
+/// only together with the spend that crossed it; its id is deterministic so a re-delivery is recognisable.
+/// </summary>
+public static class BudgetAlerts
+{
+    public const string ProjectedKey = "projected";
+    public const string BreakerKey = "breaker";
+
+    public static string AlertId(BudgetPeriodState state, string alertKey)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        return $"budget:{state.BudgetId}:{state.Subject}:{state.Window.Key}:{alertKey}";
+    }
+
+    public static string ThresholdKey(decimal percent) => percent.ToString("0.####", CultureInfo.InvariantCulture);
+
+    /// <summary>Alerts newly crossed by the spend now in <paramref name="state"/>; marks them fired in the state.</summary>
+    public static IReadOnlyList<Alert> Evaluate(
+        BudgetDefinition budget,
+        BudgetPeriodState state,
+        IBudgetSpendForecaster forecaster,
+        DateTimeOffset now,
+        bool breakerTripped = false)
+    {
+        ArgumentNullException.ThrowIfNull(budget);
+        ArgumentNullException.ThrowIfNull(state);
+        ArgumentNullException.ThrowIfNull(forecaster);
+        var alerts = new List<Alert>();
+        decimal limit = budget.AmountUsd ?? budget.TokenLimit ?? 0m;
+        decimal spent = budget.IsUsd ? state.SpentUsd : state.SpentTokens;
+        if (limit > 0m)
+        {
+            var percent = spent * 100m / limit;
+            foreach (var threshold in budget.ThresholdPercents.Order())
+            {
+                var key = ThresholdKey(threshold);
+                if (percent >= threshold && state.MarkFired(key))
+                {
+                    alerts.Add(Create(budget, state, AlertKinds.BudgetThreshold, key, now, threshold,
+                        $"budget '{budget.BudgetId}' reached {key}% of its {BudgetNames.Of(budget.Period)} limit"));
+                }
+            }
+
+            if (budget.AlertOnProjectedOverrun && !state.HasFired(ProjectedKey) && spent <= limit
+                && forecaster.ForecastPeriodEnd(budget, state, now) is { } forecast && forecast > limit)
+            {
+                state.MarkFired(ProjectedKey);
+                alerts.Add(Create(budget, state, AlertKinds.BudgetProjectedOverrun, ProjectedKey, now, null,
+                    $"budget '{budget.BudgetId}' is projected to exceed its limit by period end",
+                    ("forecast", forecast.ToString(CultureInfo.InvariantCulture))));
+            }
+        }
+
+        var breakerKey = BreakerKey + ":" + state.BreakerWindowStart?.UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture);
+        if (breakerTripped && state.MarkFired(breakerKey))
+        {
+            alerts.Add(Create(budget, state, AlertKinds.CircuitBreaker, breakerKey, now, null,
+                $"circuit breaker of budget '{budget.BudgetId}' tripped: spend in a short window exceeded {budget.CircuitBreaker?.Multiple}x normal",
+                ("window_spent_usd", state.BreakerWindowSpentUsd.ToString(CultureInfo.InvariantCulture)),
+                ("tripped_until", state.TrippedUntil?.ToString("O", CultureInfo.InvariantCulture) ?? string.Empty)));
+        }
+
+        return alerts;
+    }
+
+    private static Alert Create(
+        BudgetDefinition budget,
+        BudgetPeriodState state,
+        string kind,
+        string key,
+        DateTimeOffset now,
+        decimal? threshold,
+        string message,
+        params (string Key, string Value)[] extra)
+    {
+        var details = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["period_start"] = state.Window.Start.ToString("O", CultureInfo.InvariantCulture),
+            ["period_end"] = state.Window.End.ToString("O", CultureInfo.InvariantCulture),
+            ["spent_usd"] = state.SpentUsd.ToString(CultureInfo.InvariantCulture),
+            ["spent_tokens"] = state.SpentTokens.ToString(CultureInfo.InvariantCulture),
+        };
+        if (budget.AmountUsd is { } amount)
+        {
+            details["limit_usd"] = amount.ToString(CultureInfo.InvariantCulture);
+        }
+
+        if (budget.TokenLimit is { } tokens)
+        {
+            details["token_limit"] = tokens.ToString(CultureInfo.InvariantCulture);
+        }
+
+        foreach (var (k, v) in extra)
+        {
+            details[k] = v;
+        }
+
+        return new Alert
+        {
+            AlertId = AlertId(state, key),
+            Kind = kind,
+            TenantId = budget.TenantId,
+            Scope = BudgetNames.Of(budget.Scope),
+            ScopeId = state.Subject,
+            CreatedAt = now,
+            BudgetId = budget.BudgetId,
+            ThresholdPercent = threshold,
+            Message = message,
+            Details = details,
+        };
+    }
+}

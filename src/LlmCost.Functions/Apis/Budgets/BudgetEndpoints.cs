@@ -1,0 +1,292 @@
+using System.Globalization;
+using System.Security.Claims;
+using LlmCost.Core.Alerts;
+using LlmCost.Core.Budgets;
+using LlmCost.Functions.Hosting;
+using LlmCost.Functions.Hosting.Auth;
+using Microsoft.AspNetCore.Mvc;
+
+namespace LlmCost.Functions.Apis.Budgets;
+
+/// <summary>
+/// HTTP surface of the budgets: parse, check the caller's tenant, call <see cref="BudgetService"/>, map outcomes.
+/// A denial is a 200 decision; 4xx are for bad requests and name the field.
+/// </summary>
+public static class BudgetEndpoints
+{
+    public static IEndpointRouteBuilder MapBudgetEndpoints(this IEndpointRouteBuilder endpoints)
+    {
+        var budgets = endpoints.MapGroup("/api/budgets").WithTags("Budgets");
+
+        budgets.MapPost("/", CreateAsync).WithName("CreateBudget").RequireAuthorization(LlmCostAuth.AdminPolicy);
+        budgets.MapGet("/", ListAsync).WithName("ListBudgets").RequireAuthorization(LlmCostAuth.ReaderPolicy);
+        budgets.MapGet("/{budgetId}", GetAsync).WithName("GetBudget").RequireAuthorization(LlmCostAuth.ReaderPolicy);
+        budgets.MapPut("/{budgetId}", UpdateAsync).WithName("UpdateBudget").RequireAuthorization(LlmCostAuth.AdminPolicy);
+        budgets.MapDelete("/{budgetId}", DeleteAsync).WithName("DeleteBudget").RequireAuthorization(LlmCostAuth.AdminPolicy);
+        budgets.MapGet("/{budgetId}/status", StatusAsync).WithName("GetBudgetStatus").RequireAuthorization(LlmCostAuth.ReaderPolicy);
+        budgets.MapPost("/{budgetId}/breaker/reset", ResetBreakerAsync).WithName("ResetBudgetBreaker").RequireAuthorization(LlmCostAuth.AdminPolicy);
+        budgets.MapPost("/authorize", AuthorizeAsync).WithName("AuthorizeBudget").RequireAuthorization(LlmCostAuth.IngestPolicy);
+        budgets.MapGet("/profiles", ListProfiles).WithName("ListBudgetProfiles").RequireAuthorization(LlmCostAuth.ReaderPolicy);
+        budgets.MapPost("/profiles", ApplyProfileAsync).WithName("ApplyBudgetProfile").RequireAuthorization(LlmCostAuth.AdminPolicy);
+        budgets.MapPost("/freeze", (FreezeBody? body, ClaimsPrincipal caller, BudgetService service, CancellationToken ct) => FreezeAsync(body, caller, service, true, ct))
+            .WithName("FreezeBudgetScope").RequireAuthorization(LlmCostAuth.AdminPolicy);
+        budgets.MapPost("/unfreeze", (FreezeBody? body, ClaimsPrincipal caller, BudgetService service, CancellationToken ct) => FreezeAsync(body, caller, service, false, ct))
+            .WithName("UnfreezeBudgetScope").RequireAuthorization(LlmCostAuth.AdminPolicy);
+        budgets.MapGet("/freezes", ListFreezesAsync).WithName("ListBudgetFreezes").RequireAuthorization(LlmCostAuth.ReaderPolicy);
+        budgets.MapGet("/alerts", PendingAlertsAsync).WithName("ListPendingBudgetAlerts").RequireAuthorization(LlmCostAuth.ReaderPolicy);
+        budgets.MapPost("/reservations/expire", ExpireAsync).WithName("ExpireBudgetReservations").RequireAuthorization(LlmCostAuth.AdminPolicy);
+
+        endpoints.MapGet("/api/audit", AuditAsync).WithName("GetAuditLog").WithTags("Budgets").RequireAuthorization(LlmCostAuth.AdminPolicy);
+        return endpoints;
+    }
+
+    private static async Task<IResult> CreateAsync(BudgetBody? body, ClaimsPrincipal caller, BudgetService service, CancellationToken cancellationToken)
+    {
+        if (body is null)
+        {
+            return CallerAccess.FieldProblem("body", "is required");
+        }
+
+        var result = await service.CreateAsync(body.ToDraft(), Actor(caller), cancellationToken).ConfigureAwait(false);
+        return result.IsValid
+            ? TypedResults.Created($"/api/budgets/{result.Value!.BudgetId}", BudgetResponse.From(result.Value))
+            : Invalid(result.Errors);
+    }
+
+    private static async Task<IResult> ListAsync([FromQuery(Name = "tenant_id")] string? tenantId, ClaimsPrincipal caller, BudgetService service, CancellationToken cancellationToken)
+    {
+        if (!caller.TryResolveTenant(tenantId, out var tenant, out var problem))
+        {
+            return problem;
+        }
+
+        var list = await service.ListAsync(tenant, cancellationToken).ConfigureAwait(false);
+        return TypedResults.Ok(new { tenant_id = tenant, budgets = list.Select(BudgetResponse.From).ToList() });
+    }
+
+    private static async Task<IResult> GetAsync(string budgetId, ClaimsPrincipal caller, BudgetService service, CancellationToken cancellationToken)
+    {
+        var budget = await service.GetAsync(budgetId, cancellationToken).ConfigureAwait(false);
+        if (budget is null || Access(caller, budget, null) is not null)
+        {
+            return NotFound(budgetId);
+        }
+
+        return TypedResults.Ok(BudgetResponse.From(budget));
+    }
+
+    private static async Task<IResult> UpdateAsync(string budgetId, BudgetBody? body, ClaimsPrincipal caller, BudgetService service, CancellationToken cancellationToken)
+    {
+        if (body is null)
+        {
+            return CallerAccess.FieldProblem("body", "is required");
+        }
+
+        var result = await service.UpdateAsync(budgetId, body.ToDraft(), Actor(caller), cancellationToken).ConfigureAwait(false);
+        if (result is null)
+        {
+            return NotFound(budgetId);
+        }
+
+        return result.IsValid ? TypedResults.Ok(BudgetResponse.From(result.Value!)) : Invalid(result.Errors);
+    }
+
+    private static async Task<IResult> DeleteAsync(string budgetId, ClaimsPrincipal caller, BudgetService service, CancellationToken cancellationToken) =>
+        await service.DeleteAsync(budgetId, Actor(caller), cancellationToken).ConfigureAwait(false) ? TypedResults.NoContent() : NotFound(budgetId);
+
+    private static async Task<IResult> StatusAsync(string budgetId, [FromQuery(Name = "user_id")] string? userId, ClaimsPrincipal caller, BudgetService service, CancellationToken cancellationToken)
+    {
+        var budget = await service.GetAsync(budgetId, cancellationToken).ConfigureAwait(false);
+        if (budget is null || Access(caller, budget, null) is not null)
+        {
+            return NotFound(budgetId);
+        }
+
+        if (Access(caller, budget, userId) is { } forbidden)
+        {
+            return forbidden;
+        }
+
+        var status = await service.GetStatusAsync(budgetId, userId, cancellationToken).ConfigureAwait(false);
+        if (status is null)
+        {
+            return NotFound(budgetId);
+        }
+
+        return status.IsValid ? TypedResults.Ok(StatusResponse.From(status.Value!)) : Invalid(status.Errors);
+    }
+
+    private static async Task<IResult> ResetBreakerAsync(string budgetId, [FromQuery(Name = "user_id")] string? userId, ClaimsPrincipal caller, BudgetService service, CancellationToken cancellationToken)
+    {
+        var status = await service.ResetBreakerAsync(budgetId, userId, Actor(caller), cancellationToken).ConfigureAwait(false);
+        if (status is null)
+        {
+            return NotFound(budgetId);
+        }
+
+        return status is { IsValid: true } ? TypedResults.Ok(StatusResponse.From(status.Value!)) : Invalid(status!.Errors);
+    }
+
+    private static async Task<IResult> AuthorizeAsync(AuthorizeBody? body, ClaimsPrincipal caller, BudgetService service, CancellationToken cancellationToken)
+    {
+        if (body is null)
+        {
+            return CallerAccess.FieldProblem("body", "is required");
+        }
+
+        if (!caller.TryResolveTenant(body.TenantId, out var tenant, out var problem))
+        {
+            return problem;
+        }
+
+        var result = await service.AuthorizeAsync(new AuthorizeRequest
+        {
+            TenantId = tenant,
+            UserId = body.UserId,
+            TeamId = body.TeamId,
+            KeyId = body.KeyId,
+            Provider = body.Provider,
+            Model = body.Model,
+            InputTokens = body.InputTokens,
+            Prompt = body.Prompt,
+            Messages = body.Messages?.Select(m => new PromptMessage(m.Role ?? string.Empty, m.Content!)).ToList(),
+            MaxTokens = body.MaxTokens,
+            RequestId = body.RequestId,
+        }, cancellationToken).ConfigureAwait(false);
+        return result.IsValid ? TypedResults.Ok(AuthorizeResponse.From(result.Value!)) : Invalid(result.Errors);
+    }
+
+    private static IResult ListProfiles() => TypedResults.Ok(new
+    {
+        profiles = BudgetProfiles.All.Select(p => new
+        {
+            name = p.Key,
+            budgets = p.Value.Select(d => new { scope = d.Scope, scope_id = d.ScopeId, name = d.Name, amount_usd = d.AmountUsd, period = d.Period, mode = d.Mode }).ToList(),
+        }).ToList(),
+    });
+
+    private static async Task<IResult> ApplyProfileAsync(ProfileBody? body, ClaimsPrincipal caller, BudgetService service, CancellationToken cancellationToken)
+    {
+        if (body is null)
+        {
+            return CallerAccess.FieldProblem("body", "is required");
+        }
+
+        var result = await service.ApplyProfileAsync(body.TenantId, body.Profile, Actor(caller), cancellationToken).ConfigureAwait(false);
+        return result.IsValid
+            ? TypedResults.Ok(new { tenant_id = body.TenantId, profile = body.Profile, budgets = result.Value!.Select(BudgetResponse.From).ToList() })
+            : Invalid(result.Errors);
+    }
+
+    private static async Task<IResult> FreezeAsync(FreezeBody? body, ClaimsPrincipal caller, BudgetService service, bool freeze, CancellationToken cancellationToken)
+    {
+        if (body is null)
+        {
+            return CallerAccess.FieldProblem("body", "is required");
+        }
+
+        var result = await service.FreezeAsync(body.TenantId, body.Scope, body.ScopeId, body.Reason, Actor(caller), freeze, cancellationToken).ConfigureAwait(false);
+        if (!result.IsValid)
+        {
+            return Invalid(result.Errors);
+        }
+
+        var record = result.Value!;
+        return TypedResults.Ok(new FreezeResponse(record.TenantId, BudgetNames.Of(record.Scope), record.ScopeId, freeze, record.FrozenAt, record.FrozenBy, record.Reason));
+    }
+
+    private static async Task<IResult> ListFreezesAsync([FromQuery(Name = "tenant_id")] string? tenantId, ClaimsPrincipal caller, BudgetService service, CancellationToken cancellationToken)
+    {
+        if (!caller.TryResolveTenant(tenantId, out var tenant, out var problem))
+        {
+            return problem;
+        }
+
+        var freezes = await service.ListFreezesAsync(tenant, cancellationToken).ConfigureAwait(false);
+        return TypedResults.Ok(new
+        {
+            tenant_id = tenant,
+            freezes = freezes.Select(f => new FreezeResponse(f.TenantId, BudgetNames.Of(f.Scope), f.ScopeId, true, f.FrozenAt, f.FrozenBy, f.Reason)).ToList(),
+        });
+    }
+
+    private static async Task<IResult> PendingAlertsAsync([FromQuery(Name = "tenant_id")] string? tenantId, int? limit, ClaimsPrincipal caller, IPendingAlertSource alerts, CancellationToken cancellationToken)
+    {
+        if (!caller.TryResolveTenant(tenantId, out var tenant, out var problem))
+        {
+            return problem;
+        }
+
+        if (limit is < 1 or > 1000)
+        {
+            return CallerAccess.FieldProblem("limit", "must be between 1 and 1000");
+        }
+
+        var pending = await alerts.ListPendingAsync(tenant, limit ?? 200, cancellationToken).ConfigureAwait(false);
+        return TypedResults.Ok(new { tenant_id = tenant, alerts = pending.Select(ToResponse).ToList() });
+    }
+
+    /// <summary>Runs the expiry timer's work now (operations, tests): closes every reservation past its expiry.</summary>
+    private static async Task<IResult> ExpireAsync(BudgetService service, CancellationToken cancellationToken) =>
+        TypedResults.Ok(new { expired = await service.ExpireReservationsAsync(cancellationToken).ConfigureAwait(false) });
+
+    private static async Task<IResult> AuditAsync([FromQuery(Name = "tenant_id")] string? tenantId, int? limit, ClaimsPrincipal caller, BudgetService service, CancellationToken cancellationToken)
+    {
+        if (!caller.TryResolveTenant(tenantId, out var tenant, out var problem))
+        {
+            return problem;
+        }
+
+        if (limit is < 1 or > 1000)
+        {
+            return CallerAccess.FieldProblem("limit", "must be between 1 and 1000");
+        }
+
+        var entries = await service.ListAuditAsync(tenant, limit ?? 200, cancellationToken).ConfigureAwait(false);
+        return TypedResults.Ok(new
+        {
+            tenant_id = tenant,
+            entries = entries.Select(a => new AuditResponse(a.AuditId, a.TenantId, a.At, a.Actor, a.Action, a.TargetType, a.TargetId, a.Details)).ToList(),
+        });
+    }
+
+    public static AlertResponse ToResponse(Alert a)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        return new AlertResponse(a.AlertId, a.Kind, a.TenantId, a.Scope, a.ScopeId, a.CreatedAt, a.BudgetId,
+            a.ThresholdPercent?.ToString(CultureInfo.InvariantCulture), a.Message, a.Details);
+    }
+
+    /// <summary>Null when the caller may see this budget (for <paramref name="userId"/> if given); else a problem.</summary>
+    private static IResult? Access(ClaimsPrincipal caller, BudgetDefinition budget, string? userId)
+    {
+        if (caller.IsAdmin())
+        {
+            return null;
+        }
+
+        if (!string.Equals(caller.KeyTenant(), budget.TenantId, StringComparison.Ordinal))
+        {
+            return CallerAccess.Forbidden("this API key cannot act on another tenant");
+        }
+
+        if (budget.Scope == BudgetScope.User)
+        {
+            return caller.CheckUserAccess(budget.AppliesToEveryUser ? userId ?? string.Empty : budget.ScopeId);
+        }
+
+        return caller.CheckScopeAccess();
+    }
+
+    private static string Actor(ClaimsPrincipal caller) =>
+        caller.FindFirstValue(LlmCostAuth.KeyIdClaim) is { Length: > 0 } keyId ? $"key:{keyId}" : caller.Role() ?? "unknown";
+
+    private static IResult NotFound(string budgetId) =>
+        TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: $"budget '{budgetId}' does not exist");
+
+    private static IResult Invalid(IReadOnlyDictionary<string, string[]> errors) =>
+        TypedResults.ValidationProblem(
+            errors.ToDictionary(e => e.Key, e => e.Value),
+            detail: string.Join(" ", errors.SelectMany(e => e.Value)),
+            title: "Invalid request");
+}

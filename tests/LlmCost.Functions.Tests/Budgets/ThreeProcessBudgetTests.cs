@@ -1,0 +1,119 @@
+using System.Globalization;
+using System.Text.Json;
+using LlmCost.Functions.Tests.Infrastructure;
+
+namespace LlmCost.Functions.Tests.Budgets;
+
+/// <summary>
+/// DESIGN invariant 4 across processes: three instances of the built service share one Azurite (same storage
+/// prefix); 600 concurrent authorisations of one user against a hard budget that fits 100 of them.
+/// </summary>
+/// <remarks>
+/// Hand-computed figures (gpt-4o-mini list prices: input $0.15, output $0.60 per million tokens):
+/// worst case of 1,000 input + 1,000 max output = 0.00015 + 0.0006 = $0.00075, so a $0.075 budget fits exactly
+/// 100; the actual call uses 1,000 input + 500 output = 0.00015 + 0.0003 = $0.00045.
+/// </remarks>
+public sealed class ThreeProcessBudgetTests
+{
+    private const string Tenant = "three-proc";
+    private const string User = "hot-user";
+    private const decimal WorstCase = 0.00075m;
+    private const decimal Actual = 0.00045m;
+
+    /// <summary>Long enough for the settle phase on a busy 2-core machine; the test waits only for what is left of it.</summary>
+    private static readonly TimeSpan Ttl = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task Six_hundred_concurrent_authorisations_on_three_processes_never_overspend()
+    {
+        var prefix = "p" + Guid.NewGuid().ToString("N")[..12];
+        var settings = new Dictionary<string, string> { ["LlmCost:Budgets:ReservationTtlSeconds"] = Ttl.TotalSeconds.ToString(CultureInfo.InvariantCulture) };
+        var services = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => ServiceProcess.StartAsync(prefix, settings)));
+        try
+        {
+            var (created, budget) = await services[0].Client.PostAsync("api/budgets", new
+            {
+                tenant_id = Tenant, scope = "user", scope_id = User, amount_usd = "0.075", period = "daily", mode = "hard",
+            });
+            Assert.Equal(201, created);
+            var budgetId = budget.GetProperty("budget_id").GetString()!;
+
+            // 600 at once, 200 per process.
+            var answers = await Task.WhenAll(Enumerable.Range(0, 600).Select(i => services[i % 3].Client.PostAsync("api/budgets/authorize", new
+            {
+                tenant_id = Tenant, user_id = User, provider = "openai", model = "gpt-4o-mini", input_tokens = 1000, max_tokens = 1000,
+            })));
+
+            // Every reservation was made before this instant, so all expire by authorisedAt + TTL.
+            var authorisedAt = DateTimeOffset.UtcNow;
+            Assert.All(answers, a => Assert.Equal(200, a.Status));
+            var admitted = answers.Where(a => a.Body.GetProperty("decision").GetString() == "allow").Select(a => a.Body).ToList();
+            var denied = answers.Where(a => a.Body.GetProperty("decision").GetString() == "deny").Select(a => a.Body).ToList();
+            Assert.Equal(100, admitted.Count);
+            Assert.Equal(500, denied.Count);
+            Assert.All(admitted, a => Assert.Equal(WorstCase, a.Money("reserved_usd")));
+            Assert.All(denied, d => Assert.Equal(budgetId, d.GetProperty("budget_id").GetString()));
+            var reservations = admitted.Select(a => a.GetProperty("reservation_id").GetString()!).ToList();
+            Assert.Equal(100, reservations.Distinct().Count());
+
+            var status = await StatusAsync(services[1], budgetId);
+            Assert.Equal(100 * WorstCase, status.Money("reserved_usd"));
+            Assert.Equal(0m, status.Money("spent_usd"));
+            Assert.Equal(0m, status.Money("remaining_usd"));
+
+            // 80 calls report their usage (each tenth one twice, on another process); 20 never do.
+            var settled = reservations.Take(80).ToList();
+            var posts = settled.Select((r, i) => (Reservation: r, Event: $"evt-{i}", Process: i % 3))
+                .Concat(settled.Select((r, i) => (Reservation: r, Event: $"evt-{i}", Process: (i + 1) % 3)).Where((_, i) => i % 10 == 0));
+            var recorded = await Task.WhenAll(posts.Select(p => services[p.Process].Client.PostAsync("api/usage", new
+            {
+                event_id = p.Event, tenant_id = Tenant, user_id = User, provider = "openai", model = "gpt-4o-mini",
+                timestamp = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture),
+                usage = new { input_tokens = 1000, output_tokens = 500 },
+                reservation_id = p.Reservation,
+            })));
+            Assert.All(recorded, r => Assert.Equal(200, r.Status));
+
+            status = await StatusAsync(services[2], budgetId);
+            Assert.Equal(80 * Actual, status.Money("spent_usd"));
+            Assert.Equal(20 * WorstCase, status.Money("reserved_usd"));
+            Assert.True(status.Money("spent_usd") + status.Money("reserved_usd") <= 0.075m);
+
+            // The 20 unsettled reservations expire; after the expiry run nothing is left behind.
+            var left = authorisedAt + Ttl + TimeSpan.FromSeconds(1) - DateTimeOffset.UtcNow;
+            if (left > TimeSpan.Zero)
+            {
+                await Task.Delay(left);
+            }
+
+            var (expiredStatus, expired) = await services[0].Client.PostAsync("api/budgets/reservations/expire", new { });
+            Assert.Equal(200, expiredStatus);
+            Assert.Equal(20, expired.GetProperty("expired").GetInt32());
+            status = await StatusAsync(services[1], budgetId);
+            Assert.Equal(0m, status.Money("reserved_usd"));
+            Assert.Equal(0, status.GetProperty("active_reservations").GetInt32());
+            Assert.Equal(80 * Actual, status.Money("spent_usd"));
+            Assert.Equal(80, status.GetProperty("event_count").GetInt64());
+
+            // What is left ($0.075 - $0.036 = $0.039) admits exactly 52 more worst cases.
+            var more = await Task.WhenAll(Enumerable.Range(0, 90).Select(i => services[i % 3].Client.PostAsync("api/budgets/authorize", new
+            {
+                tenant_id = Tenant, user_id = User, provider = "openai", model = "gpt-4o-mini", input_tokens = 1000, max_tokens = 1000,
+            })));
+            Assert.Equal(52, more.Count(a => a.Body.GetProperty("decision").GetString() == "allow"));
+            status = await StatusAsync(services[0], budgetId);
+            Assert.Equal(0.075m, status.Money("spent_usd") + status.Money("reserved_usd"));
+        }
+        finally
+        {
+            await Task.WhenAll(services.Select(s => s.DisposeAsync().AsTask()));
+        }
+    }
+
+    private static async Task<JsonElement> StatusAsync(ServiceProcess service, string budgetId)
+    {
+        var (status, body) = await service.Client.GetJsonAsync($"api/budgets/{budgetId}/status");
+        Assert.Equal(200, status);
+        return body;
+    }
+}
