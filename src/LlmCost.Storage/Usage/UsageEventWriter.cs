@@ -29,14 +29,17 @@ public sealed partial class UsageEventWriter : IUsageEventStore
     private readonly TimeProvider _time;
     private readonly ILogger<UsageEventWriter> _logger;
     private readonly ConcurrentDictionary<string, PartitionState> _partitions = new(StringComparer.Ordinal);
+    private readonly int _maxEventsPerTransaction;
 
     public UsageEventWriter(
         LlmCostStorage storage,
         UsageScopeProjector projector,
         IEnumerable<IPartitionContributor> contributors,
         TimeProvider time,
-        ILogger<UsageEventWriter> logger)
+        ILogger<UsageEventWriter> logger,
+        UsageWriterOptions? options = null)
     {
+        _maxEventsPerTransaction = Math.Clamp(options?.MaxEventsPerTransaction ?? MaxActions, 1, MaxActions);
         _storage = storage;
         _projector = projector;
         _contributors = contributors.ToArray();
@@ -135,7 +138,7 @@ public sealed partial class UsageEventWriter : IUsageEventStore
             bool repeat = ids.Contains(p.Event.EventId);
             BucketKey key = BucketKey.Of(p.Event);
             int extra = repeat ? 0 : 1 + (buckets.Contains(key) ? 0 : 1);
-            if (leaders + buckets.Count + reserve + extra > MaxActions)
+            if (leaders + buckets.Count + reserve + extra > MaxActions || (!repeat && leaders == _maxEventsPerTransaction))
             {
                 break;
             }
@@ -595,4 +598,11 @@ internal sealed class PartitionRowReader(TableClient table, string partitionKey)
             entity.Keys.Where(k => k is not ("PartitionKey" or "RowKey" or "Timestamp" or "odata.etag"))
                 .ToDictionary(k => k, k => (object?)entity[k]),
             entity.ETag.ToString());
+}
+
+/// <summary>Tuning of <see cref="UsageEventWriter"/>.</summary>
+public sealed class UsageWriterOptions
+{
+    /// <summary>At most this many events per transaction (1 turns group commit off; used to measure it).</summary>
+    public int MaxEventsPerTransaction { get; set; } = UsageEventWriter.MaxActions;
 }

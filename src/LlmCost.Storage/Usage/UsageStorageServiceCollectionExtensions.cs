@@ -1,6 +1,4 @@
 using LlmCost.Core.Recording;
-using LlmCost.Core.Retention;
-using LlmCost.Core.Rollups;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -22,9 +20,6 @@ public static class UsageStorageServiceCollectionExtensions
         services.TryAddSingleton<IUsageEventReader>(sp => sp.GetRequiredService<TableUsageReader>());
         services.TryAddSingleton<IUsageSummaryReader>(sp => sp.GetRequiredService<TableUsageReader>());
         services.TryAddSingleton<UsageRepair>();
-        services.TryAddSingleton<TableUsageFacts>();
-        services.TryAddSingleton<IUsageFactSource>(sp => sp.GetRequiredService<TableUsageFacts>());
-        services.TryAddSingleton<IRawEventMaintenance>(sp => sp.GetRequiredService<TableUsageFacts>());
         return services;
     }
 }
