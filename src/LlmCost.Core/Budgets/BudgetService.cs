@@ -12,6 +12,9 @@ public sealed record BudgetOptions
     public TimeSpan DefinitionCacheTtl { get; init; } = TimeSpan.FromSeconds(5);
 
     public long MaxTokensLimit { get; init; } = 10_000_000;
+
+    /// <summary>The configured default every-user monthly budget (<c>LlmCost:Budgets:Defaults</c>); null = none.</summary>
+    public DefaultMonthlyBudget? DefaultMonthly { get; init; }
 }
 
 /// <summary>An authorisation request as the caller sent it.</summary>
@@ -105,7 +108,8 @@ public sealed class BudgetService(
     public async Task<Validated<BudgetDefinition>?> UpdateAsync(string budgetId, BudgetDraft draft, string actor, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(draft);
-        var existing = await GetAsync(budgetId, cancellationToken).ConfigureAwait(false);
+        // Only stored budgets can be changed; the configured default is changed in configuration.
+        var existing = await GetStoredAsync(budgetId, cancellationToken).ConfigureAwait(false);
         if (existing is null)
         {
             return null;
@@ -130,7 +134,7 @@ public sealed class BudgetService(
 
     public async Task<bool> DeleteAsync(string budgetId, string actor, CancellationToken cancellationToken = default)
     {
-        var existing = await GetAsync(budgetId, cancellationToken).ConfigureAwait(false);
+        var existing = await GetStoredAsync(budgetId, cancellationToken).ConfigureAwait(false);
         if (existing is null)
         {
             return false;
@@ -141,7 +145,20 @@ public sealed class BudgetService(
         return deleted;
     }
 
-    public Task<BudgetDefinition?> GetAsync(string budgetId, CancellationToken cancellationToken = default) =>
+    /// <summary>A stored budget, or the tenant's configured default (so its status and breaker reset work by id).</summary>
+    public async Task<BudgetDefinition?> GetAsync(string budgetId, CancellationToken cancellationToken = default)
+    {
+        var stored = await GetStoredAsync(budgetId, cancellationToken).ConfigureAwait(false);
+        if (stored is not null || options.DefaultMonthly is not { } defaults
+            || !BudgetValidator.TryGetTenant(budgetId, out var tenantId) || budgetId != DefaultMonthlyBudget.IdFor(tenantId))
+        {
+            return stored;
+        }
+
+        return defaults.For(tenantId);
+    }
+
+    private Task<BudgetDefinition?> GetStoredAsync(string budgetId, CancellationToken cancellationToken) =>
         BudgetValidator.TryGetTenant(budgetId, out _) ? repository.GetAsync(budgetId, cancellationToken) : Task.FromResult<BudgetDefinition?>(null);
 
     public Task<IReadOnlyList<BudgetDefinition>> ListAsync(string tenantId, CancellationToken cancellationToken = default) =>
@@ -472,9 +489,20 @@ public sealed class BudgetService(
             return entry.Budgets;
         }
 
-        var load = repository.ListAsync(tenantId, cancellationToken);
+        var load = WithDefaultAsync(repository.ListAsync(tenantId, cancellationToken), tenantId);
         _cache[tenantId] = (now + options.DefinitionCacheTtl, load);
         return load;
+    }
+
+    /// <summary>
+    /// The enforced definitions: the stored ones plus the configured default every-user budget when the tenant has
+    /// none of its own; <see cref="Applicable"/> then drops it for a user with their own budget, as for any
+    /// every-user budget.
+    /// </summary>
+    private async Task<IReadOnlyList<BudgetDefinition>> WithDefaultAsync(Task<IReadOnlyList<BudgetDefinition>> stored, string tenantId)
+    {
+        var list = await stored.ConfigureAwait(false);
+        return options.DefaultMonthly is { } defaults ? defaults.AddTo(list, tenantId) : list;
     }
 
     private void Invalidate(string tenantId) => _cache.TryRemove(tenantId, out _);

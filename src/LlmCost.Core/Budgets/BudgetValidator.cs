@@ -262,7 +262,14 @@ public static class BudgetValidator
     public static string NewBudgetId(string tenantId)
     {
         ArgumentNullException.ThrowIfNull(tenantId);
-        return $"bgt.{Base64Url(Encoding.UTF8.GetBytes(tenantId))}.{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))}";
+        return BudgetIdPrefix(tenantId) + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+    }
+
+    /// <summary>"bgt.{base64url(tenant)}." — every budget id of the tenant starts with it.</summary>
+    public static string BudgetIdPrefix(string tenantId)
+    {
+        ArgumentNullException.ThrowIfNull(tenantId);
+        return $"bgt.{Base64Url(Encoding.UTF8.GetBytes(tenantId))}.";
     }
 
     public static bool TryGetTenant(string budgetId, out string tenantId)

@@ -22,8 +22,11 @@ public static class BudgetsModule
         services.AddLlmCostTable(TableBudgetStore.TableName);
 
         var section = configuration.GetSection(Section);
+        // Validated here, at start-up: a deployment that asked for a default budget must not run without it.
+        var defaults = (section.GetSection("Defaults").Get<BudgetDefaultsOptions>() ?? new BudgetDefaultsOptions()).Resolve();
         var options = new BudgetOptions
         {
+            DefaultMonthly = defaults,
             ReservationTtl = TimeSpan.FromSeconds(section.GetValue("ReservationTtlSeconds", 600.0)),
             DefinitionCacheTtl = TimeSpan.FromSeconds(section.GetValue("DefinitionCacheSeconds", 5.0)),
         };
