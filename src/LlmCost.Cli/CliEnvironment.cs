@@ -22,5 +22,12 @@ public sealed record CliServices
     /// <summary>Where <c>llmcost replay</c> finds the Azure LLM inference trace CSVs.</summary>
     public string TraceDirectory { get; init; } = DefaultTraceDirectory;
 
-    public const string DefaultTraceDirectory = "/work/shared/traces/azure-llm-inference-2023";
+    /// <summary>
+    /// <c>LLMCOST_TRACE_DIR</c> when set, else the copy of the trace that ships next to the executable
+    /// (from data/traces/azure-llm-inference-2023, CC-BY 4.0, attribution in its README.md).
+    /// </summary>
+    public static string DefaultTraceDirectory =>
+        Environment.GetEnvironmentVariable("LLMCOST_TRACE_DIR") is { Length: > 0 } configured
+            ? configured
+            : Path.Combine(AppContext.BaseDirectory, "traces", "azure-llm-inference-2023");
 }
