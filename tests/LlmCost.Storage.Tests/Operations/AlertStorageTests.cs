@@ -73,7 +73,9 @@ public sealed class AlertStorageTests
     [Fact]
     public async Task Blob_store_writes_lists_and_signs_links()
     {
-        var files = new BlobArchiveStore(await OpsStorage.CreateAsync(), new FakeTimeProvider(Now));
+        // Azurite checks the SAS expiry against the real clock, so this store's clock must be the real time: a
+        // fixed date here made the link expire (403) once that date had passed.
+        var files = new BlobArchiveStore(await OpsStorage.CreateAsync(), new FakeTimeProvider(DateTimeOffset.UtcNow));
         await files.WriteAsync("reports/t1/2026/11/23/daily.csv", "a,b\n"u8.ToArray(), "text/csv");
         await files.WriteAsync("reports/t2/2026/11/23/daily.csv", "x\n"u8.ToArray(), "text/csv");
         var listed = Assert.Single(await files.ListAsync("reports/t1/"));
