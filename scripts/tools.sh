@@ -48,9 +48,17 @@ start_azurite() {
   return 1
 }
 
+# Azurite's SIGTERM handler closes its servers gracefully and can wait on idle keep-alive connections for a
+# long time (seen: forever after the service it served had exited), so ask once, give it 5 s, then kill it.
+# It runs in memory: there is nothing on disk to lose.
 stop_azurite() {
   if [[ -n "${AZURITE_PID:-}" ]] && kill -0 "$AZURITE_PID" 2>/dev/null; then
     kill "$AZURITE_PID" 2>/dev/null || true
+    for _ in $(seq 1 50); do
+      kill -0 "$AZURITE_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$AZURITE_PID" 2>/dev/null || true
     wait "$AZURITE_PID" 2>/dev/null || true
   fi
   AZURITE_PID=""
