@@ -1,3 +1,4 @@
+using LlmCost.Tests.Shared;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
@@ -19,10 +20,10 @@ public sealed class OperationsApiTests
 {
     private static readonly DateTimeOffset Now = new(2026, 11, 24, 1, 0, 0, TimeSpan.Zero);
 
-    private static async Task<(LlmCostTestHost Host, FakeUsageSource Source, FakeTimeProvider Time)> StartAsync()
+    private static async Task<(LlmCostTestHost Host, InMemoryUsageFactSource Source, FakeTimeProvider Time)> StartAsync()
     {
         var time = new FakeTimeProvider(Now);
-        var source = new FakeUsageSource(time);
+        var source = new InMemoryUsageFactSource(time);
         var host = await LlmCostTestHost.StartAsync(o =>
         {
             o.Time = time;

@@ -1,3 +1,4 @@
+using LlmCost.Tests.Shared;
 using LlmCost.Core.Rollups;
 using LlmCost.Storage.Operations;
 using Microsoft.Extensions.Time.Testing;
@@ -25,7 +26,7 @@ public sealed class RollupConsistencyTests
         var storage = await OpsStorage.CreateAsync();
         var store = new TableRollupStore(storage);
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 29, 20, 0, 0, TimeSpan.Zero));
-        var source = new RecordingSource(time);
+        var source = new InMemoryUsageFactSource(time);
         var random = new Random(seed);
         var runner = new RollupRunner(source, store, time);
         var runs = 0;
@@ -132,48 +133,5 @@ public sealed class RollupConsistencyTests
                 g.Sum(x => x.Event.InputTokens),
                 g.Sum(x => x.Event.OutputTokens),
                 g.Sum(x => x.Event.CostUsd)));
-    }
-
-    /// <summary>The raw events with their write (processing) time, as the event store reports touched days.</summary>
-    private sealed class RecordingSource(TimeProvider time) : IUsageFactSource
-    {
-        private readonly List<(UsageFact Fact, DateTimeOffset WrittenAt)> _events = [];
-
-        public IReadOnlyList<UsageFact> Events
-        {
-            get
-            {
-                lock (_events)
-                {
-                    return [.. _events.Select(e => e.Fact)];
-                }
-            }
-        }
-
-        public void Add(UsageFact fact)
-        {
-            lock (_events)
-            {
-                _events.Add((fact, time.GetUtcNow()));
-            }
-        }
-
-        public async IAsyncEnumerable<UsageFact> ReadDayAsync(string tenantId, DateOnly day, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
-        {
-            await Task.Yield();
-            foreach (var fact in Events.Where(e => e.TenantId == tenantId && DateOnly.FromDateTime(e.Timestamp.UtcDateTime) == day))
-            {
-                yield return fact;
-            }
-        }
-
-        public Task<IReadOnlyCollection<TenantDay>> DaysTouchedSinceAsync(DateTimeOffset since, CancellationToken cancellationToken = default)
-        {
-            lock (_events)
-            {
-                return Task.FromResult<IReadOnlyCollection<TenantDay>>(
-                    [.. _events.Where(e => e.WrittenAt >= since).Select(e => new TenantDay(e.Fact.TenantId, DateOnly.FromDateTime(e.Fact.Timestamp.UtcDateTime))).Distinct()]);
-            }
-        }
     }
 }

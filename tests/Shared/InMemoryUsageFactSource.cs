@@ -1,9 +1,12 @@
 using LlmCost.Core.Rollups;
 
-namespace LlmCost.Functions.Tests.Operations;
+namespace LlmCost.Tests.Shared;
 
-/// <summary>Raw events held by the test, with their write time, as the usage event store would report them.</summary>
-public sealed class FakeUsageSource(TimeProvider time) : IUsageFactSource
+/// <summary>
+/// Raw events held by the test, with their write (processing) time, as the usage event store reports them and the
+/// days they touched. Compiled into the Storage and Functions test projects (linked from tests/Shared).
+/// </summary>
+public sealed class InMemoryUsageFactSource(TimeProvider time) : IUsageFactSource
 {
     private readonly List<(UsageFact Fact, DateTimeOffset WrittenAt)> _events = [];
 
