@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: installs the tooling it needs (npm lockfile, NuGet), starts a private in-memory Azurite on
-# loopback (ports 20000-20002, so a running ./run.sh is never disturbed), runs `dotnet test` on the solution,
-# and stops everything it started.
+# free loopback ports (so neither a running ./run.sh nor another test run is disturbed; LLMCOST_TEST_AZURITE_PORTS
+# "BLOB QUEUE TABLE" fixes them), runs `dotnet test` on the solution, and stops everything it started.
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/tools.sh
@@ -18,9 +18,10 @@ for hook in scripts/test.d/*.sh; do
 done
 
 AZURITE_LOG="${TMPDIR:-/tmp}/llmcost-test-azurite.log"
-start_azurite 20000 20001 20002
+read -r az_blob az_queue az_table <<<"${LLMCOST_TEST_AZURITE_PORTS:-$(free_loopback_ports 3)}"
+start_azurite "$az_blob" "$az_queue" "$az_table"
 export LLMCOST_TEST_STORAGE
-LLMCOST_TEST_STORAGE="$(azurite_connection_string 20000 20001 20002)"
+LLMCOST_TEST_STORAGE="$(azurite_connection_string "$az_blob" "$az_queue" "$az_table")"
 export LLMCOST_GENAI_PRICES_CLI="$LLMCOST_TOOLS/node_modules/.bin/genai-prices"
 export LLMCOST_NODE_TOOLS="$LLMCOST_TOOLS/node_modules"
 

@@ -64,6 +64,14 @@ stop_azurite() {
   AZURITE_PID=""
 }
 
+# free_loopback_ports N: N distinct TCP ports free on 127.0.0.1 right now, space-separated (parallel test runs
+# on one machine must not collide on fixed ports).
+free_loopback_ports() {
+  node -e 'const net=require("net");const n=+process.argv[1];const ports=[];const socks=[];
+    (function next(){ if(ports.length===n){ socks.forEach(s=>s.close()); console.log(ports.join(" ")); return; }
+      const s=net.createServer(); s.listen(0,"127.0.0.1",()=>{ ports.push(s.address().port); socks.push(s); next(); }); })();' "$1"
+}
+
 # The well-known Azurite development account (public, documented by Microsoft; not a secret).
 azurite_connection_string() {
   local blob="$1" queue="$2" table="$3"

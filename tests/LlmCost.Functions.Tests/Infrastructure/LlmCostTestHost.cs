@@ -66,7 +66,7 @@ public sealed class LlmCostTestHost : IAsyncDisposable
             ? cs
             : throw new InvalidOperationException(
                 "LLMCOST_TEST_STORAGE is not set: run the tests through ./test.sh (it starts Azurite and exports the connection string), " +
-                "or start Azurite yourself (source scripts/tools.sh; start_azurite 20000 20001 20002) and export LLMCOST_TEST_STORAGE=\"$(azurite_connection_string 20000 20001 20002)\".");
+                "or start Azurite yourself (source scripts/tools.sh; start_azurite 20000 20001 20002) and export LLMCOST_TEST_STORAGE=\"$(azurite_connection_string 20000 20001 20002)\" (any free ports).");
 
     public static async Task<LlmCostTestHost> StartAsync(Action<TestHostOptions>? configure = null)
     {
