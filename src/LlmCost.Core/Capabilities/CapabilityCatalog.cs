@@ -55,18 +55,21 @@ public sealed class CapabilityCatalog
 
     private readonly Dictionary<(string Provider, string Model), ModelCapabilities> _byModel;
     private readonly Dictionary<string, BatchDiscount> _batch;
+    private readonly Dictionary<(string Provider, string Model), ModelLifecycle> _lifecycle;
 
     private CapabilityCatalog(
         PriceCatalog prices,
         string source,
         Dictionary<(string, string), ModelCapabilities> byModel,
         Dictionary<string, BatchDiscount> batch,
+        Dictionary<(string, string), ModelLifecycle> lifecycle,
         CapabilityMappingReport report)
     {
         Prices = prices;
         Source = source;
         _byModel = byModel;
         _batch = batch;
+        _lifecycle = lifecycle;
         Mapping = report;
     }
 
@@ -87,6 +90,26 @@ public sealed class CapabilityCatalog
         _byModel.TryGetValue((providerId, modelId), out ModelCapabilities? capabilities) ? capabilities : null;
 
     public ModelCapabilities? Find(CatalogProvider provider, CatalogModel model) => Find(provider.Id, model.Id);
+
+    /// <summary>
+    /// Lifecycle of any catalog model, with or without capability facts (a retired model with no capability data
+    /// is still retired): the overlay, then models.dev's status, then genai-prices' deprecated flag.
+    /// </summary>
+    public ModelStatus StatusAt(CatalogProvider provider, CatalogModel model, DateTimeOffset at)
+    {
+        ArgumentNullException.ThrowIfNull(provider);
+        ArgumentNullException.ThrowIfNull(model);
+        if (Find(provider, model) is { } facts)
+        {
+            return facts.StatusAt(at);
+        }
+
+        ModelStatus status = _lifecycle.TryGetValue((provider.Id, model.Id), out ModelLifecycle? lifecycle) ? lifecycle.StatusAt(at) : ModelStatus.Active;
+        return status == ModelStatus.Active && model.Deprecated ? ModelStatus.Deprecated : status;
+    }
+
+    /// <summary>The overlay's lifecycle fact for a catalog model, if any.</summary>
+    public ModelLifecycle? LifecycleOf(string providerId, string modelId) => _lifecycle.GetValueOrDefault((providerId, modelId));
 
     /// <summary>The curated batch discount of a provider, if any.</summary>
     public BatchDiscount? BatchDiscountFor(string providerId) => _batch.GetValueOrDefault(providerId);
@@ -236,7 +259,7 @@ public sealed class CapabilityCatalog
             batch[discount.ProviderId] = discount;
         }
 
-        return new CapabilityCatalog(prices, source, byModel, batch, report);
+        return new CapabilityCatalog(prices, source, byModel, batch, lifecycle, report);
     }
 
     private static List<(string, int)> TargetsOf(PriceCatalog prices, string sourceProviderId)
