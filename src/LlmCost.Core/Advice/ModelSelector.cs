@@ -73,6 +73,9 @@ public sealed class ModelSelector
 
     public AdviceSettings Settings => _settings;
 
+    /// <summary>Now, by the injected clock: lifecycle is judged at the time advice is given, not at the time of the traffic.</summary>
+    public DateTimeOffset Now => _time.GetUtcNow();
+
     /// <summary>Selects for one task profile; invalid input is a field-named error, never an exception.</summary>
     public Validated<ModelSelectionResult> Select(ModelSelectionRequest request)
     {

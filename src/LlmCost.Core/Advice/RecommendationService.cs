@@ -106,7 +106,10 @@ public sealed class RecommendationCalculator
         _engine = selector.Engine;
         _tenant = selector.Settings.For(request.TenantId);
         _kinds = [.. request.Kinds ?? RecommendationKinds.All];
+        _now = selector.Now;
     }
+
+    private readonly DateTimeOffset _now;
 
     public void Add(UsageEvent e)
     {
@@ -490,7 +493,7 @@ public sealed class RecommendationCalculator
             CapabilityNeeds needs = CapabilityNeeds.SameAs(_facts, wholeContext: false) with { Reasoning = false };
             var providers = new List<string> { _resolved.Provider.Id, _resolved.ModelProvider.Id };
             providers.AddRange(calc._tenant.Providers);
-            return [.. calc._selector.CapableModels(providers, needs, calc._request.TenantId, calc._request.To)
+            return [.. calc._selector.CapableModels(providers, needs, calc._request.TenantId, calc._now)
                 .Where(c => !ReferenceEquals(c.Model, _resolved.Model))
                 .Select(c => new CandidateTotal(c))];
         }
@@ -522,7 +525,7 @@ public sealed class RecommendationCalculator
 
             CandidateTotal best = eligible[0];
             string suggested = best.Model.CallableName ?? best.Model.ModelId;
-            ModelStatus status = _facts!.StatusAt(calc._request.To);
+            ModelStatus status = _facts!.StatusAt(calc._now);
             var needs = CapabilityNeeds.SameAs(_facts, wholeContext: false) with
             {
                 Reasoning = _reasoning > 0,
