@@ -77,7 +77,8 @@ public sealed record RealisedSavings
     public long NotRepriced { get; init; }
 }
 
-/// <param name="CostPer1kOutputTokensUsd">Null when the model produced no output tokens.</param>
+/// <param name="AverageCostPerRequestUsd">Over priced requests; null when none was priced (unknown, not zero).</param>
+/// <param name="CostPer1kOutputTokensUsd">Over the output tokens of priced requests; null when they produced none.</param>
 public sealed record ModelCostMetrics(
     string Provider,
     string Model,
@@ -86,7 +87,7 @@ public sealed record ModelCostMetrics(
     long InputTokens,
     long OutputTokens,
     [property: JsonConverter(typeof(MoneyJsonConverter))] decimal CostUsd,
-    [property: JsonConverter(typeof(MoneyJsonConverter))] decimal AverageCostPerRequestUsd,
+    [property: JsonConverter(typeof(NullableMoneyJsonConverter))] decimal? AverageCostPerRequestUsd,
     [property: JsonConverter(typeof(NullableMoneyJsonConverter))] decimal? CostPer1kOutputTokensUsd);
 
 /// <param name="CostShare">This provider's cost / all cost (0..1, 4 decimals).</param>
@@ -203,6 +204,7 @@ public sealed class BusinessMetricsCalculator(PricingEngine engine, BusinessMetr
         }
 
         totals.Cost += e.CostUsd;
+        totals.PricedOutput += e.Usage.OutputTokens;
         _cost += e.CostUsd;
 
         PriceQuote quote = Reprice(e.Provider, e.Model, e.Usage, e.Timestamp);
@@ -273,8 +275,8 @@ public sealed class BusinessMetricsCalculator(PricingEngine engine, BusinessMetr
                     long priced = m.Value.Requests - m.Value.Unpriced;
                     return new ModelCostMetrics(
                         m.Key.Provider, m.Key.Model, m.Value.Requests, m.Value.Unpriced, m.Value.Input, m.Value.Output, m.Value.Cost,
-                        priced == 0 ? 0m : decimal.Round(m.Value.Cost / priced, AverageDecimals),
-                        m.Value.Output == 0 ? null : decimal.Round(m.Value.Cost * 1000m / m.Value.Output, AverageDecimals));
+                        priced == 0 ? null : decimal.Round(m.Value.Cost / priced, AverageDecimals),
+                        m.Value.PricedOutput == 0 ? null : decimal.Round(m.Value.Cost * 1000m / m.Value.PricedOutput, AverageDecimals));
                 })],
             Providers = [.. _models
                 .GroupBy(m => m.Key.Provider, StringComparer.Ordinal)
@@ -299,6 +301,7 @@ public sealed class BusinessMetricsCalculator(PricingEngine engine, BusinessMetr
         public long Unpriced;
         public long Input;
         public long Output;
+        public long PricedOutput;
         public decimal Cost;
     }
 }
