@@ -127,21 +127,7 @@ public sealed class BusinessMetricsService(PricingEngine engine, IAdviceUsageSou
     public async Task<Validated<BusinessMetricsReport>> ComputeAsync(BusinessMetricsRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
-        if (string.IsNullOrWhiteSpace(request.TenantId))
-        {
-            errors["tenant_id"] = ["required"];
-        }
-
-        if (request.To <= request.From)
-        {
-            errors["to"] = ["must be after from"];
-        }
-        else if ((request.To - request.From).TotalDays > RecommendationService.MaxPeriodDays)
-        {
-            errors["from"] = [$"the period is at most {RecommendationService.MaxPeriodDays} days"];
-        }
-
+        Dictionary<string, string[]> errors = RecommendationService.ValidatePeriod(request.TenantId, request.From, request.To);
         if (errors.Count > 0)
         {
             return Validated<BusinessMetricsReport>.Fail(errors);

@@ -22,6 +22,8 @@ public sealed class ModelSelector
     public const int DefaultMaxCandidates = 20;
     public const int MaxMaxCandidates = 100;
 
+    private static readonly SelectionReason s_notAllowed = new(ExclusionCodes.NotAllowed, "not in the allow-list (request, tenant or task type)");
+
     private readonly CapabilityCatalog _capabilities;
     private readonly PricingEngine _engine;
     private readonly AdviceSettings _settings;
@@ -54,7 +56,11 @@ public sealed class ModelSelector
                 CatalogModel model = provider.Models[i];
                 ModelCapabilities? facts = capabilities.Find(provider, model);
                 any |= facts is not null;
-                entries[i] = new Entry(provider, model, facts, engine.Catalog.CallableName(provider, model));
+                entries[i] = new Entry(provider, model, facts, engine.Catalog.CallableName(provider, model))
+                {
+                    NoData = facts is null ? NoDataExclusions(provider, model, capabilities) : null,
+                    Lifecycle = capabilities.LifecycleOf(provider.Id, model.Id),
+                };
             }
 
             _byProvider[provider.Id] = entries;
@@ -157,7 +163,7 @@ public sealed class ModelSelector
         DateTimeOffset at = _time.GetUtcNow();
         long outputTokens = request.ExpectedOutputTokens!.Value;
         var counted = new Dictionary<ModelFamily, (long Tokens, string Source)>();
-        var candidates = new List<SelectionCandidate>();
+        var kept = new List<Kept>();
         var excluded = new List<SelectionExclusion>();
         int considered = 0;
         foreach (string providerId in providers.Distinct(StringComparer.Ordinal))
@@ -171,22 +177,14 @@ public sealed class ModelSelector
                     || (allowed.Count > 0 && !allowed.Any(r => r.Matches(providerId, modelId)))
                     || (task?.AllowedModels is { } taskAllowed && !taskAllowed.Any(r => r.Matches(providerId, modelId))))
                 {
-                    reasons.Add(new SelectionReason(ExclusionCodes.NotAllowed, "not in the allow-list (request, tenant or task type)"));
+                    reasons.Add(s_notAllowed);
                 }
 
                 if (entry.Facts is not { } facts)
                 {
-                    ModelStatus status = _capabilities.StatusAt(entry.Provider, entry.Model, at);
-                    if (status != ModelStatus.Active)
-                    {
-                        ModelLifecycle? lifecycle = _capabilities.LifecycleOf(providerId, modelId);
-                        reasons.Add(new SelectionReason(
-                            status == ModelStatus.Retired ? ExclusionCodes.Retired : ExclusionCodes.Deprecated,
-                            lifecycle is null ? "deprecated in the price catalog (genai-prices)" : $"{status.ToString().ToLowerInvariant()}; source {lifecycle.Source}"));
-                    }
-
-                    reasons.Add(new SelectionReason(ExclusionCodes.NoCapabilityData, $"no capability facts in {_capabilities.Source}: cannot tell whether it fits"));
-                    excluded.Add(new SelectionExclusion(providerId, modelId, reasons));
+                    // Precomputed per lifecycle status: most catalog models have no facts, and this keeps them cheap.
+                    SelectionExclusion noData = entry.NoData![(int)CapabilityCatalog.StatusOf(entry.Lifecycle, entry.Model.Deprecated, at)];
+                    excluded.Add(reasons.Count == 0 ? noData : noData with { Reasons = [.. reasons, .. noData.Reasons] });
                     continue;
                 }
 
@@ -237,30 +235,16 @@ public sealed class ModelSelector
                     continue;
                 }
 
-                var why = new List<string> { needs.Describe(facts), "current (not deprecated or retired)" };
-                if (task?.MinQuality is { } met)
-                {
-                    why.Add($"quality {quality} >= {met}");
-                }
-
-                if (request.MaxCostPerCallUsd is { } budget)
-                {
-                    why.Add($"estimated {Money(quote.CostUsd)} USD <= max {Money(budget)} USD per call");
-                }
-
-                why.Add($"priced by {quote.Source}");
-                candidates.Add(new SelectionCandidate(
-                    0, providerId, modelId, entry.CallableName, quote.CostUsd, inputTokens, outputTokens, inputSource,
-                    facts.ContextTokens, facts.MaxOutputTokens, quality, facts.ReleaseDate, quote.PriceVariant, why));
+                kept.Add(new Kept(entry, facts, needs, quote, quality, inputTokens, inputSource));
             }
         }
 
-        List<SelectionCandidate> ranked = [.. candidates
-            .OrderBy(c => c.EstimatedCostUsd)
+        List<Kept> ranked = [.. kept
+            .OrderBy(c => c.Quote.CostUsd)
             .ThenByDescending(c => c.Quality ?? -1)
-            .ThenByDescending(c => c.ReleaseDate ?? DateOnly.MinValue)
-            .ThenBy(c => c.Provider, StringComparer.Ordinal)
-            .ThenBy(c => c.Model, StringComparer.Ordinal)];
+            .ThenByDescending(c => c.Facts.ReleaseDate ?? DateOnly.MinValue)
+            .ThenBy(c => c.Entry.Provider.Id, StringComparer.Ordinal)
+            .ThenBy(c => c.Entry.Model.Id, StringComparer.Ordinal)];
         int limit = request.MaxCandidates ?? DefaultMaxCandidates;
         return Validated<ModelSelectionResult>.Ok(new ModelSelectionResult
         {
@@ -268,7 +252,7 @@ public sealed class ModelSelector
             PriceSource = _engine.Catalog.Source,
             CapabilitySource = _capabilities.Source,
             Considered = considered,
-            Candidates = [.. ranked.Take(limit).Select((c, i) => c with { Rank = i + 1 })],
+            Candidates = [.. ranked.Take(limit).Select((c, i) => Explain(c, i + 1, request, task))],
             MoreCandidates = Math.Max(0, ranked.Count - limit),
             Excluded = excluded,
         });
@@ -308,6 +292,25 @@ public sealed class ModelSelector
         }
 
         return result;
+    }
+
+    private static SelectionCandidate Explain(Kept c, int rank, ModelSelectionRequest request, TaskTypeAdvice? task)
+    {
+        var why = new List<string> { c.Needs.Describe(c.Facts), "current (not deprecated or retired)" };
+        if (task?.MinQuality is { } met)
+        {
+            why.Add($"quality {c.Quality} >= {met}");
+        }
+
+        if (request.MaxCostPerCallUsd is { } budget)
+        {
+            why.Add($"estimated {Money(c.Quote.CostUsd)} USD <= max {Money(budget)} USD per call");
+        }
+
+        why.Add($"priced by {c.Quote.Source}");
+        return new SelectionCandidate(
+            rank, c.Entry.Provider.Id, c.Entry.Model.Id, c.Entry.CallableName, c.Quote.CostUsd, c.InputTokens, c.Needs.MinOutputTokens, c.InputSource,
+            c.Facts.ContextTokens, c.Facts.MaxOutputTokens, c.Quality, c.Facts.ReleaseDate, c.Quote.PriceVariant, why);
     }
 
     private PriceQuote Price(Entry entry, CanonicalUsage usage, DateTimeOffset at, string? tenantId) =>
@@ -359,7 +362,29 @@ public sealed class ModelSelector
 
     internal static string Money(decimal amount) => Recording.UsageQuery.FormatCost(amount);
 
-    private sealed record Entry(CatalogProvider Provider, CatalogModel Model, ModelCapabilities? Facts, string? CallableName);
+    /// <summary>The exclusion of a model without capability facts, by <see cref="ModelStatus"/> (index = status).</summary>
+    private static SelectionExclusion[] NoDataExclusions(CatalogProvider provider, CatalogModel model, CapabilityCatalog capabilities)
+    {
+        var noData = new SelectionReason(ExclusionCodes.NoCapabilityData, $"no capability facts in {capabilities.Source}: cannot tell whether it fits");
+        ModelLifecycle? lifecycle = capabilities.LifecycleOf(provider.Id, model.Id);
+        string source = lifecycle is null ? "deprecated in the price catalog (genai-prices)" : $"source {lifecycle.Source}";
+        return
+        [
+            new SelectionExclusion(provider.Id, model.Id, [noData]),
+            new SelectionExclusion(provider.Id, model.Id, [new SelectionReason(ExclusionCodes.Deprecated, lifecycle is null ? source : $"deprecated; {source}"), noData]),
+            new SelectionExclusion(provider.Id, model.Id, [new SelectionReason(ExclusionCodes.Retired, $"retired; {source}"), noData]),
+        ];
+    }
+
+    private sealed record Entry(CatalogProvider Provider, CatalogModel Model, ModelCapabilities? Facts, string? CallableName)
+    {
+        public SelectionExclusion[]? NoData { get; init; }
+
+        public ModelLifecycle? Lifecycle { get; init; }
+    }
+
+    /// <summary>A survivor before ranking: its explanation is only written for the candidates returned.</summary>
+    private readonly record struct Kept(Entry Entry, ModelCapabilities Facts, CapabilityNeeds Needs, PriceQuote Quote, int? Quality, long InputTokens, string InputSource);
 }
 
 /// <summary>A current catalog model that meets some needs.</summary>

@@ -36,21 +36,7 @@ public sealed class RecommendationService(ModelSelector selector, IAdviceUsageSo
     public static IReadOnlyDictionary<string, string[]>? Validate(RecommendationRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
-        if (string.IsNullOrWhiteSpace(request.TenantId))
-        {
-            errors["tenant_id"] = ["required"];
-        }
-
-        if (request.To <= request.From)
-        {
-            errors["to"] = ["must be after from"];
-        }
-        else if ((request.To - request.From).TotalDays > MaxPeriodDays)
-        {
-            errors["from"] = [$"the period is at most {MaxPeriodDays} days"];
-        }
-
+        Dictionary<string, string[]> errors = ValidatePeriod(request.TenantId, request.From, request.To);
         if (!RecommendationScopes.All.Contains(request.Scope))
         {
             errors["scope"] = [$"one of {string.Join(", ", RecommendationScopes.All)}"];
@@ -69,6 +55,27 @@ public sealed class RecommendationService(ModelSelector selector, IAdviceUsageSo
         }
 
         return errors.Count > 0 ? errors : null;
+    }
+
+    /// <summary>The tenant and half-open period every advice query takes (also business metrics).</summary>
+    internal static Dictionary<string, string[]> ValidatePeriod(string? tenantId, DateTimeOffset from, DateTimeOffset to)
+    {
+        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        if (string.IsNullOrWhiteSpace(tenantId))
+        {
+            errors["tenant_id"] = ["required"];
+        }
+
+        if (to <= from)
+        {
+            errors["to"] = ["must be after from"];
+        }
+        else if ((to - from).TotalDays > MaxPeriodDays)
+        {
+            errors["from"] = [$"the period is at most {MaxPeriodDays} days"];
+        }
+
+        return errors;
     }
 }
 

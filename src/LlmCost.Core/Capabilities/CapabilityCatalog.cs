@@ -104,8 +104,14 @@ public sealed class CapabilityCatalog
             return facts.StatusAt(at);
         }
 
-        ModelStatus status = _lifecycle.TryGetValue((provider.Id, model.Id), out ModelLifecycle? lifecycle) ? lifecycle.StatusAt(at) : ModelStatus.Active;
-        return status == ModelStatus.Active && model.Deprecated ? ModelStatus.Deprecated : status;
+        return StatusOf(_lifecycle.GetValueOrDefault((provider.Id, model.Id)), model.Deprecated, at);
+    }
+
+    /// <summary>The lifecycle rule of a model without capability facts (for callers that looked the fact up once).</summary>
+    internal static ModelStatus StatusOf(ModelLifecycle? lifecycle, bool catalogDeprecated, DateTimeOffset at)
+    {
+        ModelStatus status = lifecycle?.StatusAt(at) ?? ModelStatus.Active;
+        return status == ModelStatus.Active && catalogDeprecated ? ModelStatus.Deprecated : status;
     }
 
     /// <summary>The overlay's lifecycle fact for a catalog model, if any.</summary>
@@ -125,43 +131,26 @@ public sealed class CapabilityCatalog
     public static CapabilityLoad<CapabilityCatalog> LoadFiles(PriceCatalog prices, string? snapshotPath, string? overlayPath = null)
     {
         ArgumentNullException.ThrowIfNull(prices);
-        CapabilityData data = BuiltInData.Value;
-        CapabilityOverlay overlay = BuiltInOverlay.Value;
-        if (snapshotPath is not null)
+        CapabilityLoad<CapabilityData> data = snapshotPath is null ? CapabilityLoad<CapabilityData>.Ok(BuiltInData.Value) : LoadFile(snapshotPath, CapabilityData.Load);
+        CapabilityLoad<CapabilityOverlay> overlay = overlayPath is null ? CapabilityLoad<CapabilityOverlay>.Ok(BuiltInOverlay.Value) : LoadFile(overlayPath, CapabilityOverlay.Load);
+        if (data.Value is null || overlay.Value is null)
         {
-            if (!File.Exists(snapshotPath))
-            {
-                return CapabilityLoad<CapabilityCatalog>.Fail($"{snapshotPath}: file not found");
-            }
-
-            using FileStream stream = File.OpenRead(snapshotPath);
-            CapabilityLoad<CapabilityData> loaded = CapabilityData.Load(stream, Path.GetFullPath(snapshotPath));
-            if (loaded.Value is null)
-            {
-                return CapabilityLoad<CapabilityCatalog>.Fail(loaded.Error!);
-            }
-
-            data = loaded.Value;
+            return CapabilityLoad<CapabilityCatalog>.Fail(data.Error ?? overlay.Error!);
         }
 
-        if (overlayPath is not null)
+        return CapabilityLoad<CapabilityCatalog>.Ok(Build(prices, data.Value, overlay.Value));
+    }
+
+    private static CapabilityLoad<T> LoadFile<T>(string path, Func<Stream, string, CapabilityLoad<T>> load)
+        where T : class
+    {
+        if (!File.Exists(path))
         {
-            if (!File.Exists(overlayPath))
-            {
-                return CapabilityLoad<CapabilityCatalog>.Fail($"{overlayPath}: file not found");
-            }
-
-            using FileStream stream = File.OpenRead(overlayPath);
-            CapabilityLoad<CapabilityOverlay> loaded = CapabilityOverlay.Load(stream, Path.GetFullPath(overlayPath));
-            if (loaded.Value is null)
-            {
-                return CapabilityLoad<CapabilityCatalog>.Fail(loaded.Error!);
-            }
-
-            overlay = loaded.Value;
+            return CapabilityLoad<T>.Fail($"{path}: file not found");
         }
 
-        return CapabilityLoad<CapabilityCatalog>.Ok(Build(prices, data, overlay));
+        using FileStream stream = File.OpenRead(path);
+        return load(stream, Path.GetFullPath(path));
     }
 
     /// <summary>Maps <paramref name="data"/> (and the overlay) onto <paramref name="prices"/>.</summary>
