@@ -132,6 +132,26 @@ internal static class PriceCommand
             }
 
             QuoteJson.WriteUsage(json, "usage", call.Request.Usage);
+            if (call.ReportedCostUsd is { } reported)
+            {
+                json.WriteString("reported_cost_usd", Money.Format(reported));
+                if (quote.Priced)
+                {
+                    json.WriteString("reported_cost_difference_usd", Money.Format(reported - quote.CostUsd));
+                }
+            }
+
+            if (call.IgnoredFields.Count > 0)
+            {
+                json.WriteStartArray("ignored_fields");
+                foreach (string field in call.IgnoredFields)
+                {
+                    json.WriteStringValue(field);
+                }
+
+                json.WriteEndArray();
+            }
+
             json.WriteEndObject();
             return true;
         }
