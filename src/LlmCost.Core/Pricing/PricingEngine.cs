@@ -129,9 +129,23 @@ public sealed class PricingEngine : IPriceCalculator
             uncovered &= ~UsageUnits.ToolCallMask;
         }
 
+        ulong given = usage.ReportedMask;
+        for (ulong missing = table.PricedMask & ~given; missing != 0; missing &= missing - 1)
+        {
+            // A priced class that is absent while a part of it is given has no known count (absent is not 0 here):
+            // pricing it as 0 would charge its parts at nothing. genai-prices refuses the same.
+            UsageUnit whole = UsageUnits.Get(BitOperations.TrailingZeroCount(missing));
+            if ((positive & whole.DescendantMask) is not 0 and var parts)
+            {
+                return PriceQuote.Unpriced(
+                    $"invalid usage: {whole.UsageKey} is missing but its part {UsageUnits.Get(BitOperations.TrailingZeroCount(parts)).UsageKey} is given " +
+                    $"(a class includes all of its parts)", providerId, modelId);
+            }
+        }
+
         if (table.OverlapChecks.Length > 0)
         {
-            ulong reported = usage.ReportedMask;
+            ulong reported = given;
             foreach ((ulong pair, ulong join) in table.OverlapChecks)
             {
                 if ((positive & pair) == pair && (reported & join) == 0)
