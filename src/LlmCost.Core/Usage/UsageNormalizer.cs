@@ -922,12 +922,13 @@ public static class UsageNormalizer
     private static void BedrockHeaders(JsonElement u, RawUsageReader r)
     {
         long? input = null, output = null, read = null, write = null;
+        bool hasInput = false, hasOutput = false;
         foreach (JsonProperty header in u.EnumerateObject())
         {
             switch (header.Name.ToLowerInvariant())
             {
-                case "x-amzn-bedrock-input-token-count": input = r.CountOrNumericString(header.Value, header.Name); break;
-                case "x-amzn-bedrock-output-token-count": output = r.CountOrNumericString(header.Value, header.Name); break;
+                case "x-amzn-bedrock-input-token-count": hasInput = true; input = r.CountOrNumericString(header.Value, header.Name); break;
+                case "x-amzn-bedrock-output-token-count": hasOutput = true; output = r.CountOrNumericString(header.Value, header.Name); break;
                 case "x-amzn-bedrock-cache-read-input-token-count": read = r.CountOrNumericString(header.Value, header.Name); break;
                 case "x-amzn-bedrock-cache-write-input-token-count": write = r.CountOrNumericString(header.Value, header.Name); break;
                 case var name when name.StartsWith("x-amzn-bedrock-", StringComparison.Ordinal) && name.Contains("count", StringComparison.Ordinal):
@@ -940,12 +941,12 @@ public static class UsageNormalizer
             }
         }
 
-        if (input is null)
+        if (!hasInput)
         {
             r.Error("x-amzn-bedrock-input-token-count", "is required");
         }
 
-        if (output is null)
+        if (!hasOutput)
         {
             r.Error("x-amzn-bedrock-output-token-count", "is required");
         }
