@@ -26,6 +26,7 @@ namespace LlmCost.Core.Usage;
 /// converted into this shape by the normalisers, never here. The typed properties are the units most code needs;
 /// every other unit is reached through <see cref="Get(UsageUnit)"/> and <see cref="Units"/>.</para>
 /// </remarks>
+[System.Text.Json.Serialization.JsonConverter(typeof(CanonicalUsageJsonConverter))]
 public sealed record CanonicalUsage
 {
     private static readonly long[] s_oneRequest = [1];
@@ -287,6 +288,12 @@ public sealed record CanonicalUsage
         public Builder Add(UsageUnit unit, long count)
         {
             ArgumentNullException.ThrowIfNull(unit);
+            if (unit.Index == UsageUnits.Requests && !IsReported(unit))
+            {
+                // The default of one request is replaced by the first count given, not added to.
+                _values[unit.Index] = 0;
+            }
+
             _values[unit.Index] = checked(_values[unit.Index] + count);
             _reported |= 1UL << unit.Index;
             return this;
@@ -369,5 +376,56 @@ public readonly struct UnitCounts
             Current = new KeyValuePair<UsageUnit, long>(UsageUnits.Get(index), _counts[_position]);
             return true;
         }
+    }
+}
+
+/// <summary>
+/// JSON form of a usage wherever one is serialised: an object of the non-zero units by usage key
+/// (<c>{"input_tokens":1200,"output_image_tokens":1290,"requests":1}</c>). A key this version does not
+/// know is skipped on reading (a newer writer's unit), never misread. <see cref="CanonicalUsage.Passes"/> is not
+/// part of it (the sum is).
+/// </summary>
+public sealed class CanonicalUsageJsonConverter : System.Text.Json.Serialization.JsonConverter<CanonicalUsage>
+{
+    public override CanonicalUsage Read(ref System.Text.Json.Utf8JsonReader reader, Type typeToConvert, System.Text.Json.JsonSerializerOptions options)
+    {
+        if (reader.TokenType != System.Text.Json.JsonTokenType.StartObject)
+        {
+            throw new System.Text.Json.JsonException("a usage must be a JSON object of unit counts");
+        }
+
+        var builder = new CanonicalUsage.Builder();
+        while (reader.Read() && reader.TokenType != System.Text.Json.JsonTokenType.EndObject)
+        {
+            string key = reader.GetString()!;
+            reader.Read();
+            if (UsageUnits.TryGetByUsageKey(key, out UsageUnit unit))
+            {
+                builder.Set(unit, reader.GetInt64());
+            }
+            else
+            {
+                reader.Skip();
+            }
+        }
+
+        return builder.Build();
+    }
+
+    public override void Write(System.Text.Json.Utf8JsonWriter writer, CanonicalUsage value, System.Text.Json.JsonSerializerOptions options)
+    {
+        writer.WriteStartObject();
+        foreach ((UsageUnit unit, long count) in value.Units)
+        {
+            writer.WriteNumber(unit.UsageKey, count);
+        }
+
+        if (value.Requests == 0)
+        {
+            // Totals carry no request; without this the reader's default of one would come back.
+            writer.WriteNumber("requests", 0);
+        }
+
+        writer.WriteEndObject();
     }
 }

@@ -161,3 +161,20 @@ public sealed class UnitLatticeTests
         }
     }
 }
+
+public sealed class CanonicalUsageJsonTests
+{
+    [Fact]
+    public void Json_RoundTripsEveryUnit_AndIsTheCanonicalKeys()
+    {
+        CanonicalUsage usage = new CanonicalUsage { InputTokens = 1300, OutputTokens = 1290 }
+            .With(UsageUnits.Get("output_image_tokens"), 1290).With(UsageUnits.Get("input_document_pages"), 2);
+
+        string json = System.Text.Json.JsonSerializer.Serialize(usage);
+
+        Assert.Equal("""{"input_tokens":1300,"output_tokens":1290,"requests":1,"input_document_pages":2,"output_image_tokens":1290}""", json);
+        Assert.Equal(usage, System.Text.Json.JsonSerializer.Deserialize<CanonicalUsage>(json));
+        Assert.Equal(CanonicalUsage.None, System.Text.Json.JsonSerializer.Deserialize<CanonicalUsage>(System.Text.Json.JsonSerializer.Serialize(CanonicalUsage.None)));
+        Assert.Equal(3, CanonicalUsage.From([new(UsageUnits.Get("requests"), 3)]).Requests);
+    }
+}
