@@ -178,3 +178,33 @@ public sealed class CanonicalUsageJsonTests
         Assert.Equal(3, CanonicalUsage.From([new(UsageUnits.Get("requests"), 3)]).Requests);
     }
 }
+
+public sealed class ReportedCostScanTests
+{
+    [Fact]
+    public async Task TheScanRaisesOneMismatchPerModelAndDay_FromTheRollupsOfTheEvents()
+    {
+        var now = new DateTimeOffset(2026, 6, 1, 18, 0, 0, TimeSpan.Zero);
+        var clock = new FakeTimeProvider(now);
+        LlmCost.Core.Rollups.UsageFact Fact(string id, string model, decimal cost, decimal? reported) => new()
+        {
+            EventId = id, TenantId = "t1", UserId = "u", Provider = "openrouter", Model = model, Timestamp = now.AddHours(-2),
+            CostUsd = cost, ReportedCostUsd = reported,
+        };
+
+        // openrouter/a: reported 0.30 for calls we priced at 0.20 (a 50 % gap); openrouter/b: within a cent.
+        LlmCost.Core.Rollups.RollupDay day = LlmCost.Core.Rollups.RollupCalculator.ComputeDay("t1", new DateOnly(2026, 6, 1),
+        [
+            Fact("1", "a", 0.10m, 0.15m), Fact("2", "a", 0.10m, 0.15m), Fact("3", "b", 1.00m, 1.004m), Fact("4", "b", 1.00m, null),
+        ]);
+        var rollups = new LlmCost.Core.Tests.Operations.MemoryRollupStore();
+        await rollups.ReplacePeriodAsync("t1", LlmCost.Core.Rollups.RollupGranularity.Day, new DateTimeOffset(2026, 6, 1, 0, 0, 0, TimeSpan.Zero), day.DayRows);
+
+        IReadOnlyList<Alert> alerts = await new AnomalyScanner(rollups, new AnomalyDetector(new AnomalyOptions(), clock), clock).ScanTenantAsync("t1");
+
+        Alert mismatch = Assert.Single(alerts, a => a.Kind == AlertKinds.ReportedCostMismatch);
+        Assert.Equal("openrouter/a", mismatch.Details["model"]);
+        Assert.Equal("0.10", mismatch.Details["difference_usd"]);
+        Assert.Equal("2", mismatch.Details["events"]);
+    }
+}
