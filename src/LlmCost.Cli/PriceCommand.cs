@@ -24,10 +24,11 @@ internal static class PriceCommand
         llmcost price [--catalog FILE] [--policy FILE] [--lenient]
           Reads JSON lines on stdin, one LLM call each:
             {"provider":"anthropic","model":"claude-sonnet-4-20250514","timestamp":"2026-06-01T12:00:00Z","usage":{...}}
-          with canonical usage keys (input_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens,
-          input_audio_tokens, cache_audio_read_tokens, output_tokens, reasoning_tokens, output_audio_tokens,
-          web_searches) or "raw_usage": the provider's own usage object / response body (OpenAI chat & Responses,
-          Azure OpenAI, Anthropic, Gemini, Bedrock Converse). Writes one JSON line per input line, in order.
+          with canonical usage keys (any genai-prices usage unit: input_tokens, cache_read_tokens, input_image_tokens,
+          output_tokens, reasoning_tokens, output_image_tokens, audio_seconds, web_searches, ...) or "raw_usage": the
+          provider's own usage object / response body (OpenAI, Azure, Anthropic, Gemini, Bedrock, DeepSeek, Mistral,
+          Groq, xAI, Cohere, OpenRouter, Perplexity), and optionally "reported_cost_usd". Writes one JSON line per
+          input line, in order.
           A missing timestamp means now. Blank lines give {"line":N,"skipped":"blank line"}.
           --catalog FILE  price from a genai-prices or LiteLLM JSON file instead of the built-in catalog
           --policy FILE   a pricing policy (tenant discounts, custom prices, ...) applied to lines with tenant_id
@@ -132,6 +133,26 @@ internal static class PriceCommand
             }
 
             QuoteJson.WriteUsage(json, "usage", call.Request.Usage);
+            if (call.ReportedCostUsd is { } reported)
+            {
+                json.WriteString("reported_cost_usd", Money.Format(reported));
+                if (quote.Priced)
+                {
+                    json.WriteString("reported_cost_difference_usd", Money.Format(reported - quote.CostUsd));
+                }
+            }
+
+            if (call.IgnoredFields.Count > 0)
+            {
+                json.WriteStartArray("ignored_fields");
+                foreach (string field in call.IgnoredFields)
+                {
+                    json.WriteStringValue(field);
+                }
+
+                json.WriteEndArray();
+            }
+
             json.WriteEndObject();
             return true;
         }

@@ -52,19 +52,35 @@ internal static class QuoteJson
         json.WriteEndArray();
     }
 
+    /// <summary>
+    /// The usage as canonical keys: the ten historic keys always (0 included, so scripts reading them keep working),
+    /// then every other unit with a non-zero count under its usage key (input_image_tokens, audio_seconds, ...).
+    /// </summary>
     public static void WriteUsage(Utf8JsonWriter json, string name, CanonicalUsage usage)
     {
         json.WriteStartObject(name);
-        json.WriteNumber(CanonicalUsageParser.InputTokens, usage.InputTokens);
-        json.WriteNumber(CanonicalUsageParser.CacheReadTokens, usage.CacheReadTokens);
-        json.WriteNumber(CanonicalUsageParser.CacheWriteTokens, usage.CacheWriteTokens);
-        json.WriteNumber(CanonicalUsageParser.CacheWrite1hTokens, usage.CacheWrite1hTokens);
-        json.WriteNumber(CanonicalUsageParser.InputAudioTokens, usage.InputAudioTokens);
-        json.WriteNumber(CanonicalUsageParser.CacheAudioReadTokens, usage.CacheAudioReadTokens);
-        json.WriteNumber(CanonicalUsageParser.OutputTokens, usage.OutputTokens);
-        json.WriteNumber(CanonicalUsageParser.ReasoningTokens, usage.ReasoningTokens);
-        json.WriteNumber(CanonicalUsageParser.OutputAudioTokens, usage.OutputAudioTokens);
-        json.WriteNumber(CanonicalUsageParser.WebSearches, usage.WebSearches);
+        var written = new HashSet<string>(StringComparer.Ordinal);
+        foreach ((string key, long value) in (ReadOnlySpan<(string, long)>)
+                 [
+                     (CanonicalUsageParser.InputTokens, usage.InputTokens), (CanonicalUsageParser.CacheReadTokens, usage.CacheReadTokens),
+                     (CanonicalUsageParser.CacheWriteTokens, usage.CacheWriteTokens), (CanonicalUsageParser.CacheWrite1hTokens, usage.CacheWrite1hTokens),
+                     (CanonicalUsageParser.InputAudioTokens, usage.InputAudioTokens), (CanonicalUsageParser.CacheAudioReadTokens, usage.CacheAudioReadTokens),
+                     (CanonicalUsageParser.OutputTokens, usage.OutputTokens), (CanonicalUsageParser.ReasoningTokens, usage.ReasoningTokens),
+                     (CanonicalUsageParser.OutputAudioTokens, usage.OutputAudioTokens), (CanonicalUsageParser.WebSearches, usage.WebSearches),
+                 ])
+        {
+            json.WriteNumber(key, value);
+            written.Add(CanonicalUsageParser.Aliases.TryGetValue(key, out string? unitKey) ? unitKey : key);
+        }
+
+        foreach ((UsageUnit unit, long count) in usage.Units)
+        {
+            if (!written.Contains(unit.UsageKey) && (unit.UsageKey != "requests" || count != 1))
+            {
+                json.WriteNumber(unit.UsageKey, count);
+            }
+        }
+
         json.WriteEndObject();
     }
 
@@ -83,16 +99,7 @@ internal static class QuoteJson
         json.WriteEndArray();
     }
 
-    public static string ShapeName(UsageShape shape) => shape switch
-    {
-        UsageShape.Canonical => "canonical",
-        UsageShape.OpenAiChat => "openai-chat",
-        UsageShape.OpenAiResponses => "openai-responses",
-        UsageShape.Anthropic => "anthropic",
-        UsageShape.Gemini => "gemini",
-        UsageShape.BedrockConverse => "bedrock-converse",
-        _ => shape.ToString(),
-    };
+    public static string ShapeName(UsageShape shape) => UsageNormalizer.ShapeId(shape);
 
     private static void WriteOptional(Utf8JsonWriter json, string name, string? value)
     {

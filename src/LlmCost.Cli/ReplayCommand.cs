@@ -164,9 +164,13 @@ internal static class ReplayCommand
 
         public decimal CostUsd { get; private set; }
 
+        /// <summary>Every usage unit's total (the trace has input and output tokens; the sum carries whatever the usage has).</summary>
+        public CanonicalUsage Units { get; private set; } = CanonicalUsage.None;
+
         public void Add(int user, string model, CanonicalUsage usage, PriceQuote quote)
         {
             Requests++;
+            Units += usage;
             InputTokens += usage.InputTokens;
             OutputTokens += usage.OutputTokens;
             decimal cost = quote.Priced ? quote.CostUsd : 0m;
@@ -191,6 +195,7 @@ internal static class ReplayCommand
             text.AppendLine(CultureInfo.InvariantCulture, $"input_tokens: {InputTokens}");
             text.AppendLine(CultureInfo.InvariantCulture, $"output_tokens: {OutputTokens}");
             text.AppendLine(CultureInfo.InvariantCulture, $"cost_usd: {Money.Format(CostUsd)}");
+            text.AppendLine(CultureInfo.InvariantCulture, $"units: {string.Join(", ", Units.ToDictionary().Where(u => u.Key != "requests").Select(u => $"{u.Key} {u.Value}"))}");
             text.AppendLine("by model:");
             foreach ((string model, var m) in _byModel.OrderBy(p => p.Key, StringComparer.Ordinal))
             {
@@ -230,6 +235,9 @@ internal static class ReplayCommand
                 json.WriteNumber("input_tokens", InputTokens);
                 json.WriteNumber("output_tokens", OutputTokens);
                 json.WriteString("cost_usd", Money.Format(CostUsd));
+                json.WriteStartObject("units");
+                CanonicalUsageParser.Write(json, Units);
+                json.WriteEndObject();
                 json.WriteStartObject("by_model");
                 foreach ((string model, var m) in _byModel.OrderBy(p => p.Key, StringComparer.Ordinal))
                 {

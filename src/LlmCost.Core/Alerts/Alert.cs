@@ -10,6 +10,9 @@ public static class AlertKinds
     public const string TokenSpike = "token_spike";
     public const string ErrorRateSpike = "error_rate_spike";
     public const string UnpricedModel = "unpriced_model";
+
+    /// <summary>A provider's own reported cost differs from ours beyond the tolerance: a price is wrong on one side.</summary>
+    public const string ReportedCostMismatch = "reported_cost_mismatch";
 }
 
 /// <summary>

@@ -40,7 +40,7 @@ public static class SubscriptionValidator
     private static readonly HashSet<string> KnownKinds =
     [
         AlertKinds.BudgetThreshold, AlertKinds.BudgetProjectedOverrun, AlertKinds.CircuitBreaker, AlertKinds.CostAnomaly,
-        AlertKinds.TokenSpike, AlertKinds.ErrorRateSpike, AlertKinds.UnpricedModel,
+        AlertKinds.TokenSpike, AlertKinds.ErrorRateSpike, AlertKinds.UnpricedModel, AlertKinds.ReportedCostMismatch,
     ];
 
     public static IReadOnlyCollection<string> AllKinds => KnownKinds;

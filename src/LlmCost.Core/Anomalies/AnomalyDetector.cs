@@ -170,6 +170,42 @@ public sealed class AnomalyDetector(AnomalyOptions options, TimeProvider timePro
         };
     }
 
+    /// <summary>
+    /// The provider's reported cost of a model's priced calls against ours, for one window: an alert when the
+    /// difference exceeds both tolerances (<see cref="AnomalyOptions.ReportedCostToleranceUsd"/> and the relative
+    /// one), null otherwise. One alert per (tenant, model, window), whichever side is higher.
+    /// </summary>
+    public Alert? ReportedCostMismatch(string tenantId, string providerModel, string windowLabel, long events, decimal differenceUsd, decimal ourCostUsd)
+    {
+        decimal magnitude = Math.Abs(differenceUsd);
+        if (events == 0 || magnitude <= _options.ReportedCostToleranceUsd || magnitude <= _options.ReportedCostToleranceRelative * Math.Abs(ourCostUsd))
+        {
+            return null;
+        }
+
+        string reported = (ourCostUsd + differenceUsd).ToString(CultureInfo.InvariantCulture);
+        return new Alert
+        {
+            AlertId = AlertIds.For(AlertKinds.ReportedCostMismatch, tenantId, "tenant", tenantId, providerModel, windowLabel),
+            Kind = AlertKinds.ReportedCostMismatch,
+            TenantId = tenantId,
+            Scope = "tenant",
+            ScopeId = tenantId,
+            CreatedAt = timeProvider.GetUtcNow(),
+            Message = $"{providerModel}: the provider reported {reported} USD for {events} priced call(s) in {windowLabel}, " +
+                      $"we priced them at {ourCostUsd.ToString(CultureInfo.InvariantCulture)} USD (difference {differenceUsd.ToString(CultureInfo.InvariantCulture)})",
+            Details = new Dictionary<string, string>
+            {
+                ["model"] = providerModel,
+                ["window"] = windowLabel,
+                ["events"] = events.ToString(CultureInfo.InvariantCulture),
+                ["reported_cost_usd"] = reported,
+                ["cost_usd"] = ourCostUsd.ToString(CultureInfo.InvariantCulture),
+                ["difference_usd"] = differenceUsd.ToString(CultureInfo.InvariantCulture),
+            },
+        };
+    }
+
     private double SpreadFloor(List<double> baseline, double absoluteFloor)
     {
         var median = RobustStatistics.Median(baseline);

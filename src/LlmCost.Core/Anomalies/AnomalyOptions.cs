@@ -33,8 +33,27 @@ public sealed record AnomalyOptions
     /// <summary>Use the same day type (weekday / weekend) for the baseline when at least MinHistory such days exist.</summary>
     public bool SeasonalDayType { get; init; } = true;
 
+    /// <summary>
+    /// Provider-reported cost vs ours, per (tenant, model, day): alert when |reported − ours| exceeds BOTH this many
+    /// USD and <see cref="ReportedCostToleranceRelative"/> of our cost (rounding and tiny calls never alert).
+    /// </summary>
+    public decimal ReportedCostToleranceUsd { get; init; } = 0.01m;
+
+    /// <summary>Relative part of the reported-cost tolerance (0.02 = 2 % of our cost).</summary>
+    public decimal ReportedCostToleranceRelative { get; init; } = 0.02m;
+
     public void Validate()
     {
+        if (ReportedCostToleranceUsd < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ReportedCostToleranceUsd), "must be >= 0");
+        }
+
+        if (ReportedCostToleranceRelative < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ReportedCostToleranceRelative), "must be >= 0");
+        }
+
         if (Threshold <= 0 || double.IsNaN(Threshold))
         {
             throw new ArgumentOutOfRangeException(nameof(Threshold), "must be > 0");

@@ -130,6 +130,14 @@ public sealed class AnomalyScanner(IRollupStore rollups, AnomalyDetector detecto
             alerts.Add(detector.UnpricedModel(tenantId, model.Key, RollupPeriods.DayOf(today), model.UnpricedRequests));
         }
 
+        foreach (var model in dayRows.Where(r => r.Dimension == RollupDimensions.Model && r.PeriodStart == today && r.ReportedCostEvents > 0))
+        {
+            if (detector.ReportedCostMismatch(tenantId, model.Key, dayLabel, model.ReportedCostEvents, model.ReportedCostDifferenceUsd, model.ReportedCostComparedUsd) is { } mismatch)
+            {
+                alerts.Add(mismatch);
+            }
+        }
+
         return alerts;
     }
 

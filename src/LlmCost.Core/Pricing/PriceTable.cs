@@ -114,11 +114,12 @@ public sealed class PriceTable
                 }
             }
 
-            _computeOrder[i] = new PricedUnit(unit, price, [.. descendants], price.Base / unit.Per, [.. price.Tiers.Select(t => t.Price / unit.Per)]);
+            _computeOrder[i] = new PricedUnit(unit, price, [.. descendants], PerUnit(price.Base, unit.Per), [.. price.Tiers.Select(t => PerUnit(t.Price, unit.Per))]);
             _displayOrder[display] = i;
         }
 
-        AmbiguousPairs = FindAmbiguousPairs(known.Select(k => k.Unit).ToList());
+        OverlapChecks = FindOverlapChecks(known.Select(k => k.Unit).ToList());
+        PricesRequests = (pricedMask & (1UL << UsageUnits.Requests)) != 0;
     }
 
     /// <summary>The supported prices, in source order.</summary>
@@ -145,11 +146,15 @@ public sealed class PriceTable
     internal ReadOnlySpan<int> DisplayOrder => _displayOrder;
 
     /// <summary>
-    /// Pairs of canonical units whose join is priced but not reported by <see cref="Usage.CanonicalUsage"/>
-    /// (e.g. cache_audio_write_mtok priced while usage reports cache writes and input audio separately): when
-    /// both are positive the overlap's count is unknown, as genai-prices also refuses.
+    /// For each priced unit that is the join (overlap) of two unrelated units: the pair's mask and the join's bit.
+    /// When both are positive and the join itself was not reported (e.g. cache_audio_read_mtok priced, usage gives
+    /// cache reads and input audio but not cached audio) the overlap's count is unknown, and genai-prices refuses
+    /// to guess; so does the engine.
     /// </summary>
-    internal (ulong Pair, string JoinKey)[] AmbiguousPairs { get; }
+    internal (ulong Pair, ulong Join)[] OverlapChecks { get; }
+
+    /// <summary>A per-request fee is priced: tool calls this table gives no price of their own are part of it.</summary>
+    internal bool PricesRequests { get; }
 
     public bool TryGetPrice(string priceKey, out PriceValue price)
     {
@@ -202,38 +207,52 @@ public sealed class PriceTable
         return null;
     }
 
-    private static (ulong Pair, string JoinKey)[] FindAmbiguousPairs(List<UsageUnit> priced)
+    private static (ulong Pair, ulong Join)[] FindOverlapChecks(List<UsageUnit> priced)
     {
-        var pairs = new List<(ulong, string)>();
+        var checks = new List<(ulong, ulong)>();
         foreach (UsageUnit unit in priced)
         {
-            if ((unit.Bit & UsageUnits.CanonicalMask) != 0)
+            foreach (ulong pair in UsageUnits.JoinPairs(unit))
             {
-                continue;
-            }
-
-            for (int a = 0; a < UsageUnits.CanonicalCount; a++)
-            {
-                for (int b = a + 1; b < UsageUnits.CanonicalCount; b++)
-                {
-                    UsageUnit ua = UsageUnits.Get(a);
-                    UsageUnit ub = UsageUnits.Get(b);
-                    bool related = (ua.AncestorMask & ub.Bit) != 0 || (ub.AncestorMask & ua.Bit) != 0;
-                    if (!related && UsageUnits.AreCompatible(ua, ub) && UsageUnits.FindJoin(ua, ub) == unit)
-                    {
-                        pairs.Add((ua.Bit | ub.Bit, unit.UsageKey));
-                    }
-                }
+                checks.Add((pair, unit.Bit));
             }
         }
 
-        return [.. pairs];
+        return [.. checks];
+    }
+
+    /// <summary>
+    /// The price of one unit when the denominator is a power of ten (exact in decimal); null otherwise (per hour:
+    /// 3,600), where the cost is computed as price x quantity / per so that exact results stay exact.
+    /// </summary>
+    private static decimal? PerUnit(decimal price, decimal per)
+    {
+        decimal power = 1m;
+        while (power < per)
+        {
+            power *= 10m;
+        }
+
+        return power == per ? price / per : null;
     }
 
     /// <param name="BasePerUnit">The base price divided by <see cref="UsageUnit.Per"/> once, so a cost is one multiplication.</param>
     /// <param name="TierPerUnit">Each tier's price per unit, in <see cref="PriceValue.Tiers"/> order.</param>
-    internal readonly record struct PricedUnit(UsageUnit Unit, PriceValue Price, int[] Descendants, decimal BasePerUnit, decimal[] TierPerUnit)
+    internal readonly record struct PricedUnit(UsageUnit Unit, PriceValue Price, int[] Descendants, decimal? BasePerUnit, decimal?[] TierPerUnit)
     {
+        /// <summary>The cost of <paramref name="quantity"/> units at <paramref name="tier"/> (-1 = base).</summary>
+        public decimal Cost(long quantity, int tier)
+        {
+            decimal? perUnit = tier < 0 ? BasePerUnit : TierPerUnit[tier];
+            if (perUnit is { } exact)
+            {
+                return exact * quantity;
+            }
+
+            decimal price = tier < 0 ? Price.Base : Price.Tiers[tier].Price;
+            return price * quantity / Unit.Per;
+        }
+
         /// <summary>The tier in force (strictly above its start), as an index into the tiers; -1 = base.</summary>
         public int TierFor(long totalInputTokens)
         {

@@ -103,21 +103,58 @@ public sealed class PricingEngine : IPriceCalculator
             return PriceQuote.Unpriced($"the price table of {providerId}/{modelId} is inconsistent: {table.Inconsistency}", providerId, modelId);
         }
 
-        ulong positive = PositiveMask(usage, out int negative);
-        if (negative >= 0)
+        if (usage.Passes.Count > 0)
         {
-            // The contract says validated usage; a negative count would otherwise lower a cost silently.
-            return PriceQuote.Unpriced($"invalid usage: {UsageUnits.Get(negative).UsageKey} is negative", providerId, modelId);
+            return ComputePasses(table, usage.Passes, providerId, modelId, source, variant, adjustment);
         }
 
-        ulong uncovered = positive & ~table.CoveredMask & ~(1UL << UsageUnits.Requests);
-
-        foreach ((ulong pair, string joinKey) in table.AmbiguousPairs)
+        if (usage.HasNegative())
         {
-            if ((positive & pair) == pair)
+            // The contract says validated usage; a negative count would otherwise lower a cost silently.
+            return PriceQuote.Unpriced($"invalid usage: {FirstNegative(usage)} is negative", providerId, modelId);
+        }
+
+        if (providerId == "groq" && modelId is "whisper-large-v3" or "whisper-large-v3-turbo")
+        {
+            usage = GroqMinimumAudio(usage);
+        }
+
+        ulong positive = usage.NonZeroMask;
+        ulong uncovered = positive & ~table.CoveredMask & ~(1UL << UsageUnits.Requests);
+        if (table.PricesRequests)
+        {
+            // A model with a per-request fee and no price of its own for a tool call includes the calls in that
+            // fee (Perplexity's sonar models: the request fee depends on the search context; their searches are
+            // not billed apart). genai-prices charges them 0 too.
+            uncovered &= ~UsageUnits.ToolCallMask;
+        }
+
+        ulong given = usage.ReportedMask;
+        for (ulong missing = table.PricedMask & ~given; missing != 0; missing &= missing - 1)
+        {
+            // A priced class that is absent while a part of it is given has no known count (absent is not 0 here):
+            // pricing it as 0 would charge its parts at nothing. genai-prices refuses the same.
+            UsageUnit whole = UsageUnits.Get(BitOperations.TrailingZeroCount(missing));
+            if ((positive & whole.DescendantMask) is not 0 and var parts)
             {
                 return PriceQuote.Unpriced(
-                    $"{providerId}/{modelId} prices {joinKey} separately, but the usage does not say how many tokens fall in that overlap", providerId, modelId);
+                    $"invalid usage: {whole.UsageKey} is missing but its part {UsageUnits.Get(BitOperations.TrailingZeroCount(parts)).UsageKey} is given " +
+                    $"(a class includes all of its parts)", providerId, modelId);
+            }
+        }
+
+        if (table.OverlapChecks.Length > 0)
+        {
+            ulong reported = given;
+            foreach ((ulong pair, ulong join) in table.OverlapChecks)
+            {
+                if ((positive & pair) == pair && (reported & join) == 0)
+                {
+                    string joinKey = UsageUnits.Get(BitOperations.TrailingZeroCount(join)).UsageKey;
+                    return PriceQuote.Unpriced(
+                        $"{providerId}/{modelId} prices {joinKey} separately, but the usage does not say how many tokens fall in that overlap " +
+                        $"of {DescribeUnits(pair)} (give {joinKey})", providerId, modelId);
+                }
             }
         }
 
@@ -125,7 +162,7 @@ public sealed class PricingEngine : IPriceCalculator
         Span<long> leaves = units.Length <= 64 ? stackalloc long[units.Length] : new long[units.Length];
         for (int i = 0; i < units.Length; i++)
         {
-            long value = UsageValue(usage, units[i].Unit.Index);
+            long value = usage.Get(units[i].Unit.Index);
             foreach (int descendant in units[i].Descendants)
             {
                 value -= leaves[descendant];
@@ -134,7 +171,7 @@ public sealed class PricingEngine : IPriceCalculator
             if (value < 0)
             {
                 return PriceQuote.Unpriced(
-                    $"invalid usage: the more specific classes of {units[i].Unit.UsageKey} add up to more than {UsageValue(usage, units[i].Unit.Index)}", providerId, modelId);
+                    $"invalid usage: the more specific classes of {units[i].Unit.UsageKey} add up to more than {usage.Get(units[i].Unit.Index)}", providerId, modelId);
             }
 
             leaves[i] = value;
@@ -167,19 +204,17 @@ public sealed class PricingEngine : IPriceCalculator
 
             PriceTable.PricedUnit unit = units[position];
             decimal unitPrice = unit.Price.Base;
-            decimal perUnit = unit.BasePerUnit;
+            int tier = -1;
             if (unit.TierPerUnit.Length > 0)
             {
-                int tier = unit.TierFor(totalInput);
+                tier = unit.TierFor(totalInput);
                 if (tier >= 0)
                 {
                     unitPrice = unit.Price.Tiers[tier].Price;
-                    perUnit = unit.TierPerUnit[tier];
                 }
             }
 
-            // Per-unit prices are exact: every genai-prices denominator the canonical usage reaches is 10^3 or 10^6.
-            decimal listCost = perUnit * quantity;
+            decimal listCost = unit.Cost(quantity, tier);
             decimal cost = listCost;
             if (adjusted)
             {
@@ -234,41 +269,85 @@ public sealed class PricingEngine : IPriceCalculator
         };
     }
 
-    /// <summary>The value of a usage unit in canonical usage; units the canonical shape does not report count 0.</summary>
-    internal static long UsageValue(CanonicalUsage usage, int unitIndex) => unitIndex switch
+    /// <summary>One call billed as several sampling passes: each priced alone (its own tier), the quotes added.</summary>
+    private static PriceQuote ComputePasses(
+        PriceTable table, IReadOnlyList<CanonicalUsage> passes, string providerId, string modelId, string source, string? variant, Adjustment adjustment)
     {
-        UsageUnits.InputTokens => usage.InputTokens,
-        UsageUnits.CacheReadTokens => usage.CacheReadTokens,
-        UsageUnits.CacheWriteTokens => usage.CacheWriteTokens,
-        UsageUnits.CacheWrite1hTokens => usage.CacheWrite1hTokens,
-        UsageUnits.InputAudioTokens => usage.InputAudioTokens,
-        UsageUnits.CacheAudioReadTokens => usage.CacheAudioReadTokens,
-        UsageUnits.OutputTokens => usage.OutputTokens,
-        UsageUnits.OutputReasoningTokens => usage.ReasoningTokens,
-        UsageUnits.OutputAudioTokens => usage.OutputAudioTokens,
-        UsageUnits.WebSearches => usage.WebSearches,
-        UsageUnits.Requests => usage.Requests,
-        _ => 0,
-    };
-
-    private static ulong PositiveMask(CanonicalUsage usage, out int negative)
-    {
-        ulong mask = 0;
-        negative = -1;
-        for (int i = 0; i < UsageUnits.CanonicalCount; i++)
+        var quotes = new List<PriceQuote>(passes.Count);
+        foreach (CanonicalUsage pass in passes)
         {
-            long value = UsageValue(usage, i);
-            if (value > 0)
+            PriceQuote quote = Compute(table, pass, providerId, modelId, source, variant, adjustment);
+            if (!quote.Priced && quote.UnpricedClasses.Count == 0)
             {
-                mask |= 1UL << i;
+                return quote;
             }
-            else if (value < 0 && negative < 0)
+
+            quotes.Add(quote);
+        }
+
+        var breakdown = new List<PriceComponent>();
+        foreach (PriceComponent component in quotes.SelectMany(q => q.Breakdown))
+        {
+            int same = breakdown.FindIndex(c => c.Class == component.Class && c.UnitPriceUsd == component.UnitPriceUsd);
+            if (same < 0)
             {
-                negative = i;
+                breakdown.Add(component);
+            }
+            else
+            {
+                PriceComponent sum = breakdown[same];
+                breakdown[same] = sum with { Quantity = sum.Quantity + component.Quantity, CostUsd = sum.CostUsd + component.CostUsd };
             }
         }
 
-        return mask;
+        PriceQuote first = quotes[0];
+        string[] unpriced = [.. quotes.SelectMany(q => q.UnpricedClasses).Distinct(StringComparer.Ordinal)];
+        bool priced = unpriced.Length == 0;
+        return first with
+        {
+            Priced = priced,
+            CostUsd = priced ? quotes.Sum(q => q.CostUsd) : 0m,
+            KnownCostUsd = quotes.Sum(q => q.KnownCostUsd),
+            ListCostUsd = priced ? quotes.Sum(q => q.ListCostUsd) : 0m,
+            InputCostUsd = priced ? quotes.Sum(q => q.InputCostUsd) : 0m,
+            OutputCostUsd = priced ? quotes.Sum(q => q.OutputCostUsd) : 0m,
+            Breakdown = breakdown,
+            UnpricedClasses = unpriced,
+            Reason = priced ? null : quotes.First(q => !q.Priced).Reason,
+        };
+    }
+
+    /// <summary>
+    /// genai-prices bills Groq's Whisper models at least 10 seconds of audio per call: the audio duration (or the
+    /// input audio duration when the total is absent or 0) is raised to 10 s and used for both duration units.
+    /// </summary>
+    private static CanonicalUsage GroqMinimumAudio(CanonicalUsage usage)
+    {
+        UsageUnit audio = UsageUnits.Get("audio_seconds");
+        UsageUnit inputAudio = UsageUnits.Get("input_audio_seconds");
+        long? total = usage.IsReported(audio) ? usage.Get(audio) : null;
+        long? input = usage.IsReported(inputAudio) ? usage.Get(inputAudio) : null;
+        long? seconds = total == 0 ? input : total ?? input;
+        if (seconds is not { } duration)
+        {
+            return usage;
+        }
+
+        long billed = duration > 0 ? Math.Max(duration, 10) : 0;
+        return usage.With(audio, billed).With(inputAudio, billed);
+    }
+
+    private static string FirstNegative(CanonicalUsage usage)
+    {
+        foreach ((UsageUnit unit, long count) in usage.Units)
+        {
+            if (count < 0)
+            {
+                return unit.UsageKey;
+            }
+        }
+
+        return "a count";
     }
 
     private static string[] UnitNames(ulong mask)

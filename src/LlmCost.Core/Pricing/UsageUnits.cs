@@ -22,7 +22,14 @@ public sealed class UsageUnit
     /// <summary>Input units add to genai-prices' `input_price`, output units to `output_price`, the rest only to the total.</summary>
     public UnitDirection Direction { get; }
 
-    internal int Index { get; }
+    /// <summary>Position in <see cref="UsageUnits.All"/> (stable within a version of the registry, never persisted).</summary>
+    public int Index { get; }
+
+    /// <summary>The unit's family dimension: tokens, requests, tool_calls, durations, document_pages, ...</summary>
+    public string Family => Dimensions.TryGetValue("family", out string? family) ? family : string.Empty;
+
+    /// <summary>How many dimensions the unit fixes: more = more specific.</summary>
+    public int Specificity => Dimensions.Count;
 
     public string UsageKey { get; }
 
@@ -52,9 +59,15 @@ public enum UnitDirection
 }
 
 /// <summary>
-/// The registry of usage units, copied from @pydantic/genai-prices 0.1.8 (its unit table, MIT). The first
-/// <see cref="CanonicalCount"/> units are the ones <see cref="Usage.CanonicalUsage"/> reports, at fixed indices.
+/// The registry of usage units, copied from @pydantic/genai-prices 0.1.8 (its unit table, MIT). This table IS the
+/// usage model: <see cref="Usage.CanonicalUsage"/> carries a count for any unit here, the canonical JSON keys are the
+/// usage keys, storage writes one property per non-zero unit, and a unit's ancestors (its dimensions' strict
+/// subsets) are where its tokens fall back to when a model does not price it. Adding a unit is one line below.
 /// </summary>
+/// <remarks>
+/// The constants name the units the typed accessors of <see cref="Usage.CanonicalUsage"/> read (they are the first
+/// entries, so their indices never move). Masks are 64-bit: the registry holds at most 64 units (0.1.8 has 59).
+/// </remarks>
 public static class UsageUnits
 {
     internal const int InputTokens = 0;
@@ -68,7 +81,6 @@ public static class UsageUnits
     internal const int OutputAudioTokens = 8;
     internal const int WebSearches = 9;
     internal const int Requests = 10;
-    internal const int CanonicalCount = 11;
 
     private static readonly (string UsageKey, string PriceKey, decimal Per, string Dimensions)[] s_definitions =
     [
@@ -139,14 +151,70 @@ public static class UsageUnits
 
     public static IReadOnlyList<UsageUnit> All => s_all;
 
-    /// <summary>The units a <see cref="Usage.CanonicalUsage"/> reports; all other units count 0.</summary>
-    internal const ulong CanonicalMask = (1UL << CanonicalCount) - 1;
+    public static int Count => s_all.Length;
+
+    /// <summary>The units most specific first (more dimensions, then by key): the order leaves are computed in.</summary>
+    internal static IReadOnlyList<UsageUnit> MostSpecificFirst { get; } =
+        [.. s_all.OrderByDescending(u => u.Specificity).ThenBy(u => u.UsageKey, StringComparer.Ordinal)];
+
+    /// <summary>Bit mask of the tool-call units (web searches, code executions, ...).</summary>
+    internal static ulong ToolCallMask { get; } = s_all.Where(u => u.Family == "tool_calls").Aggregate(0UL, (m, u) => m | u.Bit);
+
+    /// <summary>
+    /// The pairs of unrelated units (neither an ancestor of the other) whose overlap is <paramref name="join"/>, as
+    /// masks: e.g. cache_read_tokens and input_audio_tokens for cache_audio_read_tokens.
+    /// </summary>
+    internal static IReadOnlyList<ulong> JoinPairs(UsageUnit join) => s_joinPairs.Value[join.Index];
+
+    /// <summary>The registered join of two compatible units (their dimensions' union), from a table built once.</summary>
+    internal static UsageUnit? JoinOf(UsageUnit a, UsageUnit b)
+    {
+        int join = s_joins.Value[(a.Index * s_all.Length) + b.Index];
+        return join < 0 ? null : s_all[join];
+    }
+
+    private static readonly Lazy<int[]> s_joins = new(() =>
+    {
+        var joins = new int[s_all.Length * s_all.Length];
+        for (int a = 0; a < s_all.Length; a++)
+        {
+            for (int b = 0; b < s_all.Length; b++)
+            {
+                joins[(a * s_all.Length) + b] = AreCompatible(s_all[a], s_all[b]) && FindJoin(s_all[a], s_all[b]) is { } join ? join.Index : -1;
+            }
+        }
+
+        return joins;
+    });
+
+    private static readonly Lazy<ulong[][]> s_joinPairs = new(() =>
+    {
+        var pairs = s_all.Select(_ => new List<ulong>()).ToArray();
+        for (int a = 0; a < s_all.Length; a++)
+        {
+            for (int b = a + 1; b < s_all.Length; b++)
+            {
+                UsageUnit ua = s_all[a];
+                UsageUnit ub = s_all[b];
+                bool related = (ua.AncestorMask & ub.Bit) != 0 || (ub.AncestorMask & ua.Bit) != 0;
+                if (!related && AreCompatible(ua, ub) && FindJoin(ua, ub) is { } join)
+                {
+                    pairs[join.Index].Add(ua.Bit | ub.Bit);
+                }
+            }
+        }
+
+        return pairs.Select(p => p.ToArray()).ToArray();
+    });
+
+    public static UsageUnit Get(string usageKey) =>
+        s_byUsageKey.TryGetValue(usageKey, out UsageUnit? unit) ? unit : throw new ArgumentException($"unknown usage unit '{usageKey}'", nameof(usageKey));
 
     public static bool TryGetByPriceKey(string priceKey, out UsageUnit unit) => s_byPriceKey.TryGetValue(priceKey, out unit!);
 
     public static bool TryGetByUsageKey(string usageKey, out UsageUnit unit) => s_byUsageKey.TryGetValue(usageKey, out unit!);
 
-    internal static UsageUnit Get(int index) => s_all[index];
+    public static UsageUnit Get(int index) => s_all[index];
 
     /// <summary>The unit whose dimensions are the union of both units' (when they do not conflict), if registered.</summary>
     internal static UsageUnit? FindJoin(UsageUnit a, UsageUnit b)

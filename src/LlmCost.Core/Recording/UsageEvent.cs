@@ -46,6 +46,16 @@ public sealed record UsageEvent
     public bool Priced { get; init; }
     public string? UnpricedReason { get; init; }
 
+    /// <summary>
+    /// The cost the provider or a gateway reported for this call (the event's <c>reported_cost_usd</c>, or e.g.
+    /// OpenRouter's <c>usage.cost</c> in <c>raw_usage</c>); null when none was reported. Kept next to
+    /// <see cref="CostUsd"/>, never instead of it: a difference means a price is wrong on one side.
+    /// </summary>
+    public decimal? ReportedCostUsd { get; init; }
+
+    /// <summary>Reported − priced cost; null when nothing was reported or the event is unpriced.</summary>
+    public decimal? ReportedCostDifferenceUsd => Priced && ReportedCostUsd is { } reported ? reported - CostUsd : null;
+
     /// <summary>The catalog's provider/model ids the price came from.</summary>
     public string? PricedProvider { get; init; }
 

@@ -53,6 +53,7 @@ public sealed class UsageRecorder(
             PricedModel = quote.ModelId,
             PriceSource = quote.Source,
             ReservationId = submission.ReservationId,
+            ReportedCostUsd = submission.ReportedCostUsd,
             RecordedAt = receivedAt,
         };
     }

@@ -30,6 +30,9 @@ public sealed record UsageSubmission
     public string Status { get; init; } = UsageStatuses.Success;
     public IReadOnlyDictionary<string, string> Tags { get; init; } = new Dictionary<string, string>();
     public string? ReservationId { get; init; }
+
+    /// <summary>A cost the provider or a gateway reported (event field <c>reported_cost_usd</c>, or read from <c>raw_usage</c>).</summary>
+    public decimal? ReportedCostUsd { get; init; }
 }
 
 /// <summary>Limits applied to submitted events (configuration <c>LlmCost:Usage</c>).</summary>

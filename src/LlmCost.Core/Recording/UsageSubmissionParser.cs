@@ -14,8 +14,11 @@ public static class UsageSubmissionParser
     public static IReadOnlyList<string> KnownFields { get; } =
     [
         "event_id", "tenant_id", "user_id", "team_id", "app", "provider", "model", "timestamp", "usage", "raw_usage",
-        "latency_ms", "status", "tags", "reservation_id",
+        "latency_ms", "status", "tags", "reservation_id", "reported_cost_usd",
     ];
+
+    /// <summary>A reported cost above this (USD, one call) is a unit mistake (cents, micro-dollars), not a cost.</summary>
+    public const decimal MaxReportedCostUsd = 1_000_000m;
 
     /// <param name="prefix">Path of this event in the request ("" or "events[3].").</param>
     /// <param name="requireUser">False for pricing only (POST /api/price), where no user is involved.</param>
@@ -56,7 +59,9 @@ public static class UsageSubmissionParser
         long? latency = Latency(element, prefix, errors);
         string status = Status(element, prefix, errors);
         IReadOnlyDictionary<string, string> tags = Tags(element, prefix, limits, errors);
-        CanonicalUsage? usage = Usage(element, prefix, provider, limits.Strict, errors);
+        UsageParseResult? usageResult = Usage(element, prefix, provider, errors);
+        CanonicalUsage? usage = usageResult?.IsValid == true ? usageResult.Usage : null;
+        decimal? reportedCost = ReportedCost(element, prefix, errors) ?? usageResult?.ReportedCostUsd;
 
         if (errors.Count > before || (requireUser && userId is null) || model is null || usage is null)
         {
@@ -78,10 +83,15 @@ public static class UsageSubmissionParser
             Status = status,
             Tags = tags,
             ReservationId = reservationId,
+            ReportedCostUsd = reportedCost,
         };
     }
 
-    private static CanonicalUsage? Usage(JsonElement element, string prefix, string? provider, bool strict, List<FieldError> errors)
+    /// <remarks>
+    /// Canonical usage always rejects an unknown key, whatever the strict mode: a typo (<c>cache_reads</c>) would
+    /// otherwise price as 0. Provider-native <c>raw_usage</c> ignores (and counts) fields it does not know.
+    /// </remarks>
+    private static UsageParseResult? Usage(JsonElement element, string prefix, string? provider, List<FieldError> errors)
     {
         bool hasUsage = element.TryGetProperty("usage", out JsonElement usage) && usage.ValueKind != JsonValueKind.Null;
         bool hasRaw = element.TryGetProperty("raw_usage", out JsonElement raw) && raw.ValueKind != JsonValueKind.Null;
@@ -94,14 +104,46 @@ public static class UsageSubmissionParser
         }
 
         UsageParseResult result = hasUsage
-            ? CanonicalUsageParser.Parse(usage, strict, prefix + "usage")
+            ? CanonicalUsageParser.Parse(usage, strict: true, prefix + "usage")
             : UsageNormalizer.Normalize(provider, raw, prefix + "raw_usage");
         foreach (UsageError error in result.Errors)
         {
             errors.Add(new FieldError(error.Field, error.Message));
         }
 
-        return result.IsValid ? result.Usage : null;
+        return result;
+    }
+
+    /// <summary><c>reported_cost_usd</c>: a decimal string ("0.0123") or a JSON number, 0..<see cref="MaxReportedCostUsd"/>.</summary>
+    private static decimal? ReportedCost(JsonElement element, string prefix, List<FieldError> errors)
+    {
+        const string name = "reported_cost_usd";
+        if (!element.TryGetProperty(name, out JsonElement value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        decimal cost;
+        switch (value.ValueKind)
+        {
+            case JsonValueKind.Number when value.TryGetDecimal(out decimal number):
+                cost = number;
+                break;
+            case JsonValueKind.String when decimal.TryParse(value.GetString(), NumberStyles.AllowDecimalPoint | NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out decimal parsed):
+                cost = parsed;
+                break;
+            default:
+                errors.Add(new FieldError(prefix + name, "must be a decimal string such as \"0.0123\" or a number (USD)"));
+                return null;
+        }
+
+        if (cost < 0 || cost > MaxReportedCostUsd)
+        {
+            errors.Add(new FieldError(prefix + name, $"must be between 0 and {MaxReportedCostUsd} USD, got {cost.ToString(CultureInfo.InvariantCulture)}"));
+            return null;
+        }
+
+        return cost;
     }
 
     private static string? Id(

@@ -1,18 +1,34 @@
+using LlmCost.Core.Usage;
+
 namespace LlmCost.Core.Recording;
 
 /// <summary>
 /// Additive totals of a set of events (a day, an hour bucket, a query period). Costs stay exact decimals;
 /// unpriced events are counted so that "nothing is silently zero" holds in every aggregate.
 /// </summary>
+/// <remarks>
+/// <see cref="Units"/> sums every usage unit of the lattice (requests are not in it: <see cref="Events"/> counts
+/// the calls); the token properties are views of it, kept for the readers that use them. The reported-cost sums
+/// compare a provider's own figure with ours: <see cref="ReportedCostDifferenceUsd"/> and
+/// <see cref="ReportedCostComparedUsd"/> cover only PRICED events that reported a cost (an unpriced event has no
+/// cost of ours to compare).
+/// </remarks>
 public sealed record UsageTotals
 {
+    private static readonly Pricing.UsageUnit s_requests = Pricing.UsageUnits.Get("requests");
+    private CanonicalUsage _units = CanonicalUsage.None;
+
     public long Events { get; init; }
     public decimal CostUsd { get; init; }
-    public long InputTokens { get; init; }
-    public long OutputTokens { get; init; }
-    public long CacheReadTokens { get; init; }
-    public long CacheWriteTokens { get; init; }
-    public long ReasoningTokens { get; init; }
+
+    /// <summary>Every unit's total (no requests: see <see cref="Events"/>).</summary>
+    public CanonicalUsage Units { get => _units; init => _units = value ?? CanonicalUsage.None; }
+
+    public long InputTokens { get => _units.InputTokens; init => _units = _units.With(Pricing.UsageUnits.Get(Pricing.UsageUnits.InputTokens), value); }
+    public long OutputTokens { get => _units.OutputTokens; init => _units = _units.With(Pricing.UsageUnits.Get(Pricing.UsageUnits.OutputTokens), value); }
+    public long CacheReadTokens { get => _units.CacheReadTokens; init => _units = _units.With(Pricing.UsageUnits.Get(Pricing.UsageUnits.CacheReadTokens), value); }
+    public long CacheWriteTokens { get => _units.CacheWriteTokens; init => _units = _units.With(Pricing.UsageUnits.Get(Pricing.UsageUnits.CacheWriteTokens), value); }
+    public long ReasoningTokens { get => _units.ReasoningTokens; init => _units = _units.With(Pricing.UsageUnits.Get(Pricing.UsageUnits.OutputReasoningTokens), value); }
     public long UnpricedEvents { get; init; }
     public long ErrorEvents { get; init; }
 
@@ -21,24 +37,37 @@ public sealed record UsageTotals
 
     public long LatencyEvents { get; init; }
 
+    /// <summary>Events that carried a provider-reported cost.</summary>
+    public long ReportedCostEvents { get; init; }
+
+    /// <summary>Sum of the provider-reported costs of those events.</summary>
+    public decimal ReportedCostUsd { get; init; }
+
+    /// <summary>Sum of (reported − our cost) over priced events that reported a cost.</summary>
+    public decimal ReportedCostDifferenceUsd { get; init; }
+
+    /// <summary>Our cost of the same events (the base of a relative difference).</summary>
+    public decimal ReportedCostComparedUsd { get; init; }
+
     public static UsageTotals Zero { get; } = new();
 
     public static UsageTotals Of(UsageEvent e)
     {
         ArgumentNullException.ThrowIfNull(e);
+        bool compared = e.Priced && e.ReportedCostUsd is not null;
         return new UsageTotals
         {
             Events = 1,
             CostUsd = e.CostUsd,
-            InputTokens = e.Usage.InputTokens,
-            OutputTokens = e.Usage.OutputTokens,
-            CacheReadTokens = e.Usage.CacheReadTokens,
-            CacheWriteTokens = e.Usage.CacheWriteTokens,
-            ReasoningTokens = e.Usage.ReasoningTokens,
+            Units = e.Usage.Requests == 0 ? e.Usage : e.Usage.With(s_requests, 0),
             UnpricedEvents = e.Priced ? 0 : 1,
             ErrorEvents = e.Succeeded ? 0 : 1,
             LatencyMsTotal = e.LatencyMs ?? 0,
             LatencyEvents = e.LatencyMs is null ? 0 : 1,
+            ReportedCostEvents = e.ReportedCostUsd is null ? 0 : 1,
+            ReportedCostUsd = e.ReportedCostUsd ?? 0m,
+            ReportedCostDifferenceUsd = compared ? e.ReportedCostUsd!.Value - e.CostUsd : 0m,
+            ReportedCostComparedUsd = compared ? e.CostUsd : 0m,
         };
     }
 
@@ -50,15 +79,15 @@ public sealed record UsageTotals
         {
             Events = checked(a.Events + b.Events),
             CostUsd = a.CostUsd + b.CostUsd,
-            InputTokens = checked(a.InputTokens + b.InputTokens),
-            OutputTokens = checked(a.OutputTokens + b.OutputTokens),
-            CacheReadTokens = checked(a.CacheReadTokens + b.CacheReadTokens),
-            CacheWriteTokens = checked(a.CacheWriteTokens + b.CacheWriteTokens),
-            ReasoningTokens = checked(a.ReasoningTokens + b.ReasoningTokens),
+            Units = a.Units + b.Units,
             UnpricedEvents = checked(a.UnpricedEvents + b.UnpricedEvents),
             ErrorEvents = checked(a.ErrorEvents + b.ErrorEvents),
             LatencyMsTotal = checked(a.LatencyMsTotal + b.LatencyMsTotal),
             LatencyEvents = checked(a.LatencyEvents + b.LatencyEvents),
+            ReportedCostEvents = checked(a.ReportedCostEvents + b.ReportedCostEvents),
+            ReportedCostUsd = a.ReportedCostUsd + b.ReportedCostUsd,
+            ReportedCostDifferenceUsd = a.ReportedCostDifferenceUsd + b.ReportedCostDifferenceUsd,
+            ReportedCostComparedUsd = a.ReportedCostComparedUsd + b.ReportedCostComparedUsd,
         };
     }
 

@@ -42,7 +42,9 @@ public sealed record Report(ReportRequest Request, ReportTotals Totals, IReadOnl
 /// </summary>
 public static class ReportBuilder
 {
-    public const string CsvHeader = "period_start,dimension,key,requests,errors,unpriced_requests,input_tokens,output_tokens,cost_usd";
+    /// <remarks>The last column lists every other usage unit as <c>key=count</c> pairs separated by <c>;</c> (image, audio,
+    /// cache and tool classes, durations, pages, ...), so the column set stays fixed whatever the traffic.</remarks>
+    public const string CsvHeader = "period_start,dimension,key,requests,errors,unpriced_requests,input_tokens,output_tokens,cost_usd,units";
 
     public static Report Build(ReportRequest request, IEnumerable<RollupRow> bucketRows)
     {
@@ -67,6 +69,11 @@ public static class ReportBuilder
         ]);
     }
 
+    /// <summary>The units beyond the input/output token columns, in registry order.</summary>
+    private static IEnumerable<KeyValuePair<string, long>> OtherUnits(Usage.CanonicalUsage units) =>
+        units.ToDictionary().Where(u => u.Key is not ("input_tokens" or "output_tokens" or "requests"))
+            .OrderBy(u => Pricing.UsageUnits.Get(u.Key).Index);
+
     public static string Money(decimal value) => value.ToString("0.############", CultureInfo.InvariantCulture);
 
     private static byte[] Csv(List<RollupRow> rows)
@@ -82,7 +89,8 @@ public static class ReportBuilder
                 .Append(Invariant(r.UnpricedRequests)).Append(',')
                 .Append(Invariant(r.InputTokens)).Append(',')
                 .Append(Invariant(r.OutputTokens)).Append(',')
-                .Append(Money(r.CostUsd)).Append('\n');
+                .Append(Money(r.CostUsd)).Append(',')
+                .Append(string.Join(';', OtherUnits(r.Units).Select(u => $"{u.Key}={Invariant(u.Value)}"))).Append('\n');
         }
 
         return Encoding.UTF8.GetBytes(csv.ToString());
@@ -109,6 +117,9 @@ public static class ReportBuilder
                 json.WriteString("dimension", r.Dimension);
                 json.WriteString("key", r.Key);
                 WriteFigures(json, r.Requests, r.Errors, r.UnpricedRequests, r.InputTokens, r.OutputTokens, r.CostUsd);
+                json.WriteStartObject("units");
+                Usage.CanonicalUsageParser.Write(json, r.Units);
+                json.WriteEndObject();
                 json.WriteEndObject();
             }
 

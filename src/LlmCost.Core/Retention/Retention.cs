@@ -129,10 +129,31 @@ public static class EventArchive
                 OutputTokens = e.GetProperty("output_tokens").GetInt64(),
                 Priced = e.GetProperty("priced").GetBoolean(),
                 Succeeded = e.GetProperty("succeeded").GetBoolean(),
+                // Archives written before the full unit lattice have neither.
+                Units = e.TryGetProperty("units", out var units) ? ReadUnits(units) : Usage.CanonicalUsage.None,
+                ReportedCostUsd = e.TryGetProperty("reported_cost_usd", out var reported) && reported.ValueKind == JsonValueKind.String
+                    ? decimal.Parse(reported.GetString()!, NumberStyles.Number, CultureInfo.InvariantCulture)
+                    : null,
             });
         }
 
         return facts;
+    }
+
+    private static Usage.CanonicalUsage ReadUnits(JsonElement units)
+    {
+        var builder = new Usage.CanonicalUsage.Builder();
+        builder.Set("requests", 0);
+        foreach (var unit in units.EnumerateObject())
+        {
+            // A unit a later version added is skipped, never misread.
+            if (Pricing.UsageUnits.TryGetByUsageKey(unit.Name, out var known) && unit.Value.TryGetInt64(out var count))
+            {
+                builder.Set(known, count);
+            }
+        }
+
+        return builder.Build();
     }
 
     public static byte[] Line(UsageFact fact)
@@ -154,6 +175,14 @@ public static class EventArchive
             json.WriteNumber("output_tokens", fact.OutputTokens);
             json.WriteBoolean("priced", fact.Priced);
             json.WriteBoolean("succeeded", fact.Succeeded);
+            json.WriteStartObject("units");
+            Usage.CanonicalUsageParser.Write(json, fact.Units);
+            json.WriteEndObject();
+            if (fact.ReportedCostUsd is { } reportedCost)
+            {
+                json.WriteString("reported_cost_usd", reportedCost.ToString(CultureInfo.InvariantCulture));
+            }
+
             json.WriteEndObject();
         }
 

@@ -1,3 +1,5 @@
+using LlmCost.Core.Usage;
+
 namespace LlmCost.Core.Rollups;
 
 /// <summary>
@@ -7,6 +9,9 @@ namespace LlmCost.Core.Rollups;
 /// </summary>
 public static class RollupCalculator
 {
+    private static readonly Pricing.UsageUnit s_input = Pricing.UsageUnits.Get("input_tokens");
+    private static readonly Pricing.UsageUnit s_output = Pricing.UsageUnits.Get("output_tokens");
+
     /// <summary>Events without a team are not counted under any team (the tenant row still counts them).</summary>
     public static RollupDay ComputeDay(string tenantId, DateOnly day, IEnumerable<UsageFact> facts)
     {
@@ -99,6 +104,12 @@ public static class RollupCalculator
                 InputTokens = e.Value.InputTokens,
                 OutputTokens = e.Value.OutputTokens,
                 CostUsd = e.Value.CostUsd,
+                // The token columns and the unit totals say the same thing (facts built without units still agree).
+                Units = e.Value.Units.With(s_input, e.Value.InputTokens).With(s_output, e.Value.OutputTokens),
+                ReportedCostEvents = e.Value.ReportedCostEvents,
+                ReportedCostUsd = e.Value.ReportedCostUsd,
+                ReportedCostDifferenceUsd = e.Value.ReportedCostDifferenceUsd,
+                ReportedCostComparedUsd = e.Value.ReportedCostComparedUsd,
             })];
 
     private sealed class Accumulator
@@ -109,9 +120,26 @@ public static class RollupCalculator
         public long InputTokens { get; private set; }
         public long OutputTokens { get; private set; }
         public decimal CostUsd { get; private set; }
+        public CanonicalUsage Units { get; private set; } = CanonicalUsage.None;
+        public long ReportedCostEvents { get; private set; }
+        public decimal ReportedCostUsd { get; private set; }
+        public decimal ReportedCostDifferenceUsd { get; private set; }
+        public decimal ReportedCostComparedUsd { get; private set; }
 
         public void Add(UsageFact fact)
         {
+            Units += fact.Units;
+            if (fact.ReportedCostUsd is { } reported)
+            {
+                ReportedCostEvents++;
+                ReportedCostUsd += reported;
+                if (fact.Priced)
+                {
+                    ReportedCostDifferenceUsd += reported - fact.CostUsd;
+                    ReportedCostComparedUsd += fact.CostUsd;
+                }
+            }
+
             Requests++;
             Errors += fact.Succeeded ? 0 : 1;
             Unpriced += fact.Priced ? 0 : 1;
@@ -122,6 +150,11 @@ public static class RollupCalculator
 
         public void Add(RollupRow row)
         {
+            Units += row.Units;
+            ReportedCostEvents += row.ReportedCostEvents;
+            ReportedCostUsd += row.ReportedCostUsd;
+            ReportedCostDifferenceUsd += row.ReportedCostDifferenceUsd;
+            ReportedCostComparedUsd += row.ReportedCostComparedUsd;
             Requests += row.Requests;
             Errors += row.Errors;
             Unpriced += row.UnpricedRequests;

@@ -1,3 +1,5 @@
+using LlmCost.Core.Usage;
+
 namespace LlmCost.Core.Rollups;
 
 public enum RollupGranularity
@@ -42,6 +44,16 @@ public sealed record RollupRow
     public long InputTokens { get; init; }
     public long OutputTokens { get; init; }
     public decimal CostUsd { get; init; }
+
+    /// <summary>Every usage unit's total (requests excluded: see <see cref="Requests"/>).</summary>
+    public CanonicalUsage Units { get; init; } = CanonicalUsage.None;
+
+    /// <summary>Events with a provider-reported cost, their reported sum, and (over the priced ones) reported − ours and ours.</summary>
+    public long ReportedCostEvents { get; init; }
+
+    public decimal ReportedCostUsd { get; init; }
+    public decimal ReportedCostDifferenceUsd { get; init; }
+    public decimal ReportedCostComparedUsd { get; init; }
 
     public long TotalTokens => InputTokens + OutputTokens;
 }

@@ -39,6 +39,8 @@ public sealed class UsageEventFactSource(IUsageEventReader events) : IUsageFactS
             CostUsd = e.CostUsd,
             InputTokens = e.Usage.InputTokens,
             OutputTokens = e.Usage.OutputTokens,
+            Units = UsageTotals.Of(e).Units,
+            ReportedCostUsd = e.ReportedCostUsd,
             Priced = e.Priced,
             Succeeded = e.Succeeded,
         };

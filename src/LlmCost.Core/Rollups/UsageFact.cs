@@ -1,3 +1,5 @@
+using LlmCost.Core.Usage;
+
 namespace LlmCost.Core.Rollups;
 
 /// <summary>
@@ -16,6 +18,12 @@ public sealed record UsageFact
     public decimal CostUsd { get; init; }
     public long InputTokens { get; init; }
     public long OutputTokens { get; init; }
+
+    /// <summary>Every usage unit of the event (requests excluded), for per-unit rollups and reports.</summary>
+    public CanonicalUsage Units { get; init; } = CanonicalUsage.None;
+
+    /// <summary>The provider-reported cost, when the event carried one.</summary>
+    public decimal? ReportedCostUsd { get; init; }
 
     /// <summary>False when no price was found: the cost is then 0 but the row is visible as unpriced.</summary>
     public bool Priced { get; init; } = true;

@@ -7,6 +7,12 @@ namespace LlmCost.Core.Usage;
 /// <summary>The outcome of reading one call: a price request, or every problem with it (each naming its field).</summary>
 public sealed record CallParseResult(PriceRequest? Request, IReadOnlyList<UsageError> Errors, UsageShape? Shape)
 {
+    /// <summary>The cost the provider reported: the call's <c>reported_cost_usd</c>, else one read from <c>raw_usage</c>.</summary>
+    public decimal? ReportedCostUsd { get; init; }
+
+    /// <summary>Provider fields ignored because this version does not know them (see <see cref="UsageParseResult.IgnoredFields"/>).</summary>
+    public IReadOnlyList<string> IgnoredFields { get; init; } = [];
+
     public bool IsValid => Request is not null && Errors.Count == 0;
 
     public string ErrorSummary => string.Join("; ", Errors.Select(e => e.ToString()));
@@ -46,6 +52,7 @@ public static class CallUsageParser
         }
 
         string? tenant = String(call, "tenant_id", errors);
+        decimal? reportedCost = ReportedCost(call, errors);
         DateTimeOffset timestamp = defaultTimestamp;
         if (String(call, "timestamp", errors) is { } text)
         {
@@ -92,7 +99,33 @@ public static class CallUsageParser
 
         return new CallParseResult(
             new PriceRequest(string.IsNullOrWhiteSpace(provider) ? null : provider, model!, timestamp, parsedUsage!.Usage!, tenant),
-            errors, parsedUsage.Shape);
+            errors, parsedUsage.Shape)
+        {
+            ReportedCostUsd = reportedCost ?? parsedUsage.ReportedCostUsd,
+            IgnoredFields = parsedUsage.IgnoredFields,
+        };
+    }
+
+    private static decimal? ReportedCost(JsonElement call, List<UsageError> errors)
+    {
+        if (!call.TryGetProperty("reported_cost_usd", out JsonElement value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        decimal? cost = value.ValueKind switch
+        {
+            JsonValueKind.Number when value.TryGetDecimal(out decimal number) => number,
+            JsonValueKind.String when decimal.TryParse(value.GetString(), NumberStyles.AllowDecimalPoint | NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out decimal parsed) => parsed,
+            _ => null,
+        };
+        if (cost is not { } c || c < 0)
+        {
+            errors.Add(new UsageError("reported_cost_usd", "must be a non-negative decimal string such as \"0.0123\" or a number (USD)"));
+            return null;
+        }
+
+        return c;
     }
 
     private static string? String(JsonElement obj, string name, List<UsageError> errors)

@@ -1,10 +1,14 @@
 using System.Text.Json;
+using LlmCost.Core.Pricing;
 
 namespace LlmCost.Core.Usage;
 
 /// <summary>
-/// Reads the service's canonical usage object (genai-prices' snake_case keys) and validates it with
-/// <see cref="UsageValidator"/>. Every problem is reported, each naming its field (<c>usage.cache_read_tokens</c>).
+/// Reads the service's canonical usage object and validates it with <see cref="UsageValidator"/>. The keys are the
+/// usage keys of <see cref="UsageUnits"/> (genai-prices' unit registry: <c>input_tokens</c>, <c>cache_read_tokens</c>,
+/// <c>input_image_tokens</c>, <c>output_image_tokens</c>, <c>audio_seconds</c>, <c>input_document_pages</c>, ...), plus
+/// the alias <c>reasoning_tokens</c> for <c>output_reasoning_tokens</c> and an optional <c>total_tokens</c> check.
+/// Every problem is reported, each naming its field (<c>usage.cache_read_tokens</c>).
 /// </summary>
 public static class CanonicalUsageParser
 {
@@ -19,17 +23,22 @@ public static class CanonicalUsageParser
     public const string OutputAudioTokens = "output_audio_tokens";
     public const string WebSearches = "web_searches";
 
-    /// <summary>The accepted keys, in the order they are documented.</summary>
-    public static IReadOnlyList<string> Keys { get; } =
-    [
-        InputTokens, CacheReadTokens, CacheWriteTokens, CacheWrite1hTokens, InputAudioTokens,
-        CacheAudioReadTokens, OutputTokens, ReasoningTokens, OutputAudioTokens, WebSearches,
-    ];
+    /// <summary>Informational: when given it must equal input_tokens + output_tokens (catches input sent without cache tokens).</summary>
+    public const string TotalTokens = "total_tokens";
+
+    /// <summary>Other names accepted for a unit (the service's names from before the full lattice).</summary>
+    public static IReadOnlyDictionary<string, string> Aliases { get; } = new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        [ReasoningTokens] = "output_reasoning_tokens",
+    };
+
+    /// <summary>The accepted keys: every unit's usage key in registry order, then the aliases and total_tokens.</summary>
+    public static IReadOnlyList<string> Keys { get; } = [.. UsageUnits.All.Select(u => u.UsageKey), .. Aliases.Keys, TotalTokens];
 
     /// <summary>Parses and validates a canonical usage object.</summary>
     /// <param name="element">The JSON value of the usage object.</param>
-    /// <param name="strict">When true an unknown key is an error (a typo such as <c>cache_reads</c> would
-    /// otherwise be silently priced as zero); when false unknown keys are ignored.</param>
+    /// <param name="strict">When true (the default, and what the service uses) an unknown key is an error: a typo
+    /// such as <c>cache_reads</c> would otherwise be silently priced as zero. When false unknown keys are ignored.</param>
     /// <param name="fieldPrefix">Prefix of field names in errors (the path of this object in the request).</param>
     public static UsageParseResult Parse(JsonElement element, bool strict = true, string fieldPrefix = "usage")
     {
@@ -41,40 +50,57 @@ public static class CanonicalUsageParser
         }
 
         var errors = new List<UsageError>();
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        long input = 0, cacheRead = 0, cacheWrite = 0, cacheWrite1h = 0, inputAudio = 0, cacheAudioRead = 0;
-        long output = 0, reasoning = 0, outputAudio = 0, webSearches = 0;
-
+        var seen = new Dictionary<int, string>();
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        var builder = new CanonicalUsage.Builder();
+        long? total = null;
         foreach (JsonProperty property in element.EnumerateObject())
         {
             string field = $"{fieldPrefix}.{property.Name}";
-            if (!seen.Add(property.Name))
+            if (!names.Add(property.Name))
             {
                 // System.Text.Json keeps both; which one "wins" would be an accident, so refuse.
                 errors.Add(new UsageError(field, "appears more than once"));
                 continue;
             }
 
-            switch (property.Name)
+            if (property.Name == TotalTokens)
             {
-                case InputTokens: Read(property.Value, field, errors, ref input); break;
-                case CacheReadTokens: Read(property.Value, field, errors, ref cacheRead); break;
-                case CacheWriteTokens: Read(property.Value, field, errors, ref cacheWrite); break;
-                case CacheWrite1hTokens: Read(property.Value, field, errors, ref cacheWrite1h); break;
-                case InputAudioTokens: Read(property.Value, field, errors, ref inputAudio); break;
-                case CacheAudioReadTokens: Read(property.Value, field, errors, ref cacheAudioRead); break;
-                case OutputTokens: Read(property.Value, field, errors, ref output); break;
-                case ReasoningTokens: Read(property.Value, field, errors, ref reasoning); break;
-                case OutputAudioTokens: Read(property.Value, field, errors, ref outputAudio); break;
-                case WebSearches: Read(property.Value, field, errors, ref webSearches); break;
-                default:
-                    if (strict)
-                    {
-                        errors.Add(new UsageError(field,
-                            $"is not a known usage key (expected one of: {string.Join(", ", Keys)})"));
-                    }
+                if (UsageCounts.TryRead(property.Value, field, errors, out long count))
+                {
+                    total = count;
+                }
 
-                    break;
+                continue;
+            }
+
+            string key = Aliases.TryGetValue(property.Name, out string? canonical) ? canonical : property.Name;
+            if (!UsageUnits.TryGetByUsageKey(key, out UsageUnit unit))
+            {
+                if (strict)
+                {
+                    errors.Add(new UsageError(field, UnknownKeyMessage(property.Name)));
+                }
+
+                continue;
+            }
+
+            if (seen.TryGetValue(unit.Index, out string? first))
+            {
+                errors.Add(new UsageError(field, $"is the same class as {first}: give it once"));
+                continue;
+            }
+
+            seen[unit.Index] = property.Name;
+            if (UsageCounts.TryRead(property.Value, field, errors, out long value))
+            {
+                if (unit.Index == UsageUnits.Requests && value < 1)
+                {
+                    errors.Add(new UsageError(field, $"must be at least 1, got {value}"));
+                    continue;
+                }
+
+                builder.Set(unit, value);
             }
         }
 
@@ -83,20 +109,22 @@ public static class CanonicalUsageParser
             return UsageParseResult.Failure(errors, UsageShape.Canonical);
         }
 
-        var usage = new CanonicalUsage
+        CanonicalUsage usage = builder.Build();
+        IReadOnlyList<UsageError> problems = UsageValidator.Validate(usage, fieldPrefix, seen);
+        if (problems.Count > 0)
         {
-            InputTokens = input,
-            CacheReadTokens = cacheRead,
-            CacheWriteTokens = cacheWrite,
-            CacheWrite1hTokens = cacheWrite1h,
-            InputAudioTokens = inputAudio,
-            CacheAudioReadTokens = cacheAudioRead,
-            OutputTokens = output,
-            ReasoningTokens = reasoning,
-            OutputAudioTokens = outputAudio,
-            WebSearches = webSearches,
-        };
-        return UsageValidator.ToResult(usage, UsageShape.Canonical, fieldPrefix);
+            return UsageParseResult.Failure(problems, UsageShape.Canonical);
+        }
+
+        if (total is { } stated && stated != usage.TotalTokens)
+        {
+            return UsageParseResult.Failure($"{fieldPrefix}.{TotalTokens}",
+                $"is {stated} but input_tokens + output_tokens is {usage.TotalTokens}: in canonical usage input_tokens includes " +
+                "cache reads and writes and output_tokens includes reasoning (raw_usage takes a provider's own convention)",
+                UsageShape.Canonical);
+        }
+
+        return UsageParseResult.Success(usage, UsageShape.Canonical);
     }
 
     /// <summary>Parses a canonical usage object from JSON text; malformed JSON is an error naming the prefix.</summary>
@@ -114,11 +142,54 @@ public static class CanonicalUsageParser
         }
     }
 
-    private static void Read(JsonElement value, string field, List<UsageError> errors, ref long target)
+    /// <summary>Writes the non-zero units of <paramref name="usage"/> as canonical keys (the inverse of <see cref="Parse(JsonElement, bool, string)"/>).</summary>
+    public static void Write(Utf8JsonWriter json, CanonicalUsage usage, bool includeRequests = false)
     {
-        if (UsageCounts.TryRead(value, field, errors, out long count))
+        ArgumentNullException.ThrowIfNull(json);
+        ArgumentNullException.ThrowIfNull(usage);
+        foreach ((UsageUnit unit, long count) in usage.Units)
         {
-            target = count;
+            if (unit.Index != UsageUnits.Requests || (includeRequests && count != 1))
+            {
+                json.WriteNumber(unit.UsageKey, count);
+            }
         }
+    }
+
+    private static string UnknownKeyMessage(string name)
+    {
+        string? suggestion = Keys
+            .Select(k => (Key: k, Distance: Distance(name, k)))
+            .Where(k => k.Distance <= Math.Max(2, name.Length / 4))
+            .OrderBy(k => k.Distance)
+            .Select(k => k.Key)
+            .FirstOrDefault();
+        return suggestion is null
+            ? "is not a known usage key (the keys are genai-prices' usage units: input_tokens, cache_read_tokens, output_tokens, input_image_tokens, ... see docs/pricing.md)"
+            : $"is not a known usage key (did you mean {suggestion}?)";
+    }
+
+    /// <summary>Levenshtein distance, for "did you mean" (keys are short, so the quadratic table is fine).</summary>
+    private static int Distance(string a, string b)
+    {
+        var row = new int[b.Length + 1];
+        for (int j = 0; j <= b.Length; j++)
+        {
+            row[j] = j;
+        }
+
+        for (int i = 1; i <= a.Length; i++)
+        {
+            int previous = row[0];
+            row[0] = i;
+            for (int j = 1; j <= b.Length; j++)
+            {
+                int current = row[j];
+                row[j] = Math.Min(Math.Min(row[j] + 1, row[j - 1] + 1), previous + (a[i - 1] == b[j - 1] ? 0 : 1));
+                previous = current;
+            }
+        }
+
+        return row[b.Length];
     }
 }

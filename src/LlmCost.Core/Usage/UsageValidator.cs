@@ -1,50 +1,105 @@
+using System.Numerics;
+using LlmCost.Core.Pricing;
+
 namespace LlmCost.Core.Usage;
 
 /// <summary>
-/// Checks the ranges and subset rules of <see cref="CanonicalUsage"/> (genai-prices semantics, see
-/// shared/pricing/README.md). A usage that breaks them has no meaningful price: the "own" count of some class
-/// (e.g. uncached text input = input - cache reads - cache writes - uncached audio) would be negative, and a
+/// Checks a <see cref="CanonicalUsage"/> against the unit lattice (genai-prices semantics, see
+/// shared/pricing/README.md). A usage that breaks it has no meaningful price: the "own" count of some class
+/// (e.g. uncached text input = input - cache reads - cache writes - uncached audio ...) would be negative, and a
 /// pricer that clamped it to zero would silently undercharge. So it is rejected, naming the field.
 /// </summary>
 /// <remarks>
-/// Rules (each child is reported under its own field name):
+/// Rules, all derived from <see cref="UsageUnits"/> (no unit is special-cased):
 /// <list type="bullet">
 /// <item>every count is 0..<see cref="UsageCounts.MaxCount"/>; <c>requests</c> at least 1;</item>
-/// <item><c>cache_read_tokens</c>, <c>cache_write_tokens</c>, <c>input_audio_tokens</c> &lt;= <c>input_tokens</c>;</item>
-/// <item><c>cache_read_tokens + cache_write_tokens</c> &lt;= <c>input_tokens</c> (a token is read from the cache or
-/// written to it, not both);</item>
-/// <item><c>cache_write_1h_tokens</c> &lt;= <c>cache_write_tokens</c>;</item>
-/// <item><c>cache_audio_read_tokens</c> &lt;= <c>input_audio_tokens</c> and &lt;= <c>cache_read_tokens</c>;</item>
-/// <item><c>input_audio_tokens + cache_read_tokens + cache_write_tokens - cache_audio_read_tokens</c> &lt;=
-/// <c>input_tokens</c> (the union of audio and cached input fits in the input);</item>
-/// <item><c>reasoning_tokens</c> &lt;= <c>output_tokens</c> and <c>output_audio_tokens</c> &lt;= <c>output_tokens</c>
-/// (checked separately: reasoning may itself be audio, so their sum is not bounded).</item>
+/// <item>a part needs its whole: every unit that contains a non-zero unit (its dimensions are a subset) must be
+/// given and be at least as large (<c>cache_text_read_tokens</c> needs <c>cache_read_tokens</c> and
+/// <c>input_text_tokens</c> and <c>input_tokens</c>);</item>
+/// <item>mutually exclusive parts fit in their whole: the children of a unit along one dimension (cache reads,
+/// cache writes and tool tokens of the input; its text, audio, image and video; the 5-minute and 1-hour writes)
+/// add up to at most the unit;</item>
+/// <item>when every overlap of the non-zero units is given (the join of any two of them is given, e.g.
+/// <c>cache_audio_read_tokens</c> for cache reads and input audio), the counts describe the tokens exactly: each
+/// unit's own count (its count minus its parts' own counts, most specific first) must be non-negative. When an
+/// overlap is NOT given it is unknown, not 0 (OpenAI reports cached tokens and audio tokens, not cached audio), so
+/// only the two rules above apply; a model that prices such an overlap is then unpriced with the reason, as
+/// genai-prices refuses it too.</item>
 /// </list>
 /// </remarks>
 public static class UsageValidator
 {
+    /// <summary>For each unit (registry index), the indices of its strict descendants.</summary>
+    private static readonly int[][] s_descendants = [.. UsageUnits.All.Select(u => Bits(u.DescendantMask))];
+
+    /// <summary>
+    /// For each unit, its children grouped by the one dimension they add (e.g. input_tokens → [cache_read, cache_write,
+    /// input_tool] by token_type, [input_text, input_audio, input_image, input_video] by modality): mutually exclusive.
+    /// </summary>
+    private static readonly UsageUnit[][][] s_axes = [.. UsageUnits.All.Select(Axes)];
+
+    private static UsageUnit[][] Axes(UsageUnit whole) =>
+    [
+        .. UsageUnits.All
+            .Where(c => (whole.DescendantMask & c.Bit) != 0 && c.Specificity == whole.Specificity + 1)
+            .GroupBy(c => c.Dimensions.Keys.Single(k => !whole.Dimensions.ContainsKey(k)), StringComparer.Ordinal)
+            .Where(g => g.Count() > 1)
+            .Select(g => g.ToArray()),
+    ];
+
+    /// <summary>Whether the overlap (join) of every two non-zero, unrelated, compatible units is given.</summary>
+    private static bool OverlapsGiven(ulong positive, ulong reported)
+    {
+        for (ulong a = positive; a != 0; a &= a - 1)
+        {
+            UsageUnit first = UsageUnits.Get(BitOperations.TrailingZeroCount(a));
+            for (ulong b = a & (a - 1); b != 0; b &= b - 1)
+            {
+                UsageUnit second = UsageUnits.Get(BitOperations.TrailingZeroCount(b));
+                bool related = (first.AncestorMask & second.Bit) != 0 || (second.AncestorMask & first.Bit) != 0;
+                if (!related && UsageUnits.AreCompatible(first, second)
+                    && (UsageUnits.JoinOf(first, second) is not { } join || (reported & join.Bit) == 0))
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
+    }
+
     /// <summary>Returns every rule <paramref name="usage"/> breaks; empty when it is valid.</summary>
     /// <param name="fieldPrefix">Prefix of field names in errors, e.g. <c>usage</c> or <c>raw_usage</c>.</param>
-    public static IReadOnlyList<UsageError> Validate(CanonicalUsage usage, string fieldPrefix = "usage")
+    public static IReadOnlyList<UsageError> Validate(CanonicalUsage usage, string fieldPrefix = "usage") =>
+        Validate(usage, fieldPrefix, null);
+
+    /// <param name="names">The key each unit was given under (unit index → key), so an error names what the caller
+    /// wrote (<c>reasoning_tokens</c> or <c>output_reasoning_tokens</c>); null = the usage key.</param>
+    internal static IReadOnlyList<UsageError> Validate(CanonicalUsage usage, string fieldPrefix, IReadOnlyDictionary<int, string>? names)
     {
         ArgumentNullException.ThrowIfNull(usage);
         ArgumentNullException.ThrowIfNull(fieldPrefix);
         var errors = new List<UsageError>();
-        string F(string key) => $"{fieldPrefix}.{key}";
+        foreach ((UsageUnit unit, long count) in usage.Units)
+        {
+            if (unit.Index == UsageUnits.Requests)
+            {
+                continue;
+            }
 
-        Range(usage.InputTokens, F(CanonicalUsageParser.InputTokens), errors);
-        Range(usage.CacheReadTokens, F(CanonicalUsageParser.CacheReadTokens), errors);
-        Range(usage.CacheWriteTokens, F(CanonicalUsageParser.CacheWriteTokens), errors);
-        Range(usage.CacheWrite1hTokens, F(CanonicalUsageParser.CacheWrite1hTokens), errors);
-        Range(usage.InputAudioTokens, F(CanonicalUsageParser.InputAudioTokens), errors);
-        Range(usage.CacheAudioReadTokens, F(CanonicalUsageParser.CacheAudioReadTokens), errors);
-        Range(usage.OutputTokens, F(CanonicalUsageParser.OutputTokens), errors);
-        Range(usage.ReasoningTokens, F(CanonicalUsageParser.ReasoningTokens), errors);
-        Range(usage.OutputAudioTokens, F(CanonicalUsageParser.OutputAudioTokens), errors);
-        Range(usage.WebSearches, F(CanonicalUsageParser.WebSearches), errors);
+            if (count < 0)
+            {
+                errors.Add(new UsageError(Field(fieldPrefix, unit, names), $"must not be negative, got {count}"));
+            }
+            else if (count > UsageCounts.MaxCount)
+            {
+                errors.Add(new UsageError(Field(fieldPrefix, unit, names), $"is too large ({count}); the maximum is {UsageCounts.MaxCount}"));
+            }
+        }
+
         if (usage.Requests < 1 || usage.Requests > UsageCounts.MaxCount)
         {
-            errors.Add(new UsageError(F("requests"), $"must be at least 1, got {usage.Requests}"));
+            errors.Add(new UsageError($"{fieldPrefix}.requests", $"must be at least 1, got {usage.Requests}"));
         }
 
         if (errors.Count > 0)
@@ -53,32 +108,117 @@ public static class UsageValidator
             return errors;
         }
 
-        int before = errors.Count;
-        Subset(usage.CacheReadTokens, CanonicalUsageParser.CacheReadTokens, usage.InputTokens, CanonicalUsageParser.InputTokens, fieldPrefix, errors);
-        Subset(usage.CacheWriteTokens, CanonicalUsageParser.CacheWriteTokens, usage.InputTokens, CanonicalUsageParser.InputTokens, fieldPrefix, errors);
-        Subset(usage.InputAudioTokens, CanonicalUsageParser.InputAudioTokens, usage.InputTokens, CanonicalUsageParser.InputTokens, fieldPrefix, errors);
-        Subset(usage.CacheWrite1hTokens, CanonicalUsageParser.CacheWrite1hTokens, usage.CacheWriteTokens, CanonicalUsageParser.CacheWriteTokens, fieldPrefix, errors);
-        Subset(usage.CacheAudioReadTokens, CanonicalUsageParser.CacheAudioReadTokens, usage.InputAudioTokens, CanonicalUsageParser.InputAudioTokens, fieldPrefix, errors);
-        Subset(usage.CacheAudioReadTokens, CanonicalUsageParser.CacheAudioReadTokens, usage.CacheReadTokens, CanonicalUsageParser.CacheReadTokens, fieldPrefix, errors);
-        Subset(usage.ReasoningTokens, CanonicalUsageParser.ReasoningTokens, usage.OutputTokens, CanonicalUsageParser.OutputTokens, fieldPrefix, errors);
-        Subset(usage.OutputAudioTokens, CanonicalUsageParser.OutputAudioTokens, usage.OutputTokens, CanonicalUsageParser.OutputTokens, fieldPrefix, errors);
+        ulong positive = usage.NonZeroMask & ~(1UL << UsageUnits.Requests);
+        ulong reported = usage.ReportedMask;
+        var blamed = new HashSet<int>();
 
-        if (errors.Count == before)
+        // A part needs its whole, and fits in it.
+        for (ulong rest = positive; rest != 0; rest &= rest - 1)
         {
-            // The pairwise rules hold; now the disjointness rules (sums cannot overflow: each count <= 10^15).
-            if (usage.CacheReadTokens + usage.CacheWriteTokens > usage.InputTokens)
+            UsageUnit part = UsageUnits.Get(BitOperations.TrailingZeroCount(rest));
+            long value = usage.Get(part.Index);
+            foreach (UsageUnit whole in UsageUnits.MostSpecificFirst)
             {
-                errors.Add(new UsageError(F(CanonicalUsageParser.CacheWriteTokens),
-                    $"cache_read_tokens ({usage.CacheReadTokens}) + cache_write_tokens ({usage.CacheWriteTokens}) " +
-                    $"exceed input_tokens ({usage.InputTokens}); input_tokens must include all cache reads and writes"));
+                if ((part.AncestorMask & whole.Bit) == 0)
+                {
+                    continue;
+                }
+
+                if ((reported & whole.Bit) == 0)
+                {
+                    if (blamed.Add(part.Index))
+                    {
+                        errors.Add(new UsageError(Field(fieldPrefix, part, names),
+                            $"{part.UsageKey} ({value}) is part of {whole.UsageKey}, which is missing: give {whole.UsageKey} too " +
+                            "(a class includes all of its parts)"));
+                    }
+
+                    break;
+                }
+
+                long total = usage.Get(whole.Index);
+                if (total < value)
+                {
+                    if (blamed.Add(part.Index))
+                    {
+                        errors.Add(new UsageError(Field(fieldPrefix, part, names),
+                            $"{part.UsageKey} ({value}) exceeds {whole.UsageKey} ({total}), of which it is a part"));
+                    }
+
+                    break;
+                }
             }
-            else if (usage.InputAudioTokens - usage.CacheAudioReadTokens + usage.CacheReadTokens + usage.CacheWriteTokens
-                     > usage.InputTokens)
+        }
+
+        if (errors.Count > 0)
+        {
+            return errors;
+        }
+
+        // Mutually exclusive parts (one more dimension, different values) fit in their whole.
+        for (ulong rest = reported & ~(1UL << UsageUnits.Requests); rest != 0; rest &= rest - 1)
+        {
+            UsageUnit whole = UsageUnits.Get(BitOperations.TrailingZeroCount(rest));
+            long total = usage.Get(whole.Index);
+            foreach (UsageUnit[] axis in s_axes[whole.Index])
             {
-                errors.Add(new UsageError(F(CanonicalUsageParser.InputAudioTokens),
-                    $"uncached input_audio_tokens ({usage.InputAudioTokens - usage.CacheAudioReadTokens}) + " +
-                    $"cache_read_tokens ({usage.CacheReadTokens}) + cache_write_tokens ({usage.CacheWriteTokens}) " +
-                    $"exceed input_tokens ({usage.InputTokens})"));
+                long sum = 0;
+                UsageUnit? last = null;
+                foreach (UsageUnit part in axis)
+                {
+                    long value = usage.Get(part.Index);
+                    if (value > 0)
+                    {
+                        sum += value;
+                        last = part;
+                    }
+                }
+
+                if (sum > total && last is not null && blamed.Add(last.Index))
+                {
+                    string parts = string.Join(" + ", axis.Where(p => usage.Get(p.Index) > 0).Select(p => $"{p.UsageKey} ({usage.Get(p.Index)})"));
+                    errors.Add(new UsageError(Field(fieldPrefix, last, names),
+                        $"{parts} exceed {whole.UsageKey} ({total}): they are separate parts of it, so {whole.UsageKey} must include all of them"));
+                }
+            }
+        }
+
+        if (errors.Count > 0 || !OverlapsGiven(positive, reported))
+        {
+            return errors;
+        }
+
+        // Every overlap is known: the counts determine each unit's own count exactly, and none may be negative.
+        ulong relevant = 0;
+        for (ulong rest = positive; rest != 0; rest &= rest - 1)
+        {
+            UsageUnit unit = UsageUnits.Get(BitOperations.TrailingZeroCount(rest));
+            relevant |= unit.Bit | unit.AncestorMask;
+        }
+
+        Span<long> own = stackalloc long[UsageUnits.Count];
+        foreach (UsageUnit unit in UsageUnits.MostSpecificFirst)
+        {
+            if ((relevant & unit.Bit) == 0 || unit.Index == UsageUnits.Requests)
+            {
+                continue;
+            }
+
+            long value = usage.Get(unit.Index);
+            long parts = 0;
+            foreach (int descendant in s_descendants[unit.Index])
+            {
+                parts += own[descendant];
+            }
+
+            own[unit.Index] = value - parts;
+            if (value - parts < 0)
+            {
+                UsageError error = Explain(usage, unit, value, fieldPrefix, names);
+                if (errors.All(e => e.Field != error.Field))
+                {
+                    errors.Add(error);
+                }
             }
         }
 
@@ -92,24 +232,60 @@ public static class UsageValidator
         return errors.Count == 0 ? UsageParseResult.Success(usage, shape) : UsageParseResult.Failure(errors, shape);
     }
 
-    private static void Range(long value, string field, List<UsageError> errors)
+    /// <summary>Names the part that does not fit: a single descendant larger than the unit, else the sum of the parts.</summary>
+    private static UsageError Explain(CanonicalUsage usage, UsageUnit unit, long value, string prefix, IReadOnlyDictionary<int, string>? names)
     {
-        if (value < 0)
+        UsageUnit? largest = null;
+        long largestValue = 0;
+        var parts = new List<UsageUnit>();
+        foreach (int index in s_descendants[unit.Index])
         {
-            errors.Add(new UsageError(field, $"must not be negative, got {value}"));
+            long part = usage.Get(index);
+            if (part <= 0)
+            {
+                continue;
+            }
+
+            UsageUnit descendant = UsageUnits.Get(index);
+            // Only the outermost parts add up: a part of a part is already counted in it.
+            if ((descendant.AncestorMask & unit.DescendantMask & usage.NonZeroMask) == 0)
+            {
+                parts.Add(descendant);
+            }
+
+            if (part > value && (largest is null || part > largestValue))
+            {
+                largest = descendant;
+                largestValue = part;
+            }
         }
-        else if (value > UsageCounts.MaxCount)
+
+        string whole = value == 0 && !usage.IsReported(unit) ? $"{unit.UsageKey} (absent, so 0)" : $"{unit.UsageKey} ({value})";
+        if (largest is not null)
         {
-            errors.Add(new UsageError(field, $"is too large ({value}); the maximum is {UsageCounts.MaxCount}"));
+            return new UsageError(Field(prefix, largest, names),
+                $"{largest.UsageKey} ({largestValue}) exceeds {whole}, of which it is a part");
         }
+
+        UsageUnit blamed = parts.Count > 0 ? parts[^1] : unit;
+        string sum = string.Join(" + ", parts.Select(p => $"{p.UsageKey} ({usage.Get(p)})"));
+        return new UsageError(Field(prefix, blamed, names),
+            $"{sum} exceed {whole}: {unit.UsageKey} must include all of them, and classes whose overlap is not given " +
+            "are taken as disjoint (give the overlap's own key if they share tokens)");
     }
 
-    private static void Subset(long child, string childKey, long parent, string parentKey, string prefix, List<UsageError> errors)
+    private static string Field(string prefix, UsageUnit unit, IReadOnlyDictionary<int, string>? names) =>
+        names is not null && names.TryGetValue(unit.Index, out string? name) ? $"{prefix}.{name}"
+        : $"{prefix}.{(unit.Index == UsageUnits.OutputReasoningTokens ? CanonicalUsageParser.ReasoningTokens : unit.UsageKey)}";
+
+    private static int[] Bits(ulong mask)
     {
-        if (child > parent)
+        var bits = new List<int>();
+        for (; mask != 0; mask &= mask - 1)
         {
-            errors.Add(new UsageError($"{prefix}.{childKey}",
-                $"{childKey} ({child}) exceeds {parentKey} ({parent}), of which it is a part"));
+            bits.Add(BitOperations.TrailingZeroCount(mask));
         }
+
+        return [.. bits];
     }
 }

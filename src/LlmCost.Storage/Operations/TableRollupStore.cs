@@ -1,6 +1,7 @@
 using System.Globalization;
 using Azure;
 using Azure.Data.Tables;
+using LlmCost.Core.Pricing;
 using LlmCost.Core.Rollups;
 
 namespace LlmCost.Storage.Operations;
@@ -165,7 +166,32 @@ public sealed class TableRollupStore(LlmCostStorage storage) : IRollupStore
         return StorageKeys.Compose(StorageKeys.Escape(tenantId), code, period);
     }
 
-    private static TableEntity ToEntity(string partition, RollupRow row) => new(partition, StorageKeys.Compose(row.Dimension, StorageKeys.Escape(row.Key)))
+    /// <summary>The rollup rows' historic token columns; every other unit is a <c>U_{usage_key}</c> column (<see cref="Usage.UnitColumns"/>).</summary>
+    private static readonly IReadOnlyDictionary<UsageUnit, string> s_legacy = new Dictionary<UsageUnit, string>
+    {
+        [UsageUnits.Get("input_tokens")] = "InputTokens",
+        [UsageUnits.Get("output_tokens")] = "OutputTokens",
+    };
+
+    private static TableEntity ToEntity(string partition, RollupRow row)
+    {
+        TableEntity entity = ToBaseEntity(partition, row);
+        Usage.UnitColumns.Write(entity, row.Units, s_legacy);
+        // The token columns are the row's own fields (the unit totals agree with them whenever they are filled).
+        entity["InputTokens"] = row.InputTokens;
+        entity["OutputTokens"] = row.OutputTokens;
+        if (row.ReportedCostEvents > 0)
+        {
+            entity["ReportedCostEvents"] = row.ReportedCostEvents;
+            entity["ReportedCostUsd"] = row.ReportedCostUsd.ToString(CultureInfo.InvariantCulture);
+            entity["ReportedCostDifferenceUsd"] = row.ReportedCostDifferenceUsd.ToString(CultureInfo.InvariantCulture);
+            entity["ReportedCostComparedUsd"] = row.ReportedCostComparedUsd.ToString(CultureInfo.InvariantCulture);
+        }
+
+        return entity;
+    }
+
+    private static TableEntity ToBaseEntity(string partition, RollupRow row) => new(partition, StorageKeys.Compose(row.Dimension, StorageKeys.Escape(row.Key)))
     {
         ["TenantId"] = row.TenantId,
         ["Granularity"] = row.Granularity.ToString(),
@@ -193,5 +219,13 @@ public sealed class TableRollupStore(LlmCostStorage storage) : IRollupStore
         InputTokens = e.GetInt64("InputTokens") ?? 0,
         OutputTokens = e.GetInt64("OutputTokens") ?? 0,
         CostUsd = decimal.Parse(e.GetString("CostUsd"), NumberStyles.Number, CultureInfo.InvariantCulture),
+        Units = Usage.UnitColumns.Read(e, s_legacy, requestsDefault: 0),
+        ReportedCostEvents = e.GetInt64("ReportedCostEvents") ?? 0,
+        ReportedCostUsd = Money(e, "ReportedCostUsd"),
+        ReportedCostDifferenceUsd = Money(e, "ReportedCostDifferenceUsd"),
+        ReportedCostComparedUsd = Money(e, "ReportedCostComparedUsd"),
     };
+
+    private static decimal Money(TableEntity e, string name) =>
+        e.GetString(name) is { } text ? decimal.Parse(text, NumberStyles.Number, CultureInfo.InvariantCulture) : 0m;
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Azure.Data.Tables;
+using LlmCost.Core.Pricing;
 using LlmCost.Core.Recording;
 using LlmCost.Core.Usage;
 
@@ -81,17 +82,6 @@ internal static class UsageRows
             ["Status"] = e.Status,
             ["LatencyMs"] = e.LatencyMs,
             ["Tags"] = e.Tags.Count == 0 ? null : JsonSerializer.Serialize(e.Tags),
-            ["InputTokens"] = u.InputTokens,
-            ["CacheReadTokens"] = u.CacheReadTokens,
-            ["CacheWriteTokens"] = u.CacheWriteTokens,
-            ["CacheWrite1hTokens"] = u.CacheWrite1hTokens,
-            ["InputAudioTokens"] = u.InputAudioTokens,
-            ["CacheAudioReadTokens"] = u.CacheAudioReadTokens,
-            ["OutputTokens"] = u.OutputTokens,
-            ["ReasoningTokens"] = u.ReasoningTokens,
-            ["OutputAudioTokens"] = u.OutputAudioTokens,
-            ["WebSearches"] = u.WebSearches,
-            ["Requests"] = u.Requests,
             ["CostUsd"] = Money(e.CostUsd),
             ["Priced"] = e.Priced,
             ["UnpricedReason"] = e.UnpricedReason,
@@ -101,7 +91,9 @@ internal static class UsageRows
             ["ReservationId"] = e.ReservationId,
             ["EventIdGenerated"] = e.EventIdGenerated,
             ["RecordedAt"] = e.RecordedAt,
+            ["ReportedCostUsd"] = e.ReportedCostUsd is { } reported ? Money(reported) : null,
         };
+        UnitColumns.Write(entity, u, UnitColumns.EventLegacy);
         return WithoutNulls(entity);
     }
 
@@ -122,20 +114,7 @@ internal static class UsageRows
             Status = entity.GetString("Status") ?? UsageStatuses.Success,
             LatencyMs = entity.GetInt64("LatencyMs"),
             Tags = tags is null ? new Dictionary<string, string>() : JsonSerializer.Deserialize<Dictionary<string, string>>(tags)!,
-            Usage = new CanonicalUsage
-            {
-                InputTokens = Long(entity, "InputTokens"),
-                CacheReadTokens = Long(entity, "CacheReadTokens"),
-                CacheWriteTokens = Long(entity, "CacheWriteTokens"),
-                CacheWrite1hTokens = Long(entity, "CacheWrite1hTokens"),
-                InputAudioTokens = Long(entity, "InputAudioTokens"),
-                CacheAudioReadTokens = Long(entity, "CacheAudioReadTokens"),
-                OutputTokens = Long(entity, "OutputTokens"),
-                ReasoningTokens = Long(entity, "ReasoningTokens"),
-                OutputAudioTokens = Long(entity, "OutputAudioTokens"),
-                WebSearches = Long(entity, "WebSearches"),
-                Requests = entity.GetInt64("Requests") ?? 1,
-            },
+            Usage = UnitColumns.Read(entity, UnitColumns.EventLegacy, requestsDefault: 1),
             CostUsd = ParseMoney(entity.GetString("CostUsd")),
             Priced = entity.GetBoolean("Priced") ?? false,
             UnpricedReason = entity.GetString("UnpricedReason"),
@@ -144,6 +123,7 @@ internal static class UsageRows
             PriceSource = entity.GetString("PriceSource"),
             ReservationId = entity.GetString("ReservationId"),
             RecordedAt = entity.GetDateTimeOffset("RecordedAt") ?? default,
+            ReportedCostUsd = entity.GetString("ReportedCostUsd") is { } reported ? ParseMoney(reported) : null,
         };
     }
 
@@ -152,15 +132,19 @@ internal static class UsageRows
     {
         entity["Events"] = t.Events;
         entity["CostUsd"] = Money(t.CostUsd);
-        entity["InputTokens"] = t.InputTokens;
-        entity["OutputTokens"] = t.OutputTokens;
-        entity["CacheReadTokens"] = t.CacheReadTokens;
-        entity["CacheWriteTokens"] = t.CacheWriteTokens;
-        entity["ReasoningTokens"] = t.ReasoningTokens;
+        UnitColumns.Write(entity, t.Units, UnitColumns.TotalsLegacy);
         entity["UnpricedEvents"] = t.UnpricedEvents;
         entity["ErrorEvents"] = t.ErrorEvents;
         entity["LatencyMsTotal"] = t.LatencyMsTotal;
         entity["LatencyEvents"] = t.LatencyEvents;
+        if (t.ReportedCostEvents > 0)
+        {
+            entity["ReportedCostEvents"] = t.ReportedCostEvents;
+            entity["ReportedCostUsd"] = Money(t.ReportedCostUsd);
+            entity["ReportedCostDifferenceUsd"] = Money(t.ReportedCostDifferenceUsd);
+            entity["ReportedCostComparedUsd"] = Money(t.ReportedCostComparedUsd);
+        }
+
         entity["Seq"] = seq;
         return entity;
     }
@@ -169,15 +153,15 @@ internal static class UsageRows
     {
         Events = Long(entity, "Events"),
         CostUsd = ParseMoney(entity.GetString("CostUsd")),
-        InputTokens = Long(entity, "InputTokens"),
-        OutputTokens = Long(entity, "OutputTokens"),
-        CacheReadTokens = Long(entity, "CacheReadTokens"),
-        CacheWriteTokens = Long(entity, "CacheWriteTokens"),
-        ReasoningTokens = Long(entity, "ReasoningTokens"),
+        Units = UnitColumns.Read(entity, UnitColumns.TotalsLegacy, requestsDefault: 0),
         UnpricedEvents = Long(entity, "UnpricedEvents"),
         ErrorEvents = Long(entity, "ErrorEvents"),
         LatencyMsTotal = Long(entity, "LatencyMsTotal"),
         LatencyEvents = Long(entity, "LatencyEvents"),
+        ReportedCostEvents = Long(entity, "ReportedCostEvents"),
+        ReportedCostUsd = ParseMoney(entity.GetString("ReportedCostUsd")),
+        ReportedCostDifferenceUsd = ParseMoney(entity.GetString("ReportedCostDifferenceUsd")),
+        ReportedCostComparedUsd = ParseMoney(entity.GetString("ReportedCostComparedUsd")),
     };
 
     public static TableEntity BucketEntity(string partitionKey, string rowKey, string? userId, BucketKey key, UsageTotals totals, long seq)
@@ -224,4 +208,89 @@ internal static class UsageRows
         text is null ? 0m : decimal.Parse(text, NumberStyles.Number, CultureInfo.InvariantCulture);
 
     private static long Long(TableEntity entity, string name) => entity.GetInt64(name) ?? 0;
+}
+
+/// <summary>
+/// The usage codec of every row that carries usage (events, day summaries, hour buckets, scope rows, rollups): the
+/// units that rows have always had keep their named columns (so rows written before the full lattice read as they
+/// did, and old readers keep working), and every other unit with a non-zero count is one column
+/// <c>U_{usage_key}</c> (<c>U_input_image_tokens</c>). A row holds at most the ~60 units of the registry, far below
+/// Table Storage's 252 properties; adding a unit to the registry adds a possible column, nothing else.
+/// </summary>
+public static class UnitColumns
+{
+    public const string Prefix = "U_";
+
+    /// <summary>The event row's historic columns (written even when 0).</summary>
+    public static IReadOnlyDictionary<UsageUnit, string> EventLegacy { get; } = new Dictionary<UsageUnit, string>
+    {
+        [UsageUnits.Get("input_tokens")] = "InputTokens",
+        [UsageUnits.Get("cache_read_tokens")] = "CacheReadTokens",
+        [UsageUnits.Get("cache_write_tokens")] = "CacheWriteTokens",
+        [UsageUnits.Get("cache_write_1h_tokens")] = "CacheWrite1hTokens",
+        [UsageUnits.Get("input_audio_tokens")] = "InputAudioTokens",
+        [UsageUnits.Get("cache_audio_read_tokens")] = "CacheAudioReadTokens",
+        [UsageUnits.Get("output_tokens")] = "OutputTokens",
+        [UsageUnits.Get("output_reasoning_tokens")] = "ReasoningTokens",
+        [UsageUnits.Get("output_audio_tokens")] = "OutputAudioTokens",
+        [UsageUnits.Get("web_searches")] = "WebSearches",
+        [UsageUnits.Get("requests")] = "Requests",
+    };
+
+    /// <summary>The totals rows' historic columns (written even when 0).</summary>
+    public static IReadOnlyDictionary<UsageUnit, string> TotalsLegacy { get; } = new Dictionary<UsageUnit, string>
+    {
+        [UsageUnits.Get("input_tokens")] = "InputTokens",
+        [UsageUnits.Get("output_tokens")] = "OutputTokens",
+        [UsageUnits.Get("cache_read_tokens")] = "CacheReadTokens",
+        [UsageUnits.Get("cache_write_tokens")] = "CacheWriteTokens",
+        [UsageUnits.Get("output_reasoning_tokens")] = "ReasoningTokens",
+    };
+
+    public static void Write(TableEntity entity, CanonicalUsage usage, IReadOnlyDictionary<UsageUnit, string> legacy)
+    {
+        ArgumentNullException.ThrowIfNull(entity);
+        ArgumentNullException.ThrowIfNull(usage);
+        ArgumentNullException.ThrowIfNull(legacy);
+        foreach ((UsageUnit unit, string column) in legacy)
+        {
+            entity[column] = usage.Get(unit);
+        }
+
+        foreach ((UsageUnit unit, long count) in usage.Units)
+        {
+            if (!legacy.ContainsKey(unit))
+            {
+                entity[Prefix + unit.UsageKey] = count;
+            }
+        }
+    }
+
+    /// <param name="requestsDefault">The request count of a row without a Requests column (1 for an event, 0 for totals).</param>
+    public static CanonicalUsage Read(TableEntity entity, IReadOnlyDictionary<UsageUnit, string> legacy, long requestsDefault)
+    {
+        ArgumentNullException.ThrowIfNull(entity);
+        ArgumentNullException.ThrowIfNull(legacy);
+        var builder = new CanonicalUsage.Builder();
+        builder.Set(UsageUnits.Get("requests"), requestsDefault);
+        foreach ((UsageUnit unit, string column) in legacy)
+        {
+            if (entity.GetInt64(column) is { } count)
+            {
+                builder.Set(unit, count);
+            }
+        }
+
+        foreach (string key in entity.Keys)
+        {
+            // A column of a unit this version does not know (written by a newer one) is skipped, not misread.
+            if (key.StartsWith(Prefix, StringComparison.Ordinal) && UsageUnits.TryGetByUsageKey(key[Prefix.Length..], out UsageUnit unit)
+                && entity.GetInt64(key) is { } count)
+            {
+                builder.Set(unit, count);
+            }
+        }
+
+        return builder.Build();
+    }
 }

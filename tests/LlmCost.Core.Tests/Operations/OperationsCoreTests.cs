@@ -326,7 +326,7 @@ public sealed class ReportAndArchiveTests
         Assert.All(a.Files.Zip(b.Files), p => Assert.Equal(p.First.Content, p.Second.Content));
         var csv = Encoding.UTF8.GetString(a.Files.Single(f => f.Name == "daily.csv").Content).Split('\n');
         Assert.Equal(ReportBuilder.CsvHeader, csv[0]);
-        Assert.Equal("2026-11-23T09:00:00Z,user,'=cmd,1,0,0,10,2,0.25", csv[2]);
+        Assert.Equal("2026-11-23T09:00:00Z,user,'=cmd,1,0,0,10,2,0.25,", csv[2]);
         Assert.Equal("reports/t1/2026/11/23/", request.Folder("t1"));
         Assert.StartsWith("<svg", Encoding.UTF8.GetString(a.Files.Single(f => f.Name == "daily.svg").Content), StringComparison.Ordinal);
     }

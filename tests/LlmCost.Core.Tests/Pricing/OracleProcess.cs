@@ -3,13 +3,16 @@ using System.Text;
 
 namespace LlmCost.Core.Tests.Pricing;
 
-/// <summary>Runs tools/oracle/price-oracle.mjs (the @pydantic/genai-prices reference calculator) once for a batch of cases.</summary>
+/// <summary>
+/// Runs a tools/oracle script (the @pydantic/genai-prices reference: price-oracle.mjs for calcPrice, extract-oracle.mjs
+/// for extractUsage + calcPrice) once for a whole batch of cases: one node process, one JSON line in and out per case.
+/// </summary>
 internal static class OracleProcess
 {
     public const string NodeToolsVariable = "LLMCOST_NODE_TOOLS";
 
     /// <summary>Fails (never skips) with a clear message when the tooling is missing.</summary>
-    public static (string Node, string Script, string NodeModules) Locate()
+    public static (string Node, string Script, string NodeModules) Locate(string scriptName = "price-oracle.mjs")
     {
         string? nodeModules = Environment.GetEnvironmentVariable(NodeToolsVariable);
         if (string.IsNullOrWhiteSpace(nodeModules))
@@ -30,7 +33,7 @@ internal static class OracleProcess
             Assert.Fail("node is not on PATH: the differential test needs Node.js (>= 20) to run the genai-prices reference calculator.");
         }
 
-        string script = Path.Combine(RepositoryRoot(), "tools", "oracle", "price-oracle.mjs");
+        string script = Path.Combine(RepositoryRoot(), "tools", "oracle", scriptName);
         if (!File.Exists(script))
         {
             Assert.Fail($"The oracle script {script} is missing.");
@@ -39,9 +42,9 @@ internal static class OracleProcess
         return (node, script, nodeModules);
     }
 
-    public static IReadOnlyList<string> Run(IReadOnlyList<string> caseLines)
+    public static IReadOnlyList<string> Run(IReadOnlyList<string> caseLines, string scriptName = "price-oracle.mjs")
     {
-        (string node, string script, string nodeModules) = Locate();
+        (string node, string script, string nodeModules) = Locate(scriptName);
         var start = new ProcessStartInfo(node)
         {
             RedirectStandardInput = true,

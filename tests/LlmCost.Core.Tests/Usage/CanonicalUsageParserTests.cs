@@ -64,7 +64,18 @@ public sealed class CanonicalUsageParserTests
     [InlineData("""{"output_tokens":10,"reasoning_tokens":11}""", "usage.reasoning_tokens", "exceeds output_tokens")]
     [InlineData("""{"output_tokens":10,"output_audio_tokens":11}""", "usage.output_audio_tokens", "exceeds output_tokens")]
     [InlineData("""{"input_tokens":10,"cache_read_tokens":6,"cache_write_tokens":5}""", "usage.cache_write_tokens", "exceed input_tokens")]
-    [InlineData("""{"input_tokens":10,"input_audio_tokens":6,"cache_read_tokens":5}""", "usage.input_audio_tokens", "exceed input_tokens")]
+    [InlineData("""{"input_tokens":10,"input_audio_tokens":6,"cache_read_tokens":5,"cache_audio_read_tokens":0}""", "usage.input_audio_tokens", "exceed input_tokens")]
+    [InlineData("""{"input_tokens":10,"input_text_tokens":6,"input_image_tokens":5}""", "usage.input_text_tokens", "input_image_tokens (5) + input_text_tokens (6) exceed input_tokens")]
+    [InlineData("""{"input_tokens":10,"cache_text_read_tokens":5}""", "usage.cache_text_read_tokens", "cache_read_tokens, which is missing")]
+    [InlineData("""{"output_tokens":10,"output_image_tokens":11}""", "usage.output_image_tokens", "exceeds output_tokens")]
+    [InlineData("""{"input_tokens":10,"cache_write_tokens":8,"cache_write_5m_tokens":5,"cache_write_1h_tokens":4}""", "usage.cache_write_5m_tokens", "exceed cache_write_tokens")]
+    [InlineData("""{"audio_seconds":10,"input_audio_seconds":7,"output_audio_seconds":4}""", "usage.output_audio_seconds", "exceed audio_seconds")]
+    [InlineData("""{"input_tokens":10,"input_image_tokens":-1}""", "usage.input_image_tokens", "negative")]
+    [InlineData("""{"input_document_pages":1.5}""", "usage.input_document_pages", "whole number")]
+    [InlineData("""{"input_tokens":10,"requests":0}""", "usage.requests", "at least 1")]
+    [InlineData("""{"input_tokens":10,"reasoning_tokens":1,"output_reasoning_tokens":1,"output_tokens":5}""", "usage.output_reasoning_tokens", "same class as reasoning_tokens")]
+    [InlineData("""{"input_tokens":10,"output_tokens":5,"total_tokens":12}""", "usage.total_tokens", "input_tokens + output_tokens is 15")]
+    [InlineData("""{"input_tokens":10,"input_image_token":5}""", "usage.input_image_token", "did you mean input_image_tokens")]
     [InlineData("""{"input_tokens":10,"cache_reads":5}""", "usage.cache_reads", "not a known usage key")]
     [InlineData("""{"input_tokens":10,"input_tokens":20}""", "usage.input_tokens", "more than once")]
     public void BadUsage_IsRejected_NamingTheField(string json, string field, string messagePart)
@@ -76,6 +87,47 @@ public sealed class CanonicalUsageParserTests
         UsageError error = Assert.Single(result.Errors);
         Assert.Equal(field, error.Field);
         Assert.Contains(messagePart, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void UnstatedOverlap_IsUnknown_NotZero()
+    {
+        // OpenAI reports cached tokens and audio tokens but not cached audio: 6 audio and 5 cached in 10 input is
+        // possible (at least 1 cached audio token), so it is accepted; a model pricing the overlap refuses to guess.
+        UsageParseResult result = CanonicalUsageParser.Parse("""{"input_tokens":10,"input_audio_tokens":6,"cache_read_tokens":5}""");
+
+        Assert.True(result.IsValid, result.ErrorSummary);
+    }
+
+    [Fact]
+    public void EveryUnitOfTheLattice_IsACanonicalKey()
+    {
+        var json = new System.Text.StringBuilder("{");
+        foreach (LlmCost.Core.Pricing.UsageUnit unit in LlmCost.Core.Pricing.UsageUnits.All)
+        {
+            json.Append('"').Append(unit.UsageKey).Append("\":").Append(unit.UsageKey == "requests" ? 1 : 0).Append(',');
+        }
+
+        UsageParseResult result = CanonicalUsageParser.Parse(json.ToString().TrimEnd(',') + "}");
+
+        Assert.True(result.IsValid, result.ErrorSummary);
+        Assert.All(LlmCost.Core.Pricing.UsageUnits.All, u => Assert.True(result.Usage!.IsReported(u), u.UsageKey));
+    }
+
+    [Fact]
+    public void NewUnits_AreRead()
+    {
+        UsageParseResult result = CanonicalUsageParser.Parse("""
+            {"input_tokens":1200,"input_text_tokens":200,"input_image_tokens":1000,"cache_read_tokens":600,
+             "cache_image_read_tokens":500,"cache_text_read_tokens":100,"output_tokens":1500,"output_image_tokens":1290,
+             "output_text_tokens":210,"input_document_pages":3,"audio_seconds":60,"input_audio_seconds":60}
+            """);
+
+        Assert.True(result.IsValid, result.ErrorSummary);
+        Assert.Equal(1000, result.Usage!.Get("input_image_tokens"));
+        Assert.Equal(1290, result.Usage.Get("output_image_tokens"));
+        Assert.Equal(3, result.Usage.Get("input_document_pages"));
+        Assert.Equal(60, result.Usage.Get("input_audio_seconds"));
     }
 
     [Fact]

@@ -156,7 +156,8 @@ public sealed class ChatQuirkTests
         UsageParseResult result = Normalize("x-ai", GrokBody);
 
         Assert.True(result.IsValid, result.ErrorSummary);
-        Assert.Equal(new CanonicalUsage { InputTokens = 100, CacheReadTokens = 20, OutputTokens = 350, ReasoningTokens = 300 }, result.Usage);
+        Assert.Equal(new CanonicalUsage { InputTokens = 100, CacheReadTokens = 20, OutputTokens = 350, ReasoningTokens = 300 }
+            .With(UsageUnits.Get("input_text_tokens"), 100), result.Usage);
     }
 
     [Fact]
@@ -190,7 +191,9 @@ public sealed class ChatQuirkTests
              "choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"..."}}]}
             """);
 
-        // 1,500 completion + 9,000 reasoning + 4,000 citation = 14,500 output.
-        Assert.Equal(new CanonicalUsage { InputTokens = 20, OutputTokens = 14_500, ReasoningTokens = 9000 }, result.Usage);
+        // 1,500 completion + 9,000 reasoning + 4,000 citation = 14,500 output; the 12 search queries are web searches
+        // (sonar-deep-research bills them per thousand, as genai-prices' extractor reads them).
+        Assert.Equal(new CanonicalUsage { InputTokens = 20, OutputTokens = 14_500, ReasoningTokens = 9000, WebSearches = 12 }
+            .With(UsageUnits.Get("output_citation_tokens"), 4000), result.Usage);
     }
 }

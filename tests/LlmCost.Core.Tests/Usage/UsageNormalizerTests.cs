@@ -1,4 +1,5 @@
 using System.Text.Json;
+using LlmCost.Core.Pricing;
 using LlmCost.Core.Usage;
 
 namespace LlmCost.Core.Tests.Usage;
@@ -229,10 +230,12 @@ public sealed class UsageNormalizerTests
     {
         UsageParseResult result = Normalize("openai", OpenAiAudioChatBody);
 
+        // The details' text_tokens are mapped too (35 text + 45 audio = 80 prompt; 26 text + 104 audio = 130 output).
         Assert.Equal(new CanonicalUsage
         {
             InputTokens = 80, InputAudioTokens = 45, OutputTokens = 130, OutputAudioTokens = 104,
-        }, result.Usage);
+        }
+        .With(UsageUnits.Get("input_text_tokens"), 35).With(UsageUnits.Get("output_text_tokens"), 26), result.Usage);
     }
 
     [Fact]
@@ -270,7 +273,7 @@ public sealed class UsageNormalizerTests
         Assert.Equal(new CanonicalUsage
         {
             InputTokens = 3800, CacheReadTokens = 2000, CacheWriteTokens = 800, CacheWrite1hTokens = 300, OutputTokens = 400,
-        }, result.Usage);
+        }.With(UsageUnits.Get("cache_write_5m_tokens"), 500), result.Usage);
     }
 
     [Fact]
@@ -291,7 +294,7 @@ public sealed class UsageNormalizerTests
         Assert.Equal(new CanonicalUsage
         {
             InputTokens = 60, CacheWriteTokens = 50, CacheWrite1hTokens = 30, OutputTokens = 5,
-        }, result.Usage);
+        }.With(UsageUnits.Get("cache_write_5m_tokens"), 20), result.Usage);
     }
 
     [Fact]
@@ -315,11 +318,14 @@ public sealed class UsageNormalizerTests
 
         Assert.True(result.IsValid, result.ErrorSummary);
         Assert.Equal(UsageShape.Gemini, result.Shape);
+        // By modality too: 11000 TEXT + 1000 AUDIO prompt, 7400 TEXT + 600 AUDIO cached, 350 TEXT candidates.
         Assert.Equal(new CanonicalUsage
         {
             InputTokens = 12000, CacheReadTokens = 8000, InputAudioTokens = 1000, CacheAudioReadTokens = 600,
             OutputTokens = 1550, ReasoningTokens = 1200,
-        }, result.Usage);
+        }
+        .With(UsageUnits.Get("input_text_tokens"), 11000).With(UsageUnits.Get("cache_text_read_tokens"), 7400)
+        .With(UsageUnits.Get("output_text_tokens"), 350), result.Usage);
     }
 
     [Fact]
@@ -329,7 +335,8 @@ public sealed class UsageNormalizerTests
             {"usageMetadata":{"promptTokenCount":100,"toolUsePromptTokenCount":40,"candidatesTokenCount":20,"totalTokenCount":160}}
             """);
 
-        Assert.Equal(new CanonicalUsage { InputTokens = 140, OutputTokens = 20 }, result.Usage);
+        // Tool-use prompt tokens are input, and input tool tokens (genai-prices' input_tool_tokens).
+        Assert.Equal(new CanonicalUsage { InputTokens = 140, OutputTokens = 20 }.With(UsageUnits.Get("input_tool_tokens"), 40), result.Usage);
     }
 
     [Theory]

@@ -90,7 +90,7 @@ public sealed class OperationsApiTests
         var csvUrl = files[0].GetProperty("download_url").GetString()!;
         var csv = await host.Client.GetStringAsync(new Uri(csvUrl));
         var lines = csv.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal("period_start,dimension,key,requests,errors,unpriced_requests,input_tokens,output_tokens,cost_usd", lines[0]);
+        Assert.Equal("period_start,dimension,key,requests,errors,unpriced_requests,input_tokens,output_tokens,cost_usd,units", lines[0]);
         var rows = lines.Skip(1).Select(l => l.Split(',')).ToList();
         var tenantRows = rows.Where(r => r[1] == "tenant").ToList();
         Assert.Equal(acmeDay.Select(e => e.Timestamp.Hour).Distinct().Count(), tenantRows.Count);

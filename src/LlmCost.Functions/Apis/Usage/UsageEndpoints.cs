@@ -25,14 +25,19 @@ internal static partial class UsageEndpoints
             .WithSummary("Record one event or {\"events\":[...]}; exactly once per event_id.");
         api.MapPost("/price", PriceAsync).RequireAuthorization().WithName("PriceUsage")
             .Accepts<JsonElement>("application/json")
+            .Produces<UsageWire.QuoteResponse>()
             .WithSummary("Price one call without recording it.");
         api.MapGet("/users/{userId}/usage", (string userId, HttpContext http, CancellationToken ct) =>
-            UsageAsync(UsageScopeKind.User, userId, http, ct)).RequireAuthorization(LlmCostAuth.ReaderPolicy).WithName("GetUserUsage");
+            UsageAsync(UsageScopeKind.User, userId, http, ct)).RequireAuthorization(LlmCostAuth.ReaderPolicy).WithName("GetUserUsage")
+            .Produces<UsageWire.UsageResponse>();
         api.MapGet("/teams/{teamId}/usage", (string teamId, HttpContext http, CancellationToken ct) =>
-            UsageAsync(UsageScopeKind.Team, teamId, http, ct)).RequireAuthorization(LlmCostAuth.ReaderPolicy).WithName("GetTeamUsage");
+            UsageAsync(UsageScopeKind.Team, teamId, http, ct)).RequireAuthorization(LlmCostAuth.ReaderPolicy).WithName("GetTeamUsage")
+            .Produces<UsageWire.UsageResponse>();
         api.MapGet("/tenants/{tenantId}/usage", (string tenantId, HttpContext http, CancellationToken ct) =>
-            UsageAsync(UsageScopeKind.Tenant, tenantId, http, ct)).RequireAuthorization(LlmCostAuth.ReaderPolicy).WithName("GetTenantUsage");
-        api.MapGet("/users/{userId}/events", EventsAsync).RequireAuthorization(LlmCostAuth.ReaderPolicy).WithName("ListUserEvents");
+            UsageAsync(UsageScopeKind.Tenant, tenantId, http, ct)).RequireAuthorization(LlmCostAuth.ReaderPolicy).WithName("GetTenantUsage")
+            .Produces<UsageWire.UsageResponse>();
+        api.MapGet("/users/{userId}/events", EventsAsync).RequireAuthorization(LlmCostAuth.ReaderPolicy).WithName("ListUserEvents")
+            .Produces<UsageWire.EventsResponse>();
         api.MapGet("/health", HealthAsync).AllowAnonymous().WithName("Health");
         return endpoints;
     }
@@ -176,7 +181,7 @@ internal static partial class UsageEndpoints
             }
 
             PriceQuote quote = recorder.Quote(submission, tenantId, (submission.Timestamp ?? now).ToUniversalTime());
-            return TypedResults.Ok(UsageWire.From(quote));
+            return TypedResults.Ok(UsageWire.From(quote, submission.Usage, submission.ReportedCostUsd));
         }
     }
 
