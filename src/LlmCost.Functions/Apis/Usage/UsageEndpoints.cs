@@ -33,7 +33,7 @@ internal static partial class UsageEndpoints
         api.MapGet("/tenants/{tenantId}/usage", (string tenantId, HttpContext http, CancellationToken ct) =>
             UsageAsync(UsageScopeKind.Tenant, tenantId, http, ct)).RequireAuthorization(LlmCostAuth.ReaderPolicy).WithName("GetTenantUsage");
         api.MapGet("/users/{userId}/events", EventsAsync).RequireAuthorization(LlmCostAuth.ReaderPolicy).WithName("ListUserEvents");
-        api.MapGet("/health", HealthAsync).AllowAnonymous().WithName("Health");
+        api.MapGet("/health", HealthAsync).AllowAnonymous().WithName("Health").AddEndpointFilter<ConfigurationHealthFilter>();
         return endpoints;
     }
 
