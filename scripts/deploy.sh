@@ -2,7 +2,7 @@
 # Deploys LlmCostFunctions to one Azure resource group, end to end, and stops only when the app reports healthy:
 #   1. resource group (created with -l when missing) and its name salt (tag llmcost-name-salt, set once)
 #   2. infra-bicep/main.bicep, built with the pinned Bicep CLI, deployed with `az deployment group create`
-#      (the admin key is generated and stored in Key Vault on the first deployment only)
+#      (the admin key is generated and stored in Key Vault on the first deployment only, and printed once then)
 #   3. waits until the app identity's role assignments are visible (bounded)
 #   4. uploads the package of scripts/publish.sh (zip deploy), bounded retries, each attempt under a timeout
 #   5. refreshes the app's Key Vault references until every one is Resolved, then restarts the app
@@ -20,7 +20,8 @@
 #   -h, --help
 # Environment: LLMCOST_SMTP_PASSWORD (stored as the smtp-password secret; never put it on the command line),
 #   AZ (the Azure CLI command, default az), LLMCOST_DEPLOY_ROLE_WAIT / _UPLOAD_ATTEMPTS / _UPLOAD_TIMEOUT /
-#   _REFERENCE_WAIT / _HEALTH_WAIT (seconds or counts; defaults 300 / 5 / 600 / 300 / 600).
+#   _REFERENCE_WAIT / _HEALTH_WAIT / _POLL_INTERVAL / _RETRY_PAUSE (seconds or counts; defaults 300 / 5 / 600 /
+#   300 / 600 / 10 / 15).
 set -euo pipefail
 umask 077
 
@@ -31,6 +32,8 @@ upload_attempts="${LLMCOST_DEPLOY_UPLOAD_ATTEMPTS:-5}"
 upload_timeout="${LLMCOST_DEPLOY_UPLOAD_TIMEOUT:-600}"
 reference_wait="${LLMCOST_DEPLOY_REFERENCE_WAIT:-300}"
 health_wait="${LLMCOST_DEPLOY_HEALTH_WAIT:-600}"
+poll_interval="${LLMCOST_DEPLOY_POLL_INTERVAL:-10}"
+retry_pause="${LLMCOST_DEPLOY_RETRY_PAUSE:-15}"
 salt_tag="llmcost-name-salt"
 # The role assignments main.bicep gives the app identity (checked before the upload).
 expected_roles=("Storage Blob Data Owner" "Storage Queue Data Contributor" "Storage Table Data Contributor" "Key Vault Secrets User")
@@ -72,7 +75,7 @@ done
 # The same rule main.bicep enforces, checked here so a typo fails before anything is called.
 [[ "$environment" =~ ^[a-z][a-z0-9]{1,7}$ ]] || usage_error "environment '$environment' must be 2-8 lower-case letters or digits, starting with a letter"
 [[ "$resource_group" =~ ^[-A-Za-z0-9_.()]{1,90}$ && "$resource_group" != *. ]] || usage_error "'$resource_group' is not a valid resource group name"
-for number in "$role_wait" "$upload_attempts" "$upload_timeout" "$reference_wait" "$health_wait"; do
+for number in "$role_wait" "$upload_attempts" "$upload_timeout" "$reference_wait" "$health_wait" "$poll_interval" "$retry_pause"; do
   [[ "$number" =~ ^[1-9][0-9]*$ ]] || die "the LLMCOST_DEPLOY_* waits and counts must be positive integers (got '$number')"
 done
 deployment_name="llmcost-$environment"
@@ -122,7 +125,7 @@ Steps deploy.sh runs (no --what-if):
   5. az rest POST <app>/config/configreferences/appsettings/refresh; poll until every reference is Resolved
      (<= ${reference_wait}s); az functionapp restart
   6. poll GET <app url>/api/health until 200   (<= ${health_wait}s)
-  7. a newly generated admin key is printed once (or written to --admin-key-file); later, with Key Vault Secrets
+  after 2: a newly generated admin key is printed once (or written to --admin-key-file); later, with Key Vault Secrets
      User on the vault: az keyvault secret show --vault-name <vault> -n admin-key --query value -o tsv
 EOF
 }
@@ -219,7 +222,7 @@ logged_in || die "not logged in: run '$az_cli login' (and '$az_cli account set -
 
 # Retries "$@" with a per-attempt timeout and growing pauses; returns the last status.
 with_retries() { # with_retries ATTEMPTS TIMEOUT WHAT COMMAND...
-  local attempts="$1" limit="$2" what="$3" attempt=1 pause=15 status=0
+  local attempts="$1" limit="$2" what="$3" attempt=1 pause="$retry_pause" status=0
   shift 3
   while true; do
     status=0
@@ -304,6 +307,20 @@ if $enable_admin_key && ! secret_exists "$vault_id" admin-key; then
   rm -f "$work/secret.json"
 fi
 
+# Shown as soon as it is stored, so a later failing step cannot lose it.
+if $generated; then
+  if [[ -n "$admin_key_file" ]]; then
+    (umask 077 && printf '%s\n' "$admin_key" >"$admin_key_file")
+    note "the new admin key is in $admin_key_file (mode 600)"
+  else
+    echo "Admin key (generated now, shown only this once; stored in Key Vault $vault_name as secret admin-key):"
+    echo "$admin_key"
+  fi
+elif $enable_admin_key; then
+  note "admin key unchanged (Key Vault $vault_name, secret admin-key); to read it, with Key Vault Secrets User on the vault:"
+  note "  $az_cli keyvault secret show --vault-name $vault_name -n admin-key --query value -o tsv"
+fi
+
 step "3. role assignments of the app identity"
 roles_visible() { # by principal id at each scope: no directory (Graph) lookup, which the deployer may not be allowed
   local granted scope
@@ -313,7 +330,7 @@ roles_visible() { # by principal id at each scope: no directory (Graph) lookup, 
   local role
   for role in "${expected_roles[@]}"; do grep -qxF "$role" <<<"$granted" || return 1; done
 }
-wait_until "$role_wait" 10 "role assignments" roles_visible \
+wait_until "$role_wait" "$poll_interval" "role assignments" roles_visible \
   || die "the app identity's role assignments are not visible after ${role_wait}s: check 'az role assignment list --assignee $principal_id --all'"
 note "visible: ${expected_roles[*]} (data-plane enforcement can lag; the upload below retries)"
 
@@ -337,7 +354,7 @@ references_resolved() {
 }
 "$az_cli" rest --method post --url "$arm$app_id/config/configreferences/appsettings/refresh?api-version=$web_api" --only-show-errors -o none \
   || note "the refresh request failed; polling the references anyway"
-wait_until "$reference_wait" 15 "Key Vault references" references_resolved \
+wait_until "$reference_wait" "$poll_interval" "Key Vault references" references_resolved \
   || die "Key Vault references did not resolve within ${reference_wait}s (the app refuses them and reports them at /api/health)"
 # The app reads its settings at start: restart so every instance starts with the resolved values.
 "$az_cli" functionapp restart -g "$resource_group" -n "$app_name" --only-show-errors -o none
@@ -350,19 +367,7 @@ healthy() {
   note "health answered $code: $(head -c 400 "$work/health.json" 2>/dev/null || true)"
   return 1
 }
-wait_until "$health_wait" 15 "health" healthy || die "$app_url/api/health did not become healthy within ${health_wait}s (last answer above)"
+wait_until "$health_wait" "$poll_interval" "health" healthy || die "$app_url/api/health did not become healthy within ${health_wait}s (last answer above)"
 note "healthy"
 
-if $generated; then
-  if [[ -n "$admin_key_file" ]]; then
-    (umask 077 && printf '%s\n' "$admin_key" >"$admin_key_file")
-    note "the new admin key is in $admin_key_file (mode 600)"
-  else
-    echo "Admin key (generated now, shown only this once; stored in Key Vault $vault_name as secret admin-key):"
-    echo "$admin_key"
-  fi
-else
-  note "admin key unchanged (Key Vault $vault_name, secret admin-key); to read it, with Key Vault Secrets User on the vault:"
-  note "  $az_cli keyvault secret show --vault-name $vault_name -n admin-key --query value -o tsv"
-fi
 echo "$app_url"

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using LlmCost.Functions.Tests.Contract;
 
@@ -124,19 +123,6 @@ public class BicepTests(BicepBuildFixture build) : IClassFixture<BicepBuildFixtu
         return (exitCode, stdout + stderr);
     }
 
-    internal static async Task<(int ExitCode, string Stdout, string Stderr)> RunSplitAsync(params string[] arguments)
-    {
-        var info = new ProcessStartInfo(Bicep) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in arguments)
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await stdout, await stderr);
-    }
+    internal static Task<(int ExitCode, string Stdout, string Stderr)> RunSplitAsync(params string[] arguments) =>
+        ProcessRunner.RunAsync(Bicep, arguments, timeout: TimeSpan.FromMinutes(2));
 }

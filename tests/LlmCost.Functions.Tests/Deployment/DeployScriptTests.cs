@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using LlmCost.Functions.Tests.Contract;
 
 namespace LlmCost.Functions.Tests.Deployment;
@@ -11,41 +10,23 @@ public class DeployScriptTests
 {
     private static string Script => Path.Combine(TestEnvironment.RepoRoot, "scripts", "deploy.sh");
 
-    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string program, IEnumerable<string> arguments, IDictionary<string, string>? environment = null)
+    /// <summary>Without an Azure CLI (AZ points nowhere): the plan must come out of the template alone.</summary>
+    private static Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string program, IEnumerable<string> arguments, IDictionary<string, string?>? environment = null)
     {
-        var info = new ProcessStartInfo(program)
+        var variables = new Dictionary<string, string?> { ["AZ"] = "/nonexistent/az", ["LLMCOST_SMTP_PASSWORD"] = null };
+        foreach (var (key, value) in environment ?? new Dictionary<string, string?>())
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = TestEnvironment.RepoRoot,
-        };
-        foreach (var argument in arguments)
-        {
-            info.ArgumentList.Add(argument);
+            variables[key] = value;
         }
 
-        // No Azure CLI: the plan must come out of the template alone.
-        info.Environment["AZ"] = "/nonexistent/az";
-        info.Environment.Remove("LLMCOST_SMTP_PASSWORD");
-        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
-        {
-            info.Environment[key] = value;
-        }
-
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await stdout, await stderr);
+        return ProcessRunner.RunAsync(program, arguments, variables);
     }
 
     [Fact]
     public async Task What_if_without_an_azure_login_prints_parameters_predicted_resources_and_steps()
     {
         var (exitCode, stdout, stderr) = await RunAsync("bash", [Script, "-g", "rg-llmcost-dev", "-e", "dev", "-p", "storagePrefix=acme", "--what-if"],
-            new Dictionary<string, string> { ["LLMCOST_SMTP_PASSWORD"] = "smtp-secret-must-not-appear" });
+            new Dictionary<string, string?> { ["LLMCOST_SMTP_PASSWORD"] = "smtp-secret-must-not-appear" });
         Assert.True(exitCode == 0, stdout + stderr);
         var output = stdout + stderr;
 
