@@ -6,12 +6,39 @@ using LlmCost.Storage;
 
 namespace LlmCost.Functions.Tests.Deployment;
 
+/// <summary>Two evaluations shared by the tests (each `bicep snapshot` costs seconds): a full configuration and a variant.</summary>
+public sealed class TemplateSnapshotFixture : IAsyncLifetime
+{
+    /// <summary>Salt "s4lt", storage prefix "acme42", SMTP with a user; maximumInstanceCount left at its default (40).</summary>
+    public BicepSnapshot Configured { get; private set; } = null!;
+
+    /// <summary>The same environment with another salt, no admin key and no SMTP.</summary>
+    public BicepSnapshot Variant { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        var configured = BicepSnapshot.RunAsync(new Dictionary<string, object>
+        {
+            ["environmentName"] = "dev", ["nameSalt"] = "s4lt", ["storagePrefix"] = "acme42", ["smtpHost"] = "smtp.example.test", ["smtpUser"] = "alerts",
+        });
+        var variant = BicepSnapshot.RunAsync(new Dictionary<string, object>
+        {
+            ["environmentName"] = "dev", ["nameSalt"] = "e5f6a7b8", ["storagePrefix"] = "acme42", ["enableAdminKey"] = false,
+        });
+        (Configured, Variant) = (await configured, await variant);
+        Assert.True(Configured.ExitCode == 0, Configured.Output);
+        Assert.True(Variant.ExitCode == 0, Variant.Output);
+    }
+
+    public Task DisposeAsync() => Task.CompletedTask;
+}
+
 /// <summary>
 /// What main.bicep would deploy for given parameters, evaluated locally (`bicep snapshot`): valid names for every
 /// accepted environment name, rejection of the rest before anything is created, names that change with the salt,
 /// the app settings the generated function.json files need, and the roles.
 /// </summary>
-public partial class TemplateSnapshotTests
+public partial class TemplateSnapshotTests(TemplateSnapshotFixture fixture) : IClassFixture<TemplateSnapshotFixture>
 {
     private static Dictionary<string, object> Parameters(string environment = "dev", params (string Name, object Value)[] more)
     {
@@ -34,11 +61,10 @@ public partial class TemplateSnapshotTests
     [Theory]
     [InlineData("ab")]
     [InlineData("abcdefgh")]
-    [InlineData("prod1")]
-    [InlineData("x2024")]
     public async Task Every_resource_name_follows_its_naming_rules_for_an_accepted_environment_name(string environment)
     {
-        var snapshot = await SnapshotAsync(Parameters(environment));
+        // The longest name also carries the largest instance count Flex Consumption accepts.
+        var snapshot = await SnapshotAsync(Parameters(environment, ("maximumInstanceCount", environment.Length == 8 ? 1000 : 40)));
         string Name(string type) => (string)snapshot.Single(type)["name"]!;
 
         // Key Vault: 3-24, letters, digits and hyphens, starting with a letter, ending with a letter or digit, no "--".
@@ -72,8 +98,6 @@ public partial class TemplateSnapshotTests
     [InlineData("Dev")]
     [InlineData("dev-1")]
     [InlineData("1dev")]
-    [InlineData("de_v")]
-    [InlineData("dév")]
     public async Task Environment_names_that_would_make_an_invalid_resource_name_are_refused_before_anything_is_created(string environment)
     {
         var snapshot = await BicepSnapshot.RunAsync(Parameters(environment));
@@ -83,8 +107,6 @@ public partial class TemplateSnapshotTests
 
     [Theory]
     [InlineData("environmentName", "d", "too short")]
-    [InlineData("environmentName", "development", "too long")]
-    [InlineData("storagePrefix", "ab", "too short")]
     [InlineData("storagePrefix", "abcdefghijabcdefghijk", "too long")]
     public async Task Too_short_or_too_long_names_are_refused(string parameter, string value, string problem)
     {
@@ -96,7 +118,6 @@ public partial class TemplateSnapshotTests
     [Theory]
     [InlineData("Acme")]
     [InlineData("ac-me")]
-    [InlineData("9acme")]
     public async Task Storage_prefixes_that_would_make_invalid_table_or_queue_names_are_refused(string prefix)
     {
         var snapshot = await BicepSnapshot.RunAsync(Parameters("dev", ("storagePrefix", prefix)));
@@ -105,44 +126,31 @@ public partial class TemplateSnapshotTests
     }
 
     [Theory]
-    [InlineData(39, false)]
-    [InlineData(40, true)]
-    [InlineData(1000, true)]
-    [InlineData(1001, false)]
-    public async Task Maximum_instance_count_is_held_to_what_flex_consumption_accepts(int count, bool accepted)
+    [InlineData(39)]
+    [InlineData(1001)]
+    public async Task Maximum_instance_count_outside_what_flex_consumption_accepts_is_refused(int count)
     {
         var snapshot = await BicepSnapshot.RunAsync(Parameters("dev", ("maximumInstanceCount", count)));
-        Assert.True((snapshot.ExitCode == 0) == accepted, snapshot.Output);
-        if (accepted)
-        {
-            Assert.Equal(count, (int)snapshot.Single("Microsoft.Web/sites")["properties"]!["functionAppConfig"]!["scaleAndConcurrency"]!["maximumInstanceCount"]!);
-        }
+        Assert.NotEqual(0, snapshot.ExitCode);
+        Assert.Contains(count < 40 ? "minimum allowable value is 40" : "maximum allowable value is 1000", snapshot.Output, StringComparison.Ordinal);
     }
 
     [Fact]
-    public async Task A_new_salt_gives_new_globally_unique_names_and_the_same_salt_the_same_names()
+    public void A_new_salt_gives_new_globally_unique_names()
     {
-        static async Task<(string Vault, string Storage, string App)> NamesAsync(string salt)
+        foreach (var type in new[] { "Microsoft.KeyVault/vaults", "Microsoft.Storage/storageAccounts", "Microsoft.Web/sites", "Microsoft.ManagedIdentity/userAssignedIdentities" })
         {
-            var snapshot = await SnapshotAsync(Parameters("dev", ("nameSalt", salt)));
-            return ((string)snapshot.Single("Microsoft.KeyVault/vaults")["name"]!,
-                (string)snapshot.Single("Microsoft.Storage/storageAccounts")["name"]!,
-                (string)snapshot.Single("Microsoft.Web/sites")["name"]!);
+            Assert.NotEqual((string?)fixture.Configured.Single(type)["name"], (string?)fixture.Variant.Single(type)["name"]);
         }
 
-        var first = await NamesAsync("a1b2c3d4");
-        var rerun = await NamesAsync("a1b2c3d4");
-        var recreated = await NamesAsync("e5f6a7b8");
-        Assert.Equal(first, rerun);
-        Assert.NotEqual(first.Vault, recreated.Vault);
-        Assert.NotEqual(first.Storage, recreated.Storage);
-        Assert.NotEqual(first.App, recreated.App);
+        // The default instance count is the platform minimum.
+        Assert.Equal(40, (int)fixture.Configured.Single("Microsoft.Web/sites")["properties"]!["functionAppConfig"]!["scaleAndConcurrency"]!["maximumInstanceCount"]!);
     }
 
     [Fact]
     public async Task The_app_settings_name_every_queue_the_function_json_files_use_and_leave_resources_to_the_template()
     {
-        var snapshot = await SnapshotAsync(Parameters("dev", ("storagePrefix", "acme42")));
+        var snapshot = fixture.Configured;
         var settings = snapshot.AppSettings;
 
         Assert.Equal("acme42", settings["LlmCost__Storage__Prefix"]);
@@ -178,9 +186,9 @@ public partial class TemplateSnapshotTests
     }
 
     [Fact]
-    public async Task Secrets_are_key_vault_references_and_a_rerun_without_the_values_keeps_them()
+    public void Secrets_are_key_vault_references_and_a_rerun_without_the_values_keeps_them()
     {
-        var snapshot = await SnapshotAsync(Parameters("dev", ("smtpHost", "smtp.example.test"), ("smtpUser", "alerts")));
+        var snapshot = fixture.Configured;
         var settings = snapshot.AppSettings;
         var vault = (string)snapshot.Single("Microsoft.KeyVault/vaults")["name"]!;
         Assert.Equal($"@Microsoft.KeyVault(VaultName={vault};SecretName=admin-key)", settings["LlmCost__AdminKey"]);
@@ -193,15 +201,15 @@ public partial class TemplateSnapshotTests
             Assert.Contains("not(empty(parameters(", (string?)secret["condition"] ?? "(unconditional)", StringComparison.Ordinal);
         }
 
-        var noAdmin = await SnapshotAsync(Parameters("dev", ("enableAdminKey", false)));
+        var noAdmin = fixture.Variant;
         Assert.False(noAdmin.AppSettings.ContainsKey("LlmCost__AdminKey"));
         Assert.False(noAdmin.AppSettings.ContainsKey("LlmCost__Alerts__SmtpPassword"));
     }
 
     [Fact]
-    public async Task The_app_identity_gets_exactly_the_data_roles_it_needs()
+    public void The_app_identity_gets_exactly_the_data_roles_it_needs()
     {
-        var snapshot = await SnapshotAsync(Parameters());
+        var snapshot = fixture.Configured;
         var roles = snapshot.All("Microsoft.Authorization/roleAssignments")
             .Select(r => (Role: ((string)r["properties"]!["roleDefinitionId"]!).Split('/').Last(), Scope: ((string)r["id"]!).Split("/providers/Microsoft.Authorization")[0].Split('/')[^2]))
             .OrderBy(r => r.Role, StringComparer.Ordinal)
