@@ -7,7 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dotnet build src/LlmCost.Functions -c Release --nologo -v q >&2
-# Fixed settings so the output depends on the code only (no diagnostic functions, default storage prefix).
+# Fixed settings so the output depends on the code only (no diagnostic functions, default storage prefix; the
+# function.json files do not depend on the prefix: queue names are %AppSetting% expressions).
 ASPNETCORE_ENVIRONMENT=Production DOTNET_ENVIRONMENT=Production \
   dotnet src/LlmCost.Functions/bin/Release/net10.0/LlmCost.Functions.dll \
   --generate-functions functions --generate-host-json host.json --describe-storage infra-bicep/storage-resources.json \

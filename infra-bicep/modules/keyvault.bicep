@@ -1,5 +1,6 @@
 // Key Vault (RBAC mode) for the secrets the app settings reference as @Microsoft.KeyVault(...). The app's identity
-// can read secret values (Key Vault Secrets User) and nothing else. A secret is stored only when it is given.
+// can read secret values (Key Vault Secrets User) and nothing else. A secret is written only when its value is given,
+// so a redeployment without it leaves the stored secret (e.g. the admin key deploy.sh generated once) untouched.
 param name string
 param location string
 param tags object
@@ -61,6 +62,7 @@ resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 }
 
 output name string = vault.name
+output id string = vault.id
 @description('App setting value for LlmCost__AdminKey: a Key Vault reference, not the value.')
 output adminKeyReference string = '@Microsoft.KeyVault(VaultName=${vault.name};SecretName=admin-key)'
 @description('App setting value for LlmCost__Alerts__SmtpPassword: a Key Vault reference, not the value.')

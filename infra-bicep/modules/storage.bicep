@@ -21,14 +21,18 @@ param containers array
 
 param deploymentContainerName string
 
-@description('The function app\'s identity: gets the three data-plane Contributor roles, nothing on the control plane.')
+@description('The function app\'s identity: gets the blob, queue and table data roles, nothing on the control plane.')
 param principalId string
 
 @description('Resource id of that identity: names the role assignments deterministically.')
 param identityId string
 
+// The account is also the Functions host's own storage (AzureWebJobsStorage: timer locks and schedule monitors, the
+// host id, the Flex deployment package). For an identity-based AzureWebJobsStorage the host-storage documentation and
+// every Flex Consumption sample grant Storage Blob Data Owner, so the host gets that rather than a role it was not
+// tested with. Queues (triggers, the app's alert queue) and tables (the app's data) need their Contributor roles.
 var roles = {
-  blobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+  blobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   queueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   tableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
 }
@@ -104,10 +108,10 @@ resource appTables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-
 ]
 
 resource blobRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(account.id, identityId, roles.blobDataContributor)
+  name: guid(account.id, identityId, roles.blobDataOwner)
   scope: account
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.blobDataContributor)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.blobDataOwner)
     principalId: principalId
     principalType: 'ServicePrincipal'
   }
@@ -134,4 +138,5 @@ resource tableRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 }
 
 output name string = account.name
+output id string = account.id
 output deploymentContainerUrl string = '${account.properties.primaryEndpoints.blob}${deploymentContainer.name}'

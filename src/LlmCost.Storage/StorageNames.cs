@@ -53,6 +53,18 @@ public sealed partial class StorageNames
     /// <summary><c>{prefix}-{logical}</c>, e.g. "llmcost-alerts" (and "llmcost-alerts-poison").</summary>
     public string Queue(string logicalName) => Dashed(logicalName, nameof(logicalName));
 
+    /// <summary>
+    /// The app setting that carries the physical name of a queue (<c>alerts</c> → <c>LLMCOST_ALERTS_QUEUE</c>) for the
+    /// function.json queue triggers, which name it as <c>%LLMCOST_ALERTS_QUEUE%</c>. The Functions host (and the scale
+    /// controller) look app settings up by their literal name and cannot resolve names holding <c>__</c> or <c>:</c>,
+    /// so it is flat. Deployments set it to <see cref="Queue"/>'s value; the app reports a mismatch as unhealthy.
+    /// </summary>
+    public static string QueueSetting(string logicalName)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(logicalName);
+        return $"LLMCOST_{logicalName.ToUpperInvariant().Replace('-', '_')}_QUEUE";
+    }
+
     /// <summary><c>{prefix}-{logical}</c>, e.g. "llmcost-reports".</summary>
     public string Container(string logicalName) => Dashed(logicalName, nameof(logicalName));
 

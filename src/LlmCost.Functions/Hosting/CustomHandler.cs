@@ -20,6 +20,7 @@ public static class CustomHandler
         ArgumentNullException.ThrowIfNull(configuration);
         services.AddOptions<CustomHandlerOptions>().Bind(configuration.GetSection(CustomHandlerOptions.SectionName));
         services.AddSingleton(sp => new FunctionCatalog(sp));
+        services.AddSingleton<FunctionBindings>();
         services.AddSingleton<BackgroundFunctionInvoker>();
 
         var options = configuration.GetSection(CustomHandlerOptions.SectionName).Get<CustomHandlerOptions>() ?? new CustomHandlerOptions();
@@ -27,8 +28,7 @@ public static class CustomHandler
         {
             services.AddBackgroundFunction<DiagnosticTimerFunction>();
             services.AddLlmCostQueue(DiagnosticQueueFunction.LogicalQueueName);
-            services.AddSingleton<IBackgroundFunction>(sp =>
-                new DiagnosticQueueFunction(sp.GetRequiredService<StorageNames>().Queue(DiagnosticQueueFunction.LogicalQueueName)));
+            services.AddBackgroundFunction<DiagnosticQueueFunction>();
         }
 
         // Created on first use only, so the HTTP API starts even where storage is not configured. These clients carry

@@ -25,6 +25,16 @@ public sealed class CustomHandlerOptions
     /// <summary>Standalone mode only: false turns the timer scheduler and queue pollers off (tests that drive functions themselves).</summary>
     public bool RunBackgroundFunctions { get; set; } = true;
 
+    /// <summary>
+    /// Standalone only: take the timer and queue triggers from the function.json files in this folder (a published
+    /// package's root, or scripts/generate-functions.sh output) instead of the compiled definitions, resolving their
+    /// %AppSetting% expressions as the Functions host would. Runs exactly what a deployment would run.
+    /// </summary>
+    public string? FunctionsDirectory { get; set; }
+
+    /// <summary>The app setting spelling of <see cref="FunctionsDirectory"/>, for messages.</summary>
+    public const string FunctionsDirectorySetting = "LlmCost__Hosting__FunctionsDirectory";
+
     /// <summary>Registers two tiny probe functions (DiagnosticTimer, DiagnosticQueue) used by the contract tests.</summary>
     public bool DiagnosticFunctions { get; set; }
 

@@ -17,11 +17,11 @@ internal sealed class DiagnosticTimerFunction : IBackgroundFunction
 /// The message must be a JSON object (which proves the host's double encoding was undone):
 /// <c>{"fail":true}</c> fails the invocation, <c>{"expect_dequeue_count":3}</c> fails unless the dequeue count is 3.
 /// </summary>
-internal sealed class DiagnosticQueueFunction(string queueName) : IBackgroundFunction
+internal sealed class DiagnosticQueueFunction : IBackgroundFunction
 {
     public const string LogicalQueueName = "diagnostics";
 
-    public FunctionDefinition Definition { get; } = FunctionDefinition.QueueTriggered("DiagnosticQueue", queueName);
+    public FunctionDefinition Definition { get; } = FunctionDefinition.StorageQueueTriggered("DiagnosticQueue", LogicalQueueName);
 
     public Task InvokeAsync(FunctionInvocation invocation, CancellationToken cancellationToken = default)
     {

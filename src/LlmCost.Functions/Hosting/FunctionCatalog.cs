@@ -116,9 +116,12 @@ public sealed partial class FunctionCatalog
                 case TriggerKind.Timer when !IsValidSchedule(d.Schedule):
                     errors.Add($"{d.Name}: schedule '{d.Schedule}' is not a six-field NCRONTAB expression");
                     break;
-                case TriggerKind.Queue when d.QueueName is null || !QueueName().IsMatch(d.QueueName) || d.QueueName.Contains("--", StringComparison.Ordinal)
-                                            || d.QueueName.Length + Storage.Hosting.TriggerQueueConventions.PoisonSuffix.Length > 63:
-                    errors.Add($"{d.Name}: queue name '{d.QueueName}' is not a valid storage queue name with room for '-poison'");
+                case TriggerKind.Timer when d.RunOnStartup:
+                    // On Consumption and Flex Consumption the host starts on every scale-out and restart.
+                    errors.Add($"{d.Name}: runOnStartup would run it on every scale-out and restart; use runAtStandaloneStart for a start run in standalone mode");
+                    break;
+                case TriggerKind.Queue when !IsValidQueueBinding(d.QueueName):
+                    errors.Add($"{d.Name}: queue name '{d.QueueName}' is neither a valid storage queue name with room for '-poison' nor a whole %AppSetting% expression the host can resolve");
                     break;
             }
         }
@@ -136,6 +139,24 @@ public sealed partial class FunctionCatalog
         {
             throw new InvalidOperationException("Invalid Azure Functions definitions:\n  " + string.Join("\n  ", errors));
         }
+    }
+
+    /// <summary>A literal queue name, or exactly one app-setting expression ("%LLMCOST_ALERTS_QUEUE%") the host can resolve.</summary>
+    internal static bool IsValidQueueBinding(string? queueName)
+    {
+        if (queueName is null)
+        {
+            return false;
+        }
+
+        var settings = AppSettingExpressions.SettingNames(queueName);
+        if (settings.Count > 0)
+        {
+            return settings.Count == 1 && queueName == $"%{settings[0]}%" && AppSettingExpressions.IsHostResolvableName(settings[0]);
+        }
+
+        return QueueName().IsMatch(queueName) && !queueName.Contains("--", StringComparison.Ordinal)
+               && queueName.Length + Storage.Hosting.TriggerQueueConventions.PoisonSuffix.Length <= 63;
     }
 
     internal static bool IsValidSchedule(string? schedule)

@@ -29,16 +29,36 @@ public sealed record FunctionDefinition
     /// <summary>Timer: six-field NCRONTAB (seconds first), as in function.json.</summary>
     public string? Schedule { get; init; }
 
+    /// <summary>
+    /// Timer: function.json's runOnStartup, which makes the host run the function whenever it starts: on Consumption
+    /// and Flex Consumption that is every scale-out and every restart. The generator refuses it (false for every
+    /// function); it is read back from a function.json only to behave as the host would with a hand-edited file.
+    /// </summary>
     public bool RunOnStartup { get; init; }
 
-    /// <summary>Queue: the storage queue name; the poison queue is "{QueueName}-poison".</summary>
+    /// <summary>Timer, standalone mode only: run once when the standalone runner starts (local convenience, never in Azure).</summary>
+    public bool RunAtStandaloneStart { get; init; }
+
+    /// <summary>
+    /// Queue: the storage queue name, or an app-setting expression ("%LLMCOST_ALERTS_QUEUE%") the host resolves from
+    /// app settings, which is how a name that depends on configuration (the storage prefix) must be given. The poison
+    /// queue is "{resolved name}-poison".
+    /// </summary>
     public string? QueueName { get; init; }
 
-    public static FunctionDefinition Timer(string name, string schedule, bool runOnStartup = false) =>
-        new() { Name = name, Trigger = TriggerKind.Timer, Schedule = schedule, RunOnStartup = runOnStartup };
+    public static FunctionDefinition Timer(string name, string schedule, bool runAtStandaloneStart = false) =>
+        new() { Name = name, Trigger = TriggerKind.Timer, Schedule = schedule, RunAtStandaloneStart = runAtStandaloneStart };
 
     public static FunctionDefinition QueueTriggered(string name, string queueName) =>
         new() { Name = name, Trigger = TriggerKind.Queue, QueueName = queueName };
+
+    /// <summary>
+    /// A queue function on one of the app's own queues (a logical name declared with AddLlmCostQueue): its function.json
+    /// names the queue through the app setting <see cref="Storage.StorageNames.QueueSetting"/>, so the deployed files do
+    /// not depend on the storage prefix they were generated with.
+    /// </summary>
+    public static FunctionDefinition StorageQueueTriggered(string name, string logicalQueueName) =>
+        QueueTriggered(name, AppSettingExpressions.For(Storage.StorageNames.QueueSetting(logicalQueueName)));
 }
 
 /// <summary>

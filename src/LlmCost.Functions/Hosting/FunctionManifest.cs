@@ -167,5 +167,54 @@ public static class FunctionManifest
         }
     }
 
+    /// <summary>
+    /// Reads a function.json back into a definition: its trigger binding, as the Functions host reads it (expressions
+    /// stay unresolved). Throws <see cref="InvalidDataException"/> on a file the host would not load either.
+    /// </summary>
+    public static FunctionDefinition ReadFunctionJson(string name, string json)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        JsonNode? root;
+        try
+        {
+            root = JsonNode.Parse(json);
+        }
+        catch (JsonException ex)
+        {
+            throw new InvalidDataException($"{name}/{FunctionJsonFileName} is not JSON: {ex.Message}", ex);
+        }
+
+        var trigger = (root?["bindings"] as JsonArray)?.OfType<JsonObject>()
+            .SingleOrDefault(b => ((string?)b["direction"]) == "in" && ((string?)b["type"])?.EndsWith("Trigger", StringComparison.Ordinal) == true)
+            ?? throw new InvalidDataException($"{name}/{FunctionJsonFileName} has no single trigger binding");
+        try
+        {
+            return (string?)trigger["type"] switch
+            {
+                "httpTrigger" => new FunctionDefinition
+                {
+                    Name = name,
+                    Trigger = TriggerKind.Http,
+                    Route = (string?)trigger["route"],
+                    Methods = (trigger["methods"] as JsonArray)?.Select(m => (string)m!).ToList() ?? [],
+                },
+                "timerTrigger" => new FunctionDefinition
+                {
+                    Name = name,
+                    Trigger = TriggerKind.Timer,
+                    Schedule = (string?)trigger["schedule"],
+                    RunOnStartup = (bool?)trigger["runOnStartup"] ?? false,
+                },
+                "queueTrigger" => FunctionDefinition.QueueTriggered(name, (string?)trigger["queueName"]
+                    ?? throw new InvalidDataException($"{name}/{FunctionJsonFileName}: the queue trigger has no queueName")),
+                var other => throw new InvalidDataException($"{name}/{FunctionJsonFileName}: trigger type '{other}' is not one this app implements"),
+            };
+        }
+        catch (Exception ex) when (ex is InvalidCastException or FormatException or InvalidOperationException)
+        {
+            throw new InvalidDataException($"{name}/{FunctionJsonFileName}: {ex.Message}", ex);
+        }
+    }
+
     private static string Serialize(JsonNode node) => node.ToJsonString(Indented).ReplaceLineEndings("\n") + "\n";
 }

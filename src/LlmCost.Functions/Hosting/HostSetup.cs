@@ -16,6 +16,7 @@ public static class HostSetup
     public static WebApplicationBuilder ConfigureLlmCostHost(this WebApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
+        builder.RefuseUnresolvedReferences();
         var port = builder.Configuration["FUNCTIONS_CUSTOMHANDLER_PORT"] ?? builder.Configuration["PORT"] ?? "7071";
         builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
         builder.Services.ConfigureHttpJsonOptions(o =>

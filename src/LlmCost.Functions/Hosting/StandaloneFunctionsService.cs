@@ -4,11 +4,12 @@ using Microsoft.Extensions.Options;
 namespace LlmCost.Functions.Hosting;
 
 /// <summary>
-/// Standalone mode (no Functions host): runs every registered timer and queue function from its definition, against
+/// Standalone mode (no Functions host): runs every registered timer and queue function from its definition (compiled,
+/// or read from LlmCost:Hosting:FunctionsDirectory) with its bindings resolved as the host would resolve them, against
 /// the same storage the host would use. Registered only when the app is not started by the Functions host.
 /// </summary>
 internal sealed class StandaloneFunctionsService(
-    FunctionCatalog catalog,
+    FunctionBindings bindings,
     IServiceProvider services,
     BackgroundFunctionInvoker invoker,
     TimeProvider timeProvider,
@@ -18,14 +19,16 @@ internal sealed class StandaloneFunctionsService(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var logger = loggerFactory.CreateLogger<StandaloneFunctionsService>();
-        List<IBackgroundFunction> timers;
-        List<IBackgroundFunction> queues;
+        List<BoundFunction> timers;
+        List<BoundFunction> queues;
         IFunctionLeaseStore leases;
         ITriggerQueueFactory queueFactory;
         try
         {
-            timers = catalog.BackgroundFunctions.Where(f => f.Definition.Trigger == TriggerKind.Timer).ToList();
-            queues = catalog.BackgroundFunctions.Where(f => f.Definition.Trigger == TriggerKind.Queue).ToList();
+            // Bound as the host would bind them: a function whose binding cannot be resolved does not run (the
+            // configuration problem is logged and reported by /api/health), the others do.
+            timers = bindings.Functions.Where(f => f.Definition.Trigger == TriggerKind.Timer).ToList();
+            queues = bindings.Functions.Where(f => f.Definition.Trigger == TriggerKind.Queue).ToList();
             if (timers.Count + queues.Count == 0)
             {
                 return;
@@ -47,13 +50,13 @@ internal sealed class StandaloneFunctionsService(
         var runs = new List<Task>();
         foreach (var timer in timers)
         {
-            var scheduler = new TimerFunctionScheduler(timer, leases, invoker, timeProvider, settings.TimerLeaseDuration, logger);
+            var scheduler = new TimerFunctionScheduler(Bound(timer), leases, invoker, timeProvider, settings.TimerLeaseDuration, logger);
             runs.Add(Task.Run(() => scheduler.RunAsync(stoppingToken), stoppingToken));
         }
 
         foreach (var queue in queues)
         {
-            var poller = new QueueFunctionPoller(queue, queueFactory.GetQueue(queue.Definition.QueueName!), invoker, timeProvider, settings, logger);
+            var poller = new QueueFunctionPoller(Bound(queue), queueFactory.GetQueue(queue.QueueName!), invoker, timeProvider, settings, logger);
             runs.Add(Task.Run(() => poller.RunAsync(stoppingToken), stoppingToken));
         }
 
@@ -64,5 +67,17 @@ internal sealed class StandaloneFunctionsService(
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
+    }
+
+    /// <summary>The function with the definition it is triggered by (which may come from a function.json file).</summary>
+    private static IBackgroundFunction Bound(BoundFunction bound) =>
+        ReferenceEquals(bound.Definition, bound.Function.Definition) ? bound.Function : new Rebound(bound.Function, bound.Definition);
+
+    private sealed class Rebound(IBackgroundFunction inner, FunctionDefinition definition) : IBackgroundFunction
+    {
+        public FunctionDefinition Definition { get; } = definition;
+
+        public Task InvokeAsync(FunctionInvocation invocation, CancellationToken cancellationToken = default) =>
+            inner.InvokeAsync(invocation, cancellationToken);
     }
 }

@@ -97,11 +97,11 @@ public sealed class TimerFunctionScheduler
         }
     }
 
-    /// <summary>runOnStartup, or a past-due occurrence recorded by an earlier run that never happened.</summary>
+    /// <summary>A run at start (runOnStartup, or the standalone-only start run), or a past-due occurrence recorded by an earlier run that never happened.</summary>
     private async Task CatchUpAsync(CancellationToken cancellationToken = default)
     {
         var now = _timeProvider.GetUtcNow();
-        if (_function.Definition.RunOnStartup)
+        if (_function.Definition.RunOnStartup || _function.Definition.RunAtStandaloneStart)
         {
             await TryRunOccurrenceAsync(now, OccurrenceKind.Startup, cancellationToken).ConfigureAwait(false);
             return;
@@ -221,7 +221,7 @@ public sealed class TimerFunctionScheduler
         /// <summary>An occurrence of the schedule: runs unless the lease state says it already ran.</summary>
         Scheduled,
 
-        /// <summary>runOnStartup: runs once on each start, like the host.</summary>
+        /// <summary>runOnStartup (or the standalone start run): runs once on each start, like the host.</summary>
         Startup,
 
         /// <summary>Start-up check: runs the recorded next occurrence if nobody ran it (IsPastDue = true).</summary>

@@ -22,6 +22,9 @@ public sealed class HostedAppFixture : IAsyncLifetime
         ["LlmCost__Storage__Prefix"] = _prefix,
         ["LlmCost__Hosting__DiagnosticFunctions"] = "true",
         ["LLMCOST_ADMIN_KEY"] = "contract-test-admin-key-0123456789",
+        // What a deployment sets for the queue triggers' %AppSetting% expressions (the app is unhealthy without them).
+        [LlmCost.Storage.StorageNames.QueueSetting("alerts")] = $"{_prefix}-alerts",
+        [LlmCost.Storage.StorageNames.QueueSetting("diagnostics")] = $"{_prefix}-diagnostics",
     };
 
     public async Task InitializeAsync()

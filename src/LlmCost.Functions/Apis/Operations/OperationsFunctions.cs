@@ -16,7 +16,7 @@ namespace LlmCost.Functions.Apis.Operations;
 /// <summary>Rollups every 5 minutes: recompute the tenant-days whose events were written since the last run (late events included).</summary>
 public sealed partial class RollupsFunction(IServiceProvider services, ILogger<RollupsFunction> logger) : IBackgroundFunction
 {
-    public FunctionDefinition Definition { get; } = FunctionDefinition.Timer("OpsRollups", "0 */5 * * * *", runOnStartup: true);
+    public FunctionDefinition Definition { get; } = FunctionDefinition.Timer("OpsRollups", "0 */5 * * * *", runAtStandaloneStart: true);
 
     public async Task InvokeAsync(FunctionInvocation invocation, CancellationToken cancellationToken = default)
     {
@@ -99,9 +99,9 @@ public sealed partial class AlertDispatchFunction(IServiceProvider services, ILo
 /// The alert queue's consumer: fans one alert out to its subscriptions. Throws when any delivery failed, so the
 /// runner retries the message and moves it to "{queue}-poison" after the 5th attempt (the alert is then "failed").
 /// </summary>
-public sealed partial class AlertFanOutFunction(IServiceProvider services, StorageNames names, ILogger<AlertFanOutFunction> logger) : IBackgroundFunction
+public sealed partial class AlertFanOutFunction(IServiceProvider services, ILogger<AlertFanOutFunction> logger) : IBackgroundFunction
 {
-    public FunctionDefinition Definition { get; } = FunctionDefinition.QueueTriggered("OpsAlertFanOut", names.Queue(OperationsStorage.AlertQueue));
+    public FunctionDefinition Definition { get; } = FunctionDefinition.StorageQueueTriggered("OpsAlertFanOut", OperationsStorage.AlertQueue);
 
     public async Task InvokeAsync(FunctionInvocation invocation, CancellationToken cancellationToken = default)
     {

@@ -38,7 +38,7 @@ internal static partial class UsageEndpoints
             .Produces<UsageWire.UsageResponse>();
         api.MapGet("/users/{userId}/events", EventsAsync).RequireAuthorization(LlmCostAuth.ReaderPolicy).WithName("ListUserEvents")
             .Produces<UsageWire.EventsResponse>();
-        api.MapGet("/health", HealthAsync).AllowAnonymous().WithName("Health");
+        api.MapGet("/health", HealthAsync).AllowAnonymous().WithName("Health").AddEndpointFilter<ConfigurationHealthFilter>();
         return endpoints;
     }
 
