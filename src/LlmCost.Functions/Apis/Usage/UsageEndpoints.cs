@@ -43,7 +43,6 @@ internal static partial class UsageEndpoints
         UsageRecorder recorder,
         IOptions<UsageApiOptions> options,
         TimeProvider time,
-        ILogger<UsageRecorder> logger,
         CancellationToken cancellationToken)
     {
         UsageApiOptions settings = options.Value;
@@ -124,10 +123,6 @@ internal static partial class UsageEndpoints
             }
 
             RecordBatchResult result = await recorder.RecordAsync(submissions, cancellationToken);
-            foreach (Exception failure in result.ObserverFailures)
-            {
-                LogObserverFailed(logger, failure);
-            }
 
             if (!batch)
             {
@@ -357,7 +352,4 @@ internal static partial class UsageEndpoints
         errors.GroupBy(e => e.Field, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Select(e => $"{e.Field} {e.Message}").ToArray()),
         detail: string.Join("; ", errors.Take(5).Select(e => $"{e.Field} {e.Message}")),
         title: "Invalid usage event");
-
-    [LoggerMessage(EventId = 2100, Level = LogLevel.Error, Message = "A usage-recorded observer failed; the events stay recorded")]
-    private static partial void LogObserverFailed(ILogger logger, Exception exception);
 }
