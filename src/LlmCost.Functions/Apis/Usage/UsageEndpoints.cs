@@ -281,13 +281,21 @@ internal static partial class UsageEndpoints
         }
     }
 
-    private static async Task<IResult> HealthAsync(LlmCostStorage storage, CancellationToken cancellationToken)
+    private static async Task<IResult> HealthAsync(LlmCostStorage storage, LlmCost.Storage.Usage.UsageProjectionTracker projection, CancellationToken cancellationToken)
     {
         try
         {
             await storage.Table(LlmCost.Storage.Usage.UsageTables.Events)
                 .GetEntityIfExistsAsync<Azure.Data.Tables.TableEntity>("health", "probe", ["RowKey"], cancellationToken);
-            return TypedResults.Ok(new { status = "healthy", storage = "ok" });
+            // How far the usage projector is behind: this instance's acknowledged events not yet applied, older
+            // pending rows its last sweep found in storage, and the age of the oldest of them.
+            LlmCost.Storage.Usage.ProjectionLag lag = projection.Lag();
+            return TypedResults.Ok(new
+            {
+                status = "healthy",
+                storage = "ok",
+                projection = new { pending = lag.LocalPending + lag.SweptPending, local_pending = lag.LocalPending, swept_pending = lag.SweptPending, oldest_age_seconds = Math.Round(lag.OldestAge.TotalSeconds, 3) },
+            });
         }
         catch (Exception ex) when (ex is Azure.RequestFailedException or HttpRequestException or InvalidOperationException or AggregateException)
         {
