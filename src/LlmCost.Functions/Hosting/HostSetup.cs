@@ -30,6 +30,7 @@ public static class HostSetup
         builder.Services.AddLlmCostStorage(builder.Configuration);
         builder.Services.AddLlmCostAuth(builder.Configuration);
         builder.Services.AddCustomHandler(builder.Configuration);
+        builder.AddLlmCostTelemetry();
         return builder;
     }
 
@@ -46,6 +47,7 @@ public static class HostSetup
         app.MapGet("/", () => TypedResults.Ok(new { service = "llmcost", status = "ok" })).ExcludeFromDescription();
         app.MapApiKeyEndpoints();
         app.MapCustomHandler();
+        app.MapLlmCostTelemetry();
         return app;
     }
 

@@ -25,6 +25,12 @@ public sealed class UsageIngestOptions
     /// <summary>Log transactions one instance keeps in flight per shard partition.</summary>
     public int MaxInFlightPerShard { get; set; } = 2;
 
+    /// <summary>
+    /// Storage requests the projector keeps in flight on this instance (user-day and team/tenant transactions). Kept
+    /// small so a burst's projection never crowds out the requests that answer clients.
+    /// </summary>
+    public int ProjectionConcurrency { get; set; } = 4;
+
     /// <summary>Most pending events one projection cycle applies (larger cycles amortise more under load).</summary>
     public int MaxProjectionBatch { get; set; } = 2000;
 
@@ -45,7 +51,7 @@ public sealed class UsageIngestOptions
 
     public bool IsValid() =>
         Shards is >= 1 and <= 64 && MaxEventsPerTransaction is >= 1 and <= 50 && MaxInFlightPerShard is >= 1 and <= 16
-        && MaxProjectionBatch is >= 1 and <= 100_000 && SweepInterval > TimeSpan.Zero && SweepAge >= TimeSpan.Zero
+        && MaxProjectionBatch is >= 1 and <= 100_000 && ProjectionConcurrency is >= 1 and <= 256 && SweepInterval > TimeSpan.Zero && SweepAge >= TimeSpan.Zero
         && ActiveWindow > TimeSpan.Zero && ReadBarrierTimeout >= TimeSpan.Zero;
 }
 

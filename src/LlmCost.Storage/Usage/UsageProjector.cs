@@ -33,6 +33,7 @@ public sealed partial class UsageProjector
 
     private readonly LlmCostStorage _storage;
     private readonly UserDayWriter _userDays;
+    private readonly SemaphoreSlim _lanes;
     private readonly UsageScopeProjector _scopes;
     private readonly IUsageRecordedObserver[] _observers;
     private readonly UsageProjectionTracker _tracker;
@@ -56,11 +57,12 @@ public sealed partial class UsageProjector
     {
         ArgumentNullException.ThrowIfNull(options);
         _storage = storage;
-        _userDays = new UserDayWriter(storage);
+        _options = options.Value;
+        _lanes = new SemaphoreSlim(_options.ProjectionConcurrency);
+        _userDays = new UserDayWriter(storage, _lanes);
         _scopes = scopes;
         _observers = observers.ToArray();
         _tracker = tracker;
-        _options = options.Value;
         _time = time;
         _logger = logger;
     }
@@ -342,7 +344,7 @@ public sealed partial class UsageProjector
         var scopeWrites = events
             .Select((e, i) => (e.TenantId, e.UtcDay, Bucket: new UsageScopeProjector.UserBucket(e.UserId, results[i].Bucket)))
             .GroupBy(x => (x.TenantId, x.UtcDay))
-            .Select(g => _scopes.ProjectAsync(g.Key.TenantId, g.Key.UtcDay, g.Select(x => x.Bucket).ToList()));
+            .Select(g => InLaneAsync(() => _scopes.ProjectAsync(g.Key.TenantId, g.Key.UtcDay, g.Select(x => x.Bucket).ToList())));
         await Task.WhenAll(scopeWrites).ConfigureAwait(false);
 
         await NotifyObserversAsync(events).ConfigureAwait(false);
@@ -357,6 +359,19 @@ public sealed partial class UsageProjector
         }
 
         IngestMetrics.ProjectionDuration.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+    }
+
+    private async Task InLaneAsync(Func<Task> work)
+    {
+        await _lanes.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            await work().ConfigureAwait(false);
+        }
+        finally
+        {
+            _lanes.Release();
+        }
     }
 
     private async Task NotifyObserversAsync(IReadOnlyList<UsageEvent> events)

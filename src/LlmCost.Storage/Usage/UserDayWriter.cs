@@ -26,9 +26,15 @@ internal sealed partial class UserDayWriter
     private const int MaxPartitionsCached = 50_000;
 
     private readonly LlmCostStorage _storage;
+    private readonly SemaphoreSlim _lanes;
     private readonly ConcurrentDictionary<string, PartitionState> _partitions = new(StringComparer.Ordinal);
 
-    public UserDayWriter(LlmCostStorage storage) => _storage = storage;
+    /// <param name="lanes">Bounds the storage requests in flight: projection must leave room for the hot path.</param>
+    public UserDayWriter(LlmCostStorage storage, SemaphoreSlim lanes)
+    {
+        _storage = storage;
+        _lanes = lanes;
+    }
 
     private TableClient Events => _storage.Table(UsageTables.Events);
 
@@ -91,6 +97,7 @@ internal sealed partial class UserDayWriter
                 batch = TakeBatch(state);
             }
 
+            await _lanes.WaitAsync().ConfigureAwait(false);
             try
             {
                 await CommitAsync(state, batch).ConfigureAwait(false);
@@ -102,6 +109,10 @@ internal sealed partial class UserDayWriter
                 {
                     p.Completion.TrySetException(ex);
                 }
+            }
+            finally
+            {
+                _lanes.Release();
             }
         }
     }
