@@ -7,19 +7,41 @@ namespace LlmCost.Cli;
 /// <summary>The wire form of quotes and usage: snake_case, money as decimal strings.</summary>
 internal static class QuoteJson
 {
+    // Property names encoded once: most of `llmcost price`'s time is writing these lines.
+    private static readonly JsonEncodedText CostUsd = JsonEncodedText.Encode("cost_usd");
+    private static readonly JsonEncodedText PricedName = JsonEncodedText.Encode("priced");
+    private static readonly JsonEncodedText BreakdownName = JsonEncodedText.Encode("breakdown");
+    private static readonly JsonEncodedText ClassName = JsonEncodedText.Encode("class");
+    private static readonly JsonEncodedText Quantity = JsonEncodedText.Encode("quantity");
+    private static readonly JsonEncodedText UnitPrice = JsonEncodedText.Encode("unit_price_usd");
+    private static readonly JsonEncodedText KnownCost = JsonEncodedText.Encode("known_cost_usd");
+    private static readonly JsonEncodedText[] UsageNames =
+    [
+        JsonEncodedText.Encode(CanonicalUsageParser.InputTokens),
+        JsonEncodedText.Encode(CanonicalUsageParser.CacheReadTokens),
+        JsonEncodedText.Encode(CanonicalUsageParser.CacheWriteTokens),
+        JsonEncodedText.Encode(CanonicalUsageParser.CacheWrite1hTokens),
+        JsonEncodedText.Encode(CanonicalUsageParser.InputAudioTokens),
+        JsonEncodedText.Encode(CanonicalUsageParser.CacheAudioReadTokens),
+        JsonEncodedText.Encode(CanonicalUsageParser.OutputTokens),
+        JsonEncodedText.Encode(CanonicalUsageParser.ReasoningTokens),
+        JsonEncodedText.Encode(CanonicalUsageParser.OutputAudioTokens),
+        JsonEncodedText.Encode(CanonicalUsageParser.WebSearches),
+    ];
+
     public static void WriteQuote(Utf8JsonWriter json, PriceQuote quote)
     {
         if (quote.Priced)
         {
-            json.WriteString("cost_usd", Money.Format(quote.CostUsd));
+            Money.WriteString(json, CostUsd, quote.CostUsd);
         }
         else
         {
             // Unknown cost is null, never "0": a consumer summing costs must notice.
-            json.WriteNull("cost_usd");
+            json.WriteNull(CostUsd);
         }
 
-        json.WriteBoolean("priced", quote.Priced);
+        json.WriteBoolean(PricedName, quote.Priced);
         WriteOptional(json, "provider_id", quote.ProviderId);
         WriteOptional(json, "model_id", quote.ModelId);
         WriteOptional(json, "reason", quote.Reason);
@@ -35,17 +57,17 @@ internal static class QuoteJson
             }
 
             json.WriteEndArray();
-            json.WriteString("known_cost_usd", Money.Format(quote.KnownCostUsd));
+            Money.WriteString(json, KnownCost, quote.KnownCostUsd);
         }
 
-        json.WriteStartArray("breakdown");
+        json.WriteStartArray(BreakdownName);
         foreach (PriceComponent component in quote.Breakdown)
         {
             json.WriteStartObject();
-            json.WriteString("class", component.Class);
-            json.WriteNumber("quantity", component.Quantity);
-            json.WriteString("unit_price_usd", Money.Format(component.UnitPriceUsd));
-            json.WriteString("cost_usd", Money.Format(component.CostUsd));
+            json.WriteString(ClassName, component.Class);
+            json.WriteNumber(Quantity, component.Quantity);
+            Money.WriteString(json, UnitPrice, component.UnitPriceUsd);
+            Money.WriteString(json, CostUsd, component.CostUsd);
             json.WriteEndObject();
         }
 
@@ -55,16 +77,16 @@ internal static class QuoteJson
     public static void WriteUsage(Utf8JsonWriter json, string name, CanonicalUsage usage)
     {
         json.WriteStartObject(name);
-        json.WriteNumber(CanonicalUsageParser.InputTokens, usage.InputTokens);
-        json.WriteNumber(CanonicalUsageParser.CacheReadTokens, usage.CacheReadTokens);
-        json.WriteNumber(CanonicalUsageParser.CacheWriteTokens, usage.CacheWriteTokens);
-        json.WriteNumber(CanonicalUsageParser.CacheWrite1hTokens, usage.CacheWrite1hTokens);
-        json.WriteNumber(CanonicalUsageParser.InputAudioTokens, usage.InputAudioTokens);
-        json.WriteNumber(CanonicalUsageParser.CacheAudioReadTokens, usage.CacheAudioReadTokens);
-        json.WriteNumber(CanonicalUsageParser.OutputTokens, usage.OutputTokens);
-        json.WriteNumber(CanonicalUsageParser.ReasoningTokens, usage.ReasoningTokens);
-        json.WriteNumber(CanonicalUsageParser.OutputAudioTokens, usage.OutputAudioTokens);
-        json.WriteNumber(CanonicalUsageParser.WebSearches, usage.WebSearches);
+        json.WriteNumber(UsageNames[0], usage.InputTokens);
+        json.WriteNumber(UsageNames[1], usage.CacheReadTokens);
+        json.WriteNumber(UsageNames[2], usage.CacheWriteTokens);
+        json.WriteNumber(UsageNames[3], usage.CacheWrite1hTokens);
+        json.WriteNumber(UsageNames[4], usage.InputAudioTokens);
+        json.WriteNumber(UsageNames[5], usage.CacheAudioReadTokens);
+        json.WriteNumber(UsageNames[6], usage.OutputTokens);
+        json.WriteNumber(UsageNames[7], usage.ReasoningTokens);
+        json.WriteNumber(UsageNames[8], usage.OutputAudioTokens);
+        json.WriteNumber(UsageNames[9], usage.WebSearches);
         json.WriteEndObject();
     }
 
