@@ -148,6 +148,7 @@ internal static class LoadCommand
             client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
         }
 
+        Dictionary<string, double>? metricsBefore = await ScrapeAsync(client, url, cancellationToken).ConfigureAwait(false);
         IEnumerator<UsageRow> events = workload.Events().GetEnumerator();
         long sent = 0;
         PhaseResult service = await RunPhaseAsync(concurrency, duration, rate, batch, count, cancellationToken, async (rows, ct) =>
@@ -159,6 +160,7 @@ internal static class LoadCommand
         }, events, () => Interlocked.Increment(ref sent)).ConfigureAwait(false);
 
         double? drain = await WaitForProjectionAsync(client, url, drainTimeout, cancellationToken).ConfigureAwait(false);
+        Dictionary<string, double>? metricsAfter = metricsBefore is null ? null : await ScrapeAsync(client, url, cancellationToken).ConfigureAwait(false);
 
         await using var writer = new JsonLineWriter(io.Output);
         Utf8JsonWriter json = writer.Json;
@@ -181,6 +183,22 @@ internal static class LoadCommand
         else
         {
             json.WriteNull("projection_drain_seconds");
+        }
+
+        if (metricsBefore is not null && metricsAfter is not null)
+        {
+            // The service's own counters (GET /metrics), so the figures include the projector's work, not just the answer.
+            double Delta(string name) => metricsAfter.GetValueOrDefault(name) - metricsBefore.GetValueOrDefault(name);
+            double recorded = Delta("llmcost_ingest_events_total|recorded");
+            if (recorded > 0)
+            {
+                json.WriteStartObject("storage_per_event");
+                json.WriteNumber("requests", Math.Round(Delta("llmcost_ingest_storage_transactions_total") / recorded, 3));
+                json.WriteNumber("entities", Math.Round(Delta("llmcost_ingest_storage_entities_total") / recorded, 3));
+                json.WriteNumber("hot_path_requests", Math.Round(Delta("llmcost_ingest_storage_transactions_total|log") / recorded, 3));
+                json.WriteNumber("hot_path_entities", Math.Round(Delta("llmcost_ingest_storage_entities_total|log") / recorded, 3));
+                json.WriteEndObject();
+            }
         }
 
         if (baselineResults.Count > 0)
@@ -384,6 +402,61 @@ internal static class LoadCommand
         ["EventIdGenerated"] = false,
         ["RecordedAt"] = DateTimeOffset.UtcNow,
     };
+
+    /// <summary>
+    /// The ingest counters from the service's Prometheus endpoint (<c>GET /metrics</c>, admin key), summed per metric
+    /// and per metric|stage / metric|outcome; null when the service does not serve them.
+    /// </summary>
+    private static async Task<Dictionary<string, double>?> ScrapeAsync(HttpClient client, Uri url, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using HttpResponseMessage response = await client.GetAsync(new Uri(url, "/metrics"), cancellationToken).ConfigureAwait(false);
+            if (!response.IsSuccessStatusCode)
+            {
+                return null;
+            }
+
+            var sums = new Dictionary<string, double>(StringComparer.Ordinal);
+            foreach (string line in (await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false)).Split('\n'))
+            {
+                if (!line.StartsWith("llmcost_ingest_", StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                // name{labels} value [timestamp]
+                int brace = line.IndexOf('{', StringComparison.Ordinal);
+                int close = brace > 0 ? line.IndexOf('}', brace) : -1;
+                int valueStart = close > 0 ? close + 2 : line.IndexOf(' ') + 1;
+                string[] rest = line[Math.Min(valueStart, line.Length)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (valueStart <= 0 || rest.Length == 0 || !double.TryParse(rest[0], NumberStyles.Float, CultureInfo.InvariantCulture, out double value))
+                {
+                    continue;
+                }
+
+                string name = brace > 0 ? line[..brace] : line[..(valueStart - 1)];
+                sums[name] = sums.GetValueOrDefault(name) + value;
+                foreach (string label in new[] { "stage", "outcome" })
+                {
+                    int at = brace > 0 ? line.IndexOf(label + "=\"", brace, StringComparison.Ordinal) : -1;
+                    if (at > 0)
+                    {
+                        int start = at + label.Length + 2;
+                        int end = line.IndexOf('"', start);
+                        string key = $"{name}|{line[start..end]}";
+                        sums[key] = sums.GetValueOrDefault(key) + value;
+                    }
+                }
+            }
+
+            return sums;
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+        {
+            return null;
+        }
+    }
 
     /// <summary>Polls the service's health until its projector has nothing pending; null when the service does not report it.</summary>
     private static async Task<double?> WaitForProjectionAsync(HttpClient client, Uri url, int timeoutSeconds, CancellationToken cancellationToken)

@@ -78,6 +78,38 @@ public sealed class LoadCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task StoragePerEventComesFromTheServicesOwnCountersBeforeAndAfter()
+    {
+        int scrapes = 0;
+        await using var server = FakeService.Start((method, path) => path switch
+        {
+            "/metrics" => (200, Metrics(Interlocked.Increment(ref scrapes) == 1 ? 0 : 1)),
+            "/api/health" => (200, Health(0)),
+            _ => (200, "{}"),
+        });
+
+        (int exit, string[] lines, string error) = await RunAsync("--url", server.Url, "--count", "10", "--trace", "code");
+
+        Assert.True(exit == 0, error);
+        JsonElement perEvent = JsonDocument.Parse(Assert.Single(lines)).RootElement.GetProperty("storage_per_event");
+        Assert.Equal(3.0, perEvent.GetProperty("requests").GetDouble());
+        Assert.Equal(10.0, perEvent.GetProperty("entities").GetDouble());
+        Assert.Equal(0.5, perEvent.GetProperty("hot_path_requests").GetDouble());
+        Assert.Equal(2.0, perEvent.GetProperty("hot_path_entities").GetDouble());
+    }
+
+    /// <summary>The Prometheus text the service's OpenTelemetry exporter writes, for 0 or 1 × (10 events).</summary>
+    private static string Metrics(int k) => string.Join("\n",
+        "# TYPE llmcost_ingest_events_total counter",
+        $"llmcost_ingest_events_total{{otel_scope_name=\"LlmCost\",outcome=\"recorded\"}} {10 * k} 1764500000000",
+        $"llmcost_ingest_events_total{{otel_scope_name=\"LlmCost\",outcome=\"duplicate\"}} {4 * k} 1764500000000",
+        $"llmcost_ingest_storage_transactions_total{{otel_scope_name=\"LlmCost\",result=\"ok\",stage=\"log\"}} {5 * k} 1764500000000",
+        $"llmcost_ingest_storage_transactions_total{{otel_scope_name=\"LlmCost\",result=\"ok\",stage=\"user_day\"}} {25 * k} 1764500000000",
+        $"llmcost_ingest_storage_entities_total{{otel_scope_name=\"LlmCost\",stage=\"log\"}} {20 * k} 1764500000000",
+        $"llmcost_ingest_storage_entities_total{{otel_scope_name=\"LlmCost\",stage=\"user_day\"}} {80 * k} 1764500000000",
+        "# EOF") + "\n";
+
+    [Fact]
     public async Task RefusedEventsAreNeverCountedAsThroughput()
     {
         await using var server = FakeService.Start((_, _) => (400, """{"title":"bad"}"""));
