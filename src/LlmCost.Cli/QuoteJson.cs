@@ -15,6 +15,12 @@ internal static class QuoteJson
     private static readonly JsonEncodedText Quantity = JsonEncodedText.Encode("quantity");
     private static readonly JsonEncodedText UnitPrice = JsonEncodedText.Encode("unit_price_usd");
     private static readonly JsonEncodedText KnownCost = JsonEncodedText.Encode("known_cost_usd");
+    private static readonly JsonEncodedText ProviderIdName = JsonEncodedText.Encode("provider_id");
+    private static readonly JsonEncodedText ModelIdName = JsonEncodedText.Encode("model_id");
+    private static readonly JsonEncodedText ReasonName = JsonEncodedText.Encode("reason");
+    private static readonly JsonEncodedText SourceName = JsonEncodedText.Encode("source");
+    private static readonly JsonEncodedText PriceVariantName = JsonEncodedText.Encode("price_variant");
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, JsonEncodedText> EncodedValues = new(ReferenceEqualityComparer.Instance);
     private static readonly JsonEncodedText[] UsageNames =
     [
         JsonEncodedText.Encode(CanonicalUsageParser.InputTokens),
@@ -42,11 +48,11 @@ internal static class QuoteJson
         }
 
         json.WriteBoolean(PricedName, quote.Priced);
-        WriteOptional(json, "provider_id", quote.ProviderId);
-        WriteOptional(json, "model_id", quote.ModelId);
-        WriteOptional(json, "reason", quote.Reason);
-        WriteOptional(json, "source", quote.Source);
-        WriteOptional(json, "price_variant", quote.PriceVariant);
+        WriteOptional(json, ProviderIdName, quote.ProviderId);
+        WriteOptional(json, ModelIdName, quote.ModelId);
+        WriteOptional(json, ReasonName, quote.Reason);
+        WriteOptional(json, SourceName, quote.Source);
+        WriteOptional(json, PriceVariantName, quote.PriceVariant);
         if (quote.UnpricedClasses.Count > 0)
         {
             // Used classes without any price: the known part is a lower bound, never presented as the cost.
@@ -64,7 +70,7 @@ internal static class QuoteJson
         foreach (PriceComponent component in quote.Breakdown)
         {
             json.WriteStartObject();
-            json.WriteString(ClassName, component.Class);
+            json.WriteString(ClassName, Encoded(component.Class));
             json.WriteNumber(Quantity, component.Quantity);
             Money.WriteString(json, UnitPrice, component.UnitPriceUsd);
             Money.WriteString(json, CostUsd, component.CostUsd);
@@ -116,11 +122,31 @@ internal static class QuoteJson
         _ => shape.ToString(),
     };
 
-    private static void WriteOptional(Utf8JsonWriter json, string name, string? value)
+    private static void WriteOptional(Utf8JsonWriter json, JsonEncodedText name, string? value)
     {
         if (value is not null)
         {
-            json.WriteString(name, value);
+            json.WriteString(name, Encoded(value));
         }
+    }
+
+    /// <summary>
+    /// Catalog strings (provider and model ids, price classes, the source) repeat on every line: encode each distinct
+    /// instance once. Keyed by reference, bounded, so a run over many odd strings cannot grow it.
+    /// </summary>
+    private static JsonEncodedText Encoded(string value)
+    {
+        if (EncodedValues.TryGetValue(value, out JsonEncodedText encoded))
+        {
+            return encoded;
+        }
+
+        encoded = JsonEncodedText.Encode(value, System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+        if (EncodedValues.Count < 4096)
+        {
+            EncodedValues[value] = encoded;
+        }
+
+        return encoded;
     }
 }
