@@ -31,6 +31,12 @@ public sealed class UsageIngestOptions
     /// </summary>
     public int ProjectionConcurrency { get; set; } = 4;
 
+    /// <summary>
+    /// Longest a projection cycle waits while the ingest log is busy answering clients (the hot path first; a later
+    /// cycle is larger and cheaper per event). Zero projects at once.
+    /// </summary>
+    public TimeSpan ProjectionDeferral { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Most pending events one projection cycle applies (larger cycles amortise more under load).</summary>
     public int MaxProjectionBatch { get; set; } = 2000;
 
@@ -52,7 +58,7 @@ public sealed class UsageIngestOptions
     public bool IsValid() =>
         Shards is >= 1 and <= 64 && MaxEventsPerTransaction is >= 1 and <= 50 && MaxInFlightPerShard is >= 1 and <= 16
         && MaxProjectionBatch is >= 1 and <= 100_000 && ProjectionConcurrency is >= 1 and <= 256 && SweepInterval > TimeSpan.Zero && SweepAge >= TimeSpan.Zero
-        && ActiveWindow > TimeSpan.Zero && ReadBarrierTimeout >= TimeSpan.Zero;
+        && ActiveWindow > TimeSpan.Zero && ProjectionDeferral >= TimeSpan.Zero && ProjectionDeferral <= TimeSpan.FromMinutes(1) && ReadBarrierTimeout >= TimeSpan.Zero;
 }
 
 /// <summary>

@@ -128,6 +128,7 @@ public sealed partial class UsageIngestWriter : IUsageEventStore
                 batch = TakeBatch(state);
             }
 
+            _tracker.CommitStarted();
             try
             {
                 await CommitAsync(state, batch).ConfigureAwait(false);
@@ -139,6 +140,10 @@ public sealed partial class UsageIngestWriter : IUsageEventStore
                 {
                     p.Completion.TrySetException(ex);
                 }
+            }
+            finally
+            {
+                _tracker.CommitEnded();
             }
         }
     }

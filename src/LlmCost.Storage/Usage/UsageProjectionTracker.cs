@@ -14,6 +14,8 @@ public sealed class UsageProjectionTracker : IDisposable
     private readonly Dictionary<long, DateTimeOffset> _receivedAt = [];
     private readonly List<(long Target, TaskCompletionSource Done)> _waiters = [];
     private long _acked;
+    private int _commitsInFlight;
+    private long _lastCommitTicks;
     private DateTimeOffset? _sweepOldest;
     private long _sweepPending;
 
@@ -24,6 +26,19 @@ public sealed class UsageProjectionTracker : IDisposable
     }
 
     public void Dispose() => IngestMetrics.Untrack(this);
+
+    /// <summary>The ingest log is committing right now or did within the last 50 ms: clients are waiting on storage.</summary>
+    internal bool IngestBusy =>
+        Volatile.Read(ref _commitsInFlight) > 0
+        || Environment.TickCount64 - Interlocked.Read(ref _lastCommitTicks) < 50;
+
+    internal void CommitStarted() => Interlocked.Increment(ref _commitsInFlight);
+
+    internal void CommitEnded()
+    {
+        Interlocked.Decrement(ref _commitsInFlight);
+        Interlocked.Exchange(ref _lastCommitTicks, Environment.TickCount64);
+    }
 
     /// <summary>Registers acknowledged events; returns their sequence numbers.</summary>
     internal long[] Acknowledge(IReadOnlyList<DateTimeOffset> receivedAt)
