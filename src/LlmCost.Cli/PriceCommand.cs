@@ -14,12 +14,18 @@ namespace LlmCost.Cli;
 /// <c>reason</c> for an unknown model), the matched provider/model, the canonical usage and the per-class breakdown.
 /// A bad line gives <c>{"line":N,"error":"field: message; ...","errors":[{"field","message"}]}</c> and the run goes
 /// on. A blank (or whitespace-only) line gives <c>{"line":N,"skipped":"blank line"}</c>, so output lines always
-/// pair one-to-one with input lines. The input is streamed: one line in memory at a time, output in 64 KiB blocks,
-/// flushed whenever the input has nothing more buffered (so interactive use answers at once).
+/// pair one-to-one with input lines. The input is streamed as UTF-8 bytes (no string per line: each line is parsed
+/// straight from a pooled buffer), output in 64 KiB blocks, flushed whenever the input has nothing more buffered
+/// (so interactive use answers at once). Memory stays constant: one read buffer, one write buffer.
 /// Exit code: 0 when every line was priced, unpriced or blank; 1 when at least one line had an error.
 /// </remarks>
 internal static class PriceCommand
 {
+    private static readonly JsonEncodedText LineName = JsonEncodedText.Encode("line");
+    private static readonly JsonEncodedText IdName = JsonEncodedText.Encode("id");
+    private static readonly JsonEncodedText TimestampName = JsonEncodedText.Encode("timestamp");
+    private static readonly JsonEncodedText ShapeName = JsonEncodedText.Encode("usage_shape");
+
     public const string Help = """
         llmcost price [--catalog FILE] [--policy FILE] [--lenient]
           Reads JSON lines on stdin, one LLM call each:
@@ -44,18 +50,18 @@ internal static class PriceCommand
         args.EnsureAllUsed();
         IPriceCalculator calculator = services.CalculatorFactory(new PricingSource(catalog, policy));
 
-        using var reader = new StreamReader(io.Input, new UTF8Encoding(false), detectEncodingFromByteOrderMarks: true,
-            bufferSize: 64 * 1024, leaveOpen: true);
         await using var writer = new JsonLineWriter(io.Output);
+        var lines = new Utf8LineReader(io.Input);
+        var fast = new FastCallReader();
         long lineNumber = 0;
         bool anyError = false;
-        while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
+        while (await lines.NextAsync(writer, cancellationToken).ConfigureAwait(false) is { } line)
         {
             lineNumber++;
             int mark = writer.Mark;
             try
             {
-                anyError |= !WriteResult(line, lineNumber, writer.Json, calculator, services.Time, !lenient);
+                anyError |= !WriteResult(line, lineNumber, writer.Json, calculator, services.Time, !lenient, fast);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
@@ -70,27 +76,40 @@ internal static class PriceCommand
             }
 
             await writer.EndLineAsync(cancellationToken).ConfigureAwait(false);
-
-            // Nothing more buffered on stdin: the producer is slow or interactive, so let it see the answers now.
-            if (reader.Peek() < 0)
-            {
-                await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
-            }
         }
 
         return anyError ? 1 : 0;
     }
 
     /// <returns>False when the line was an error.</returns>
-    private static bool WriteResult(string line, long lineNumber, Utf8JsonWriter json, IPriceCalculator calculator,
-        TimeProvider time, bool strict)
+    private static bool WriteResult(ReadOnlyMemory<byte> line, long lineNumber, Utf8JsonWriter json, IPriceCalculator calculator,
+        TimeProvider time, bool strict, FastCallReader fast)
     {
         json.WriteStartObject();
-        json.WriteNumber("line", lineNumber);
-        if (string.IsNullOrWhiteSpace(line))
+        json.WriteNumber(LineName, lineNumber);
+        if (Utf8LineReader.IsBlank(line.Span))
         {
             json.WriteString("skipped", "blank line");
             json.WriteEndObject();
+            return true;
+        }
+
+        if (fast.TryRead(line, time.GetUtcNow(), out FastCallReader.Call simple))
+        {
+            if (!simple.Id.IsEmpty || simple.IdIsString)
+            {
+                json.WritePropertyName(IdName);
+                if (simple.IdIsString)
+                {
+                    json.WriteStringValue(simple.Id.Span);
+                }
+                else
+                {
+                    json.WriteRawValue(simple.Id.Span, skipInputValidation: true);
+                }
+            }
+
+            WritePriced(json, calculator, simple.Request, UsageShape.Canonical, null, []);
             return true;
         }
 
@@ -109,10 +128,10 @@ internal static class PriceCommand
         using (document)
         {
             JsonElement root = document.RootElement;
-            if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("id", out JsonElement id)
+            if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("id"u8, out JsonElement id)
                 && id.ValueKind is JsonValueKind.String or JsonValueKind.Number)
             {
-                json.WritePropertyName("id");
+                json.WritePropertyName(IdName);
                 id.WriteTo(json);
             }
 
@@ -124,37 +143,48 @@ internal static class PriceCommand
                 return false;
             }
 
-            PriceQuote quote = calculator.Price(call.Request!);
-            QuoteJson.WriteQuote(json, quote);
-            json.WriteString("timestamp", call.Request!.Timestamp.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", System.Globalization.CultureInfo.InvariantCulture));
-            if (call.Shape is { } shape)
-            {
-                json.WriteString("usage_shape", QuoteJson.ShapeName(shape));
-            }
-
-            QuoteJson.WriteUsage(json, "usage", call.Request.Usage);
-            if (call.ReportedCostUsd is { } reported)
-            {
-                json.WriteString("reported_cost_usd", Money.Format(reported));
-                if (quote.Priced)
-                {
-                    json.WriteString("reported_cost_difference_usd", Money.Format(reported - quote.CostUsd));
-                }
-            }
-
-            if (call.IgnoredFields.Count > 0)
-            {
-                json.WriteStartArray("ignored_fields");
-                foreach (string field in call.IgnoredFields)
-                {
-                    json.WriteStringValue(field);
-                }
-
-                json.WriteEndArray();
-            }
-
-            json.WriteEndObject();
+            WritePriced(json, calculator, call.Request!, call.Shape, call.ReportedCostUsd, call.IgnoredFields);
             return true;
         }
+    }
+
+    /// <summary>The rest of a priced line: quote, timestamp, usage shape, canonical usage; closes the object.</summary>
+    private static void WritePriced(
+        Utf8JsonWriter json, IPriceCalculator calculator, PriceRequest request, UsageShape? shape, decimal? reportedCostUsd, IReadOnlyList<string> ignoredFields)
+    {
+        PriceQuote quote = calculator.Price(request);
+        QuoteJson.WriteQuote(json, quote);
+        Span<char> stamp = stackalloc char[40];
+        DateTime utc = request.Timestamp.UtcDateTime;
+        json.WriteString(TimestampName, utc.TryFormat(stamp, out int length, "yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", System.Globalization.CultureInfo.InvariantCulture)
+            ? stamp[..length]
+            : utc.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", System.Globalization.CultureInfo.InvariantCulture));
+        if (shape is { } known)
+        {
+            json.WriteString(ShapeName, QuoteJson.ShapeName(known));
+        }
+
+        QuoteJson.WriteUsage(json, "usage", request.Usage);
+        if (reportedCostUsd is { } reported)
+        {
+            json.WriteString("reported_cost_usd", Money.Format(reported));
+            if (quote.Priced)
+            {
+                json.WriteString("reported_cost_difference_usd", Money.Format(reported - quote.CostUsd));
+            }
+        }
+
+        if (ignoredFields.Count > 0)
+        {
+            json.WriteStartArray("ignored_fields");
+            foreach (string field in ignoredFields)
+            {
+                json.WriteStringValue(field);
+            }
+
+            json.WriteEndArray();
+        }
+
+        json.WriteEndObject();
     }
 }

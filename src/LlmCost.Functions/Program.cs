@@ -1,6 +1,8 @@
 using LlmCost.Functions;
 
-var builder = WebApplication.CreateBuilder(args);
+// The content root is where the app is, not where it was started from: ./run.sh starts it from the repository
+// root, the Functions host from its own folder, and appsettings.json (quiet logging) must be read in every case.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.ConfigureLlmCostHost();
 
 // Feature modules. Each owns its services, endpoints and timer/queue functions in its own files.

@@ -1,9 +1,10 @@
 namespace LlmCost.Core.Recording;
 
 /// <summary>
-/// Records priced events exactly once. Events are grouped by partition (tenant|user|UTC day); each partition's
-/// events, its day summary and hour buckets, and any <see cref="IPartitionContributor"/> rows are written in ONE
-/// entity-group transaction. Returns one outcome per event, in order.
+/// Records priced events exactly once per (tenant, event id), whatever user or timestamp a resend carries, and
+/// returns one outcome per event, in order. An outcome that is not a duplicate means the event is durable together
+/// with the intent to apply it (user-day summary, team/tenant totals, observers); applying it happens off the
+/// request and exactly once.
 /// </summary>
 public interface IUsageEventStore
 {
@@ -11,8 +12,10 @@ public interface IUsageEventStore
 }
 
 /// <summary>
-/// Told about events AFTER they are durably recorded (never about duplicates), e.g. to raise alerts. Called once
-/// per recording batch, on the request path: keep it quick. A failure is logged; the events stay recorded.
+/// Told about events AFTER they are durably recorded (never about a duplicate send), e.g. to count them against
+/// budgets. Called off the request, AT LEAST ONCE per event (a crash or failure repeats the call with the same
+/// events, also on another instance), retried until it succeeds: an implementation must be idempotent per event
+/// id. Called with batches of up to a few thousand events; never with a request's cancellation token.
 /// </summary>
 public interface IUsageRecordedObserver
 {
@@ -20,8 +23,9 @@ public interface IUsageRecordedObserver
 }
 
 /// <summary>
-/// Adds rows to the SAME entity-group transaction that records a batch of events in one partition, so that a
-/// side effect (e.g. settling a budget reservation) commits atomically with the events or not at all.
+/// Rows added to the transaction of an event's partition. No longer applied by the recording path (the ingest log's
+/// pending row is now the durable intent and <see cref="IUsageRecordedObserver"/> is called durably); kept only
+/// until the budgets module drops its last implementation, then deleted with these types.
 /// </summary>
 /// <remarks>
 /// Called once per transaction attempt with the events that are about to be added (duplicates already removed);
@@ -118,4 +122,18 @@ public interface IUsageSummaryReader
     /// <summary>The hour buckets of a user, team or tenant on the UTC days from..to (inclusive).</summary>
     Task<IReadOnlyList<UsageBucket>> ReadBucketsAsync(
         UsageScope scope, DateOnly fromDay, DateOnly toDay, CancellationToken cancellationToken = default);
+}
+
+/// <summary>
+/// What retention and GDPR deletes must also remove besides the user-day partitions: the ingest log's idempotency
+/// records (id rows: user, day, cost of each event id, kept as long as the raw event) and any pending (not yet
+/// applied) copies of a user's events.
+/// </summary>
+public interface IUsageIngestMaintenance
+{
+    /// <summary>Deletes the id rows of these events (retention: together with the raw events). Missing rows are fine.</summary>
+    Task DeleteIdsAsync(string tenantId, IReadOnlyCollection<string> eventIds, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes every id row and pending row of one user (GDPR delete); returns how many rows it deleted.</summary>
+    Task<int> DeleteUserAsync(string tenantId, string userId, CancellationToken cancellationToken = default);
 }

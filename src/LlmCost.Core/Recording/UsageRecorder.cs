@@ -2,22 +2,20 @@ using LlmCost.Core.Pricing;
 
 namespace LlmCost.Core.Recording;
 
-/// <summary>The result of recording a batch: one outcome per submitted event, plus observers that failed.</summary>
-public sealed record RecordBatchResult(IReadOnlyList<RecordOutcome> Outcomes, IReadOnlyList<Exception> ObserverFailures);
+/// <summary>The result of recording a batch: one outcome per submitted event, in order.</summary>
+public sealed record RecordBatchResult(IReadOnlyList<RecordOutcome> Outcomes);
 
 /// <summary>
-/// Prices submissions and records them exactly once through <see cref="IUsageEventStore"/>, then tells the
-/// <see cref="IUsageRecordedObserver"/>s about the events that were new. An unknown model or missing price is
-/// recorded as unpriced with its reason, never as a silent $0.
+/// Validates, prices and records submissions exactly once through <see cref="IUsageEventStore"/>. An unknown model
+/// or missing price is recorded as unpriced with its reason, never as a silent $0. The
+/// <see cref="IUsageRecordedObserver"/>s hear about the new events from the store's projector, durably and off the
+/// request (a client that gives up cannot make them miss an event).
 /// </summary>
 public sealed class UsageRecorder(
     IPriceCalculator pricer,
     IUsageEventStore store,
-    IEnumerable<IUsageRecordedObserver> observers,
     TimeProvider time)
 {
-    private readonly IUsageRecordedObserver[] _observers = observers.ToArray();
-
     /// <summary>Prices one submission (also used by POST /api/price, which records nothing).</summary>
     public PriceQuote Quote(UsageSubmission submission, string? tenantId, DateTimeOffset timestamp)
     {
@@ -68,36 +66,7 @@ public sealed class UsageRecorder(
             .Select(s => ToEvent(s, s.TenantId ?? throw new ArgumentException("every submission needs its resolved tenant", nameof(submissions)), receivedAt))
             .ToArray();
         IReadOnlyList<RecordOutcome> outcomes = await store.RecordAsync(events, cancellationToken).ConfigureAwait(false);
-
-        // Observers hear only about events this call actually recorded (not duplicates, not an in-request repeat).
-        var recorded = new List<UsageEvent>();
-        for (int i = 0; i < events.Length; i++)
-        {
-            if (!outcomes[i].Duplicate)
-            {
-                recorded.Add(events[i]);
-            }
-        }
-
-        var failures = new List<Exception>();
-        if (recorded.Count > 0)
-        {
-            foreach (IUsageRecordedObserver observer in _observers)
-            {
-                try
-                {
-                    await observer.OnRecordedAsync(recorded, cancellationToken).ConfigureAwait(false);
-                }
-                catch (Exception ex) when (ex is not OperationCanceledException)
-                {
-                    // The events are durably recorded; an observer's failure must not turn that into an error
-                    // the client would retry. The host logs it.
-                    failures.Add(ex);
-                }
-            }
-        }
-
-        return new RecordBatchResult(outcomes, failures);
+        return new RecordBatchResult(outcomes);
     }
 
     /// <summary>Time-ordered (UUID v7), so generated ids sort roughly by arrival.</summary>

@@ -56,8 +56,7 @@ public static class BudgetsModule
         services.AddSingleton<IPendingAlertSource>(sp => sp.GetRequiredService<TableBudgetStore>());
         services.AddSingleton<ISettlementMarkerSource, TableSettlementMarkerSource>();
         services.AddSingleton<BudgetService>();
-        // Settlement: a marker row in the event's own transaction, then the budget ledger after the commit.
-        services.AddSingleton<IPartitionContributor, ReservationSettlementContributor>();
+        // Settlement: the usage projector hands every logged event to this observer, durably and off the request.
         services.AddSingleton<IUsageRecordedObserver, BudgetUsageObserver>();
         services.AddBackgroundFunction<BudgetReservationExpiryFunction>();
         return services;

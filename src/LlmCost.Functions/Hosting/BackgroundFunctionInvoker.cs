@@ -1,4 +1,7 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Text.Json;
+using LlmCost.Core.Telemetry;
 
 namespace LlmCost.Functions.Hosting;
 
@@ -13,16 +16,52 @@ public sealed record InvocationOutcome(bool Succeeded, TimeSpan Duration, Except
 }
 
 /// <summary>Runs a background function the same way whether the Functions host or standalone mode triggered it.</summary>
-public sealed class BackgroundFunctionInvoker(ILogger<BackgroundFunctionInvoker> logger, TimeProvider timeProvider)
+public sealed class BackgroundFunctionInvoker(
+    ILogger<BackgroundFunctionInvoker> logger,
+    TimeProvider timeProvider,
+    LlmCost.Storage.Usage.UsageProjectionTracker? projection = null,
+    Microsoft.Extensions.Options.IOptions<LlmCost.Storage.Usage.UsageIngestOptions>? ingest = null)
 {
+    private static readonly Counter<long> Runs = LlmCostTelemetry.Meter.CreateCounter<long>(
+        "llmcost.functions.runs", "{run}", "Background function (timer, queue) invocations, by function, trigger and outcome.");
+
+    private static readonly Histogram<double> Duration = LlmCostTelemetry.Meter.CreateHistogram<double>(
+        "llmcost.functions.duration", "ms", "Duration of background function invocations, by function and trigger.");
+
     public async Task<InvocationOutcome> InvokeAsync(IBackgroundFunction function, FunctionInvocation invocation, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(function);
         ArgumentNullException.ThrowIfNull(invocation);
+        string trigger = function.Definition.Trigger.ToString().ToLowerInvariant();
+        using Activity? activity = LlmCostTelemetry.ActivitySource.StartActivity($"llmcost.function {invocation.FunctionName}");
+        activity?.SetTag("faas.name", invocation.FunctionName);
+        activity?.SetTag("faas.trigger", trigger);
+        activity?.SetTag("faas.invocation_id", invocation.InvocationId);
         var started = timeProvider.GetTimestamp();
+        InvocationOutcome outcome = await RunAsync(function, invocation, started, cancellationToken).ConfigureAwait(false);
+        var tags = new TagList { { "function", invocation.FunctionName }, { "trigger", trigger } };
+        Duration.Record(outcome.Duration.TotalMilliseconds, tags);
+        tags.Add("outcome", outcome.Succeeded ? "ok" : "failed");
+        Runs.Add(1, tags);
+        if (!outcome.Succeeded)
+        {
+            activity?.SetStatus(ActivityStatusCode.Error, outcome.Error?.GetType().Name);
+        }
+
+        return outcome;
+    }
+
+    private async Task<InvocationOutcome> RunAsync(IBackgroundFunction function, FunctionInvocation invocation, long started, CancellationToken cancellationToken)
+    {
         CustomHandlerLog.Invoking(logger, invocation.FunctionName, invocation.InvocationId, invocation.DequeueCount, invocation.IsPastDue);
         try
         {
+            // A function works on recorded usage: let this instance's acknowledged events reach it first (bounded).
+            if (projection is not null)
+            {
+                await projection.WaitForAppliedAsync(ingest?.Value.ReadBarrierTimeout ?? TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
+            }
+
             await function.InvokeAsync(invocation, cancellationToken).ConfigureAwait(false);
             var elapsed = timeProvider.GetElapsedTime(started);
             CustomHandlerLog.Invoked(logger, invocation.FunctionName, invocation.InvocationId, elapsed.TotalMilliseconds);

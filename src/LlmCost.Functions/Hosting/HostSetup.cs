@@ -31,6 +31,7 @@ public static class HostSetup
         builder.Services.AddLlmCostStorage(builder.Configuration);
         builder.Services.AddLlmCostAuth(builder.Configuration);
         builder.Services.AddCustomHandler(builder.Configuration);
+        builder.AddLlmCostTelemetry();
         return builder;
     }
 
@@ -41,12 +42,35 @@ public static class HostSetup
         app.UseStatusCodePages();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.Use(ReadYourWrites);
         app.MapOpenApi();
         // The Functions host pings GET / until any response comes back.
         app.MapGet("/", () => TypedResults.Ok(new { service = "llmcost", status = "ok" })).ExcludeFromDescription();
         app.MapApiKeyEndpoints();
         app.MapCustomHandler();
+        app.MapLlmCostTelemetry();
         return app;
+    }
+
+    /// <summary>
+    /// Read-your-writes on this instance: any request except recording itself first waits (bounded by
+    /// LlmCost:Usage:Ingest:ReadBarrierTimeout) until the usage projector has applied every event this instance
+    /// acknowledged before the request arrived, so a budget status, an authorisation, a query or a triggered function
+    /// right after a POST /api/usage sees it. Free when nothing is outstanding.
+    /// </summary>
+    private static async Task ReadYourWrites(HttpContext context, RequestDelegate next)
+    {
+        PathString path = context.Request.Path;
+        bool exempt = path == "/" || path.StartsWithSegments("/api/health") || path.StartsWithSegments("/metrics")
+            || (HttpMethods.IsPost(context.Request.Method) && (path.StartsWithSegments("/api/usage") || path.StartsWithSegments("/api/price")));
+        if (!exempt)
+        {
+            var tracker = context.RequestServices.GetRequiredService<LlmCost.Storage.Usage.UsageProjectionTracker>();
+            var options = context.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<LlmCost.Storage.Usage.UsageIngestOptions>>();
+            await tracker.WaitForAppliedAsync(options.Value.ReadBarrierTimeout, context.RequestAborted);
+        }
+
+        await next(context);
     }
 }
 

@@ -4,11 +4,19 @@ using System.Text.Json;
 using Azure;
 using Azure.Data.Tables;
 using LlmCost.Core.Recording;
+using Microsoft.Extensions.Options;
 
 namespace LlmCost.Storage.Usage;
 
 /// <summary>Reads events, day summaries, hour buckets (user, team, tenant) and the touched-partition index.</summary>
-public sealed class TableUsageReader(LlmCostStorage storage) : IUsageEventReader, IUsageSummaryReader
+/// <remarks>
+/// Read-your-writes: every read first waits (at most <see cref="UsageIngestOptions.ReadBarrierTimeout"/>) until this
+/// instance's projector has applied every event this instance acknowledged before the read started. Events
+/// acknowledged by another instance are visible once its projector (or a sweep) applied them: within seconds
+/// normally, within SweepAge + SweepInterval after an instance died.
+/// </remarks>
+public sealed class TableUsageReader(LlmCostStorage storage, UsageProjectionTracker projection, IOptions<UsageIngestOptions> options)
+    : IUsageEventReader, IUsageSummaryReader
 {
     /// <summary>Longest range a single summary read covers (one partition query per day).</summary>
     public const int MaxDays = 400;
@@ -17,9 +25,13 @@ public sealed class TableUsageReader(LlmCostStorage storage) : IUsageEventReader
 
     private TableClient Events => storage.Table(UsageTables.Events);
 
+    private Task BarrierAsync(CancellationToken cancellationToken) =>
+        projection.WaitForAppliedAsync(options.Value.ReadBarrierTimeout, cancellationToken);
+
     public async IAsyncEnumerable<UsageEvent> ReadUserDaysAsync(
         string tenantId, string userId, DateOnly fromDay, DateOnly toDay, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
+        await BarrierAsync(cancellationToken).ConfigureAwait(false);
         for (DateOnly day = fromDay; day <= toDay; day = day.AddDays(1))
         {
             string filter = TableClient.CreateQueryFilter(
@@ -34,6 +46,7 @@ public sealed class TableUsageReader(LlmCostStorage storage) : IUsageEventReader
     public async IAsyncEnumerable<UsageEvent> ReadTenantDayAsync(
         string tenantId, DateOnly day, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
+        await BarrierAsync(cancellationToken).ConfigureAwait(false);
         foreach (string userId in await ListUsersAsync(tenantId, day, cancellationToken).ConfigureAwait(false))
         {
             await foreach (UsageEvent e in ReadUserDaysAsync(tenantId, userId, day, day, cancellationToken).ConfigureAwait(false))
@@ -45,6 +58,7 @@ public sealed class TableUsageReader(LlmCostStorage storage) : IUsageEventReader
 
     public async Task<IReadOnlyList<string>> ListUsersAsync(string tenantId, DateOnly day, CancellationToken cancellationToken = default)
     {
+        await BarrierAsync(cancellationToken).ConfigureAwait(false);
         var users = new List<string>();
         string filter = TableClient.CreateQueryFilter($"PartitionKey eq {StorageKeys.Compose(tenantId, StorageKeys.Day(day))}");
         await foreach (TableEntity row in storage.Table(UsageTables.TenantDays)
@@ -58,6 +72,7 @@ public sealed class TableUsageReader(LlmCostStorage storage) : IUsageEventReader
 
     public async Task<IReadOnlyCollection<UserDay>> PartitionsTouchedSinceAsync(DateTimeOffset since, CancellationToken cancellationToken = default)
     {
+        await BarrierAsync(cancellationToken).ConfigureAwait(false);
         var touched = new HashSet<UserDay>();
         string filter = TableClient.CreateQueryFilter($"PartitionKey ge {UsageTables.TouchedPartition(since)}");
         await foreach (TableEntity row in storage.Table(UsageTables.Touched)
@@ -76,6 +91,7 @@ public sealed class TableUsageReader(LlmCostStorage storage) : IUsageEventReader
         string tenantId, string userId, DateTimeOffset from, DateTimeOffset to, int pageSize, string? continuationToken,
         CancellationToken cancellationToken = default)
     {
+        await BarrierAsync(cancellationToken).ConfigureAwait(false);
         ArgumentOutOfRangeException.ThrowIfLessThan(pageSize, 1);
         DateOnly day = DateOnly.FromDateTime(from.UtcDateTime);
         DateOnly lastDay = DateOnly.FromDateTime(to.UtcDateTime);
@@ -119,6 +135,7 @@ public sealed class TableUsageReader(LlmCostStorage storage) : IUsageEventReader
 
     public async Task<DaySummary?> ReadDaySummaryAsync(string tenantId, string userId, DateOnly day, CancellationToken cancellationToken = default)
     {
+        await BarrierAsync(cancellationToken).ConfigureAwait(false);
         NullableResponse<TableEntity> row = await Events.GetEntityIfExistsAsync<TableEntity>(
             StorageKeys.UserDayPartition(tenantId, userId, day), UsageTables.DayRowKey, cancellationToken: cancellationToken).ConfigureAwait(false);
         return row.HasValue ? new DaySummary(tenantId, userId, day, UsageRows.Totals(row.Value!)) : null;
@@ -127,6 +144,7 @@ public sealed class TableUsageReader(LlmCostStorage storage) : IUsageEventReader
     public async Task<IReadOnlyList<UsageBucket>> ReadBucketsAsync(
         UsageScope scope, DateOnly fromDay, DateOnly toDay, CancellationToken cancellationToken = default)
     {
+        await BarrierAsync(cancellationToken).ConfigureAwait(false);
         int days = toDay.DayNumber - fromDay.DayNumber + 1;
         if (days < 1 || days > MaxDays)
         {

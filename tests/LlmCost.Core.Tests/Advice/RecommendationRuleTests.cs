@@ -16,7 +16,7 @@ public sealed class RecommendationRuleTests
     internal static UsageEvent Event(PricingEngine engine, string id, string provider, string model, DateTimeOffset at, CanonicalUsage usage,
         string? team = null, string? app = null, IReadOnlyDictionary<string, string>? tags = null, string? reservation = null)
     {
-        var recorder = new UsageRecorder(engine, new NoStore(), [], new FakeTimeProvider(AdviceFixture.Now));
+        var recorder = new UsageRecorder(engine, new NoStore(), new FakeTimeProvider(AdviceFixture.Now));
         return recorder.ToEvent(new UsageSubmission
         {
             EventId = id,

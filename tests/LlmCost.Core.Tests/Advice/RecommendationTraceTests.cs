@@ -157,7 +157,7 @@ public sealed class RecommendationTraceTests(ITestOutputHelper output)
 
     private static List<UsageEvent> Replay(PricingEngine engine)
     {
-        var recorder = new UsageRecorder(engine, new NoStore(), [], new FakeTimeProvider(AdviceFixture.Now));
+        var recorder = new UsageRecorder(engine, new NoStore(), new FakeTimeProvider(AdviceFixture.Now));
         var events = new List<UsageEvent>();
         string folder = Path.Combine(AppContext.BaseDirectory, "Operations", "TraceData");
         foreach ((string file, bool conversation) in new[] { ("AzureLLMInferenceTrace_code.csv", false), ("AzureLLMInferenceTrace_conv.csv", true) })

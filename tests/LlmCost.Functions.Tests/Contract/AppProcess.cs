@@ -54,14 +54,15 @@ public sealed class AppProcess : IAsyncDisposable
     }
 
     /// <summary>Starts the app with no Functions host around it (standalone mode) on a free PORT.</summary>
-    public static Task<AppProcess> StartStandaloneAsync(IDictionary<string, string> settings)
+    /// <param name="workingDirectory">Where it is started from (default: its own folder); ./run.sh starts it from the repository root.</param>
+    public static Task<AppProcess> StartStandaloneAsync(IDictionary<string, string> settings, string? workingDirectory = null)
     {
         var port = FreePort();
         var environment = new Dictionary<string, string>(settings)
         {
             ["PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
-        return StartAsync(port, environment, []);
+        return StartAsync(port, environment, [], workingDirectory: workingDirectory);
     }
 
     /// <summary>Runs the app's generator (it exits by itself) and returns its exit code and output.</summary>
@@ -88,9 +89,11 @@ public sealed class AppProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    private static async Task<AppProcess> StartAsync(int port, IDictionary<string, string> environment, IEnumerable<string> arguments, string? executable = null)
+    private static async Task<AppProcess> StartAsync(int port, IDictionary<string, string> environment, IEnumerable<string> arguments, string? executable = null, string? workingDirectory = null)
     {
-        var process = Process.Start(CreateStartInfo(arguments, environment, executable)) ?? throw new InvalidOperationException("could not start the app");
+        var info = CreateStartInfo(arguments, environment, executable);
+        info.WorkingDirectory = workingDirectory ?? info.WorkingDirectory;
+        var process = Process.Start(info) ?? throw new InvalidOperationException("could not start the app");
         var app = new AppProcess(process, port);
         process.OutputDataReceived += (_, e) => app.Append(e.Data);
         process.ErrorDataReceived += (_, e) => app.Append(e.Data);

@@ -1,13 +1,25 @@
 using Azure.Data.Tables;
+using LlmCost.Storage.Usage;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace LlmCost.Functions.Tests.Infrastructure;
 
 /// <summary>Direct access to the Azurite tables of a test host (to assert what was really stored).</summary>
 public static class TestStorage
 {
+    /// <remarks>
+    /// The usage tables are written by the projector after the answer: asking for one first waits until the host
+    /// has applied everything it acknowledged, so a test asserts the state a reader would see.
+    /// </remarks>
     public static TableClient Table(LlmCostTestHost host, string logicalName)
     {
         ArgumentNullException.ThrowIfNull(host);
+        ArgumentNullException.ThrowIfNull(logicalName);
+        if (logicalName.StartsWith("usage", StringComparison.Ordinal))
+        {
+            host.Services.GetRequiredService<UsageProjector>().DrainAsync().GetAwaiter().GetResult();
+        }
+
         return new TableServiceClient(LlmCostTestHost.StorageConnectionString).GetTableClient(host.Options.Prefix + logicalName);
     }
 }

@@ -3,11 +3,12 @@ using System.Text.Json;
 using LlmCost.Core.Recording;
 using LlmCost.Functions.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
+using LlmCost.Storage.Usage;
 using Microsoft.Extensions.Time.Testing;
 
 namespace LlmCost.Functions.Tests.Usage;
 
-/// <summary>The hooks other modules use: observers hear about new events only; raw provider usage is normalised.</summary>
+/// <summary>The hooks other modules use: observers hear about new events (at least once, never a duplicate send); raw provider usage is normalised.</summary>
 public sealed class RecordingHooksTests : IAsyncLifetime
 {
     private readonly RecordingObserver _observer = new();
@@ -28,6 +29,8 @@ public sealed class RecordingHooksTests : IAsyncLifetime
         object e2 = new { event_id = "o2", tenant_id = "acme", user_id = "olga", model = "gpt-4o", usage = new { input_tokens = 20, output_tokens = 2 } };
         await _host.Client.PostAsync("api/usage", new { events = new[] { e1 } });
         await _host.Client.PostAsync("api/usage", new { events = new[] { e1, e2 } });
+        // Observers are called by the projector, off the request; reads wait for it, observers are waited for here.
+        await _host.Services.GetRequiredService<UsageProjector>().DrainAsync();
 
         Assert.Equal(["o1", "o2"], _observer.Seen.Select(e => e.EventId).Order().ToArray());
         UsageEvent settled = _observer.Seen.Single(e => e.EventId == "o1");

@@ -18,14 +18,23 @@ public sealed class StorageInstance : IAsyncDisposable
     public IUsageSummaryReader Summaries => _services.GetRequiredService<IUsageSummaryReader>();
     public LlmCostStorage Storage => _services.GetRequiredService<LlmCostStorage>();
     public UsageRepair Repair => _services.GetRequiredService<UsageRepair>();
+    public UsageProjector Projector => _services.GetRequiredService<UsageProjector>();
+    public IUsageIngestMaintenance Maintenance => _services.GetRequiredService<IUsageIngestMaintenance>();
 
-    public static async Task<StorageInstance> StartAsync(string prefix, Action<IServiceCollection>? configure = null)
+    /// <param name="settings">Extra configuration, e.g. <c>LlmCost:Usage:Ingest:RunProjector = false</c> for an instance that "dies" before projecting.</param>
+    public static async Task<StorageInstance> StartAsync(string prefix, Action<IServiceCollection>? configure = null, IDictionary<string, string?>? settings = null)
     {
-        IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        var values = new Dictionary<string, string?>
         {
             ["AzureWebJobsStorage"] = Azurite.ConnectionString,
             ["LlmCost:Storage:Prefix"] = prefix,
-        }).Build();
+        };
+        foreach ((string key, string? value) in settings ?? new Dictionary<string, string?>())
+        {
+            values[key] = value;
+        }
+
+        IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(values).Build();
         var services = new ServiceCollection();
         services.AddSingleton(configuration);
         services.AddLogging();
@@ -44,5 +53,13 @@ public sealed class StorageInstance : IAsyncDisposable
 
     public static string NewPrefix() => "s" + Guid.NewGuid().ToString("N")[..12];
 
-    public ValueTask DisposeAsync() => _services.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        foreach (IHostedService hosted in _services.GetServices<IHostedService>())
+        {
+            await hosted.StopAsync(CancellationToken.None);
+        }
+
+        await _services.DisposeAsync();
+    }
 }

@@ -48,7 +48,6 @@ internal static partial class UsageEndpoints
         UsageRecorder recorder,
         IOptions<UsageApiOptions> options,
         TimeProvider time,
-        ILogger<UsageRecorder> logger,
         CancellationToken cancellationToken)
     {
         UsageApiOptions settings = options.Value;
@@ -129,10 +128,6 @@ internal static partial class UsageEndpoints
             }
 
             RecordBatchResult result = await recorder.RecordAsync(submissions, cancellationToken);
-            foreach (Exception failure in result.ObserverFailures)
-            {
-                LogObserverFailed(logger, failure);
-            }
 
             if (!batch)
             {
@@ -291,13 +286,21 @@ internal static partial class UsageEndpoints
         }
     }
 
-    private static async Task<IResult> HealthAsync(LlmCostStorage storage, CancellationToken cancellationToken)
+    private static async Task<IResult> HealthAsync(LlmCostStorage storage, LlmCost.Storage.Usage.UsageProjectionTracker projection, CancellationToken cancellationToken)
     {
         try
         {
             await storage.Table(LlmCost.Storage.Usage.UsageTables.Events)
                 .GetEntityIfExistsAsync<Azure.Data.Tables.TableEntity>("health", "probe", ["RowKey"], cancellationToken);
-            return TypedResults.Ok(new { status = "healthy", storage = "ok" });
+            // How far the usage projector is behind: this instance's acknowledged events not yet applied, older
+            // pending rows its last sweep found in storage, and the age of the oldest of them.
+            LlmCost.Storage.Usage.ProjectionLag lag = projection.Lag();
+            return TypedResults.Ok(new
+            {
+                status = "healthy",
+                storage = "ok",
+                projection = new { pending = lag.LocalPending + lag.SweptPending, local_pending = lag.LocalPending, swept_pending = lag.SweptPending, oldest_age_seconds = Math.Round(lag.OldestAge.TotalSeconds, 3) },
+            });
         }
         catch (Exception ex) when (ex is Azure.RequestFailedException or HttpRequestException or InvalidOperationException or AggregateException)
         {
@@ -362,7 +365,4 @@ internal static partial class UsageEndpoints
         errors.GroupBy(e => e.Field, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Select(e => $"{e.Field} {e.Message}").ToArray()),
         detail: string.Join("; ", errors.Take(5).Select(e => $"{e.Field} {e.Message}")),
         title: "Invalid usage event");
-
-    [LoggerMessage(EventId = 2100, Level = LogLevel.Error, Message = "A usage-recorded observer failed; the events stay recorded")]
-    private static partial void LogObserverFailed(ILogger logger, Exception exception);
 }
