@@ -17,8 +17,10 @@ public sealed class LlmCostClientOptions
     /// <summary>The app name stamped on events that name none.</summary>
     public string? App { get; set; }
 
-    /// <summary>Timeout of one HTTP attempt.</summary>
-    public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(10);
+    /// <summary>Timeout of one HTTP attempt. Generous on purpose: an attempt abandoned after the service committed
+    /// it is answered "duplicate" on retry, but the service may not finish the work it does after the commit for a
+    /// request its caller abandoned. Calls that must be quick (the middleware's authorisation) have their own bound.</summary>
+    public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Retries after the first attempt for transient failures (connection errors, 408, 429, 5xx).</summary>
     public int MaxRetryAttempts { get; set; } = 3;

@@ -1,6 +1,7 @@
 using LlmCost.Client.Tests.Infrastructure;
 using LlmCost.Functions.Tests.Infrastructure;
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
@@ -79,7 +80,6 @@ public sealed class ClientResilienceTests(ServiceFixture service) : IClassFixtur
         await using var forwarder = new TcpForwarder(_host.BaseAddress);
         LlmCostClientOptions options = ServiceScenario.ClientOptions(forwarder.Address, key, tenant);
         options.MaxRetryAttempts = 1;
-        options.AttemptTimeout = TimeSpan.FromSeconds(5);
         await using var client = LlmCostClient.Create(options);
         var inner = new FakeChatClient();
         var calls = new List<LlmCostCallCompleted>();
@@ -107,7 +107,7 @@ public sealed class ClientResilienceTests(ServiceFixture service) : IClassFixtur
         Assert.True(client.Statistics.FailedSends > 0);
 
         forwarder.Start(); // back
-        using (var patience = new CancellationTokenSource(TimeSpan.FromSeconds(90)))
+        using (var patience = new CancellationTokenSource(TimeSpan.FromMinutes(5)))
         {
             await client.FlushAsync(patience.Token);
         }
@@ -220,15 +220,16 @@ public sealed class ClientResilienceTests(ServiceFixture service) : IClassFixtur
     public async Task AddLlmCostClient_binds_configuration_and_refuses_invalid_options_at_start()
     {
         var services = new ServiceCollection();
-        services.AddLlmCostClient(o =>
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
-            o.BaseAddress = _host.BaseAddress;
-            o.ApiKey = LlmCostTestHost.AdminKey;
-            o.TenantId = "di";
-        });
-        services.AddSingleton<Microsoft.Extensions.Configuration.IConfiguration>(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build());
+            ["LlmCost:Client:BaseAddress"] = _host.BaseAddress.ToString(),
+            ["LlmCost:Client:ApiKey"] = LlmCostTestHost.AdminKey,
+            ["LlmCost:Client:MaxBatchSize"] = "250",
+        }).Build());
+        services.AddLlmCostClient(o => o.TenantId = "di"); // the delegate runs after the configuration
         await using (ServiceProvider provider = services.BuildServiceProvider())
         {
+            Assert.Equal(250, provider.GetRequiredService<IOptions<LlmCostClientOptions>>().Value.MaxBatchSize);
             ILlmCostClient client = provider.GetRequiredService<ILlmCostClient>();
             Assert.Same(provider.GetRequiredService<LlmCostClient>(), client);
             PriceQuote quote = await client.PriceAsync(new PriceRequest
@@ -239,8 +240,7 @@ public sealed class ClientResilienceTests(ServiceFixture service) : IClassFixtur
             Assert.Equal(CallCost, quote.CostUsd);
         }
 
-        var broken = new ServiceCollection();
-        broken.AddSingleton<Microsoft.Extensions.Configuration.IConfiguration>(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build());
+        var broken = new ServiceCollection(); // no IConfiguration at all: the delegate alone configures
         broken.AddLlmCostClient(o => o.MaxBatchSize = 501);
         await using ServiceProvider bad = broken.BuildServiceProvider();
         var failure = Assert.Throws<OptionsValidationException>(() => bad.GetRequiredService<IOptions<LlmCostClientOptions>>().Value);

@@ -83,7 +83,7 @@ internal static class ImportCommand
             }
         }
 
-        if (!LlmCostIdRule.IsValid(tenant) || !LlmCostIdRule.IsValid(defaultUser))
+        if (!LlmCostIds.IsValid(tenant) || !LlmCostIds.IsValid(defaultUser))
         {
             throw new CliUsageException("--tenant and --default-user must be valid ids (1-128 characters, none of / \\ # ? |)");
         }
@@ -130,7 +130,9 @@ internal static class ImportCommand
                     ProgressTask task = context.AddTask($"importing {Path.GetFileName(file)}", maxValue: Math.Max(1, source.Length));
                     await run.RunAsync(() =>
                     {
-                        task.Value = source.Position;
+                        // What was read, scaled by how much of it the service has answered (reading runs ahead).
+                        double answered = summary.Records == 0 ? 0 : (double)summary.Answered / summary.Records;
+                        task.Value = source.Position * answered;
                         task.Description = $"{summary.Recorded:N0} recorded, {summary.Duplicates:N0} duplicates, {summary.Rejected:N0} rejected";
                     }, cancellationToken).ConfigureAwait(false);
                     task.Value = task.MaxValue;
@@ -145,7 +147,7 @@ internal static class ImportCommand
                 {
                     lastReport = Stopwatch.GetTimestamp();
                     io.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"import: {100.0 * source.Position / Math.Max(1, source.Length):0.0}% read, {summary.Recorded} recorded, {summary.Duplicates} duplicates, {summary.Rejected} rejected"));
+                        $"import: {100.0 * source.Position / Math.Max(1, source.Length):0.0}% read, {summary.Answered} of {summary.Records} answered, {summary.Recorded} recorded, {summary.Duplicates} duplicates, {summary.Rejected} rejected"));
                 }
             }, cancellationToken).ConfigureAwait(false);
         }
@@ -170,6 +172,19 @@ internal sealed class ImportSummary(string file, string format, string tenant, l
     public long Records { get; set; }
     public long ResumedFrom { get; } = resumedFrom;
     public long Recorded { get; private set; }
+
+    /// <summary>Records decided so far: recorded, duplicate, rejected or skipped.</summary>
+    public long Answered
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return Recorded + Duplicates + Rejected + Skipped;
+            }
+        }
+    }
+
     public long Duplicates { get; private set; }
     public long Rejected { get; private set; }
     public long Skipped { get; private set; }

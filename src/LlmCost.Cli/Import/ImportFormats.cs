@@ -36,6 +36,84 @@ internal abstract class ImportFormat
 }
 
 /// <summary>
+/// Provider usage reports: pages of time buckets holding result rows (or buckets, or single results carrying their
+/// bucket's times, one per line). The traversal is shared; each report maps its result rows.
+/// </summary>
+internal abstract class BucketReportFormat : ImportFormat
+{
+    protected abstract string StartField { get; }
+
+    protected abstract string EndField { get; }
+
+    public override void Map(JsonElement element, string source, ImportContext context, List<ImportRecord> output) =>
+        Visit(element, null, null, source, context, output);
+
+    /// <summary>Maps one result row; <paramref name="get"/> reads a field by name.</summary>
+    protected abstract ImportRecord Result(Func<string, string?> get, DateTimeOffset? start, DateTimeOffset? end, string source, ImportContext context);
+
+    /// <summary>Reads a field of a JSON result row ("a.b" reads b nested in a).</summary>
+    protected static string? Field(JsonElement element, string name)
+    {
+        int dot = name.IndexOf('.', StringComparison.Ordinal);
+        if (dot < 0)
+        {
+            return ImportValues.Text(element, name);
+        }
+
+        return element.TryGetProperty(name[..dot], out JsonElement inner) ? ImportValues.Text(inner, name[(dot + 1)..]) : null;
+    }
+
+    protected void MapCsv(CsvRow row, Func<string, string?> get, string source, ImportContext context, List<ImportRecord> output) =>
+        Guard(source, output, () => Result(get,
+            ImportValues.Instant(row[StartField] ?? row[StartField + "_iso"], StartField, assumeUtc: false),
+            ImportValues.Instant(row[EndField] ?? row[EndField + "_iso"], EndField, assumeUtc: false), source, context));
+
+    private void Visit(JsonElement element, DateTimeOffset? start, DateTimeOffset? end, string source, ImportContext context, List<ImportRecord> output)
+    {
+        if (element.ValueKind == JsonValueKind.Array)
+        {
+            foreach (JsonElement item in element.EnumerateArray())
+            {
+                Visit(item, start, end, source, context, output);
+            }
+
+            return;
+        }
+
+        if (element.ValueKind != JsonValueKind.Object)
+        {
+            output.Add(ImportRecord.Reject(source, "expected a usage report page, bucket or result object"));
+            return;
+        }
+
+        if (element.TryGetProperty("data", out JsonElement data) && data.ValueKind == JsonValueKind.Array)
+        {
+            Visit(data, start, end, source, context, output);
+            return;
+        }
+
+        try
+        {
+            start = ImportValues.Instant(ImportValues.Text(element, StartField), StartField, assumeUtc: false) ?? start;
+            end = ImportValues.Instant(ImportValues.Text(element, EndField), EndField, assumeUtc: false) ?? end;
+        }
+        catch (FormatException ex)
+        {
+            output.Add(ImportRecord.Reject(source, ex.Message));
+            return;
+        }
+
+        if (element.TryGetProperty("results", out JsonElement results) && results.ValueKind == JsonValueKind.Array)
+        {
+            Visit(results, start, end, source, context, output);
+            return;
+        }
+
+        Guard(source, output, () => Result(name => Field(element, name), start, end, source, context));
+    }
+}
+
+/// <summary>
 /// OpenAI's organization usage API for completions (<c>GET /v1/organization/usage/completions</c>): a page
 /// (<c>{"object":"page","data":[buckets]}</c>), a bucket (<c>{"object":"bucket","start_time","end_time","results":[...]}</c>)
 /// or one result per line with the bucket's <c>start_time</c>/<c>end_time</c> beside it; the CSV export has the
@@ -50,65 +128,18 @@ internal abstract class ImportFormat
 /// <c>group_by=model</c>) cannot be priced and is rejected. Batch rows are tagged (<c>batch=true</c>) but priced at
 /// list prices.
 /// </remarks>
-internal sealed class OpenAiUsageFormat : ImportFormat
+internal sealed class OpenAiUsageFormat : BucketReportFormat
 {
     public override string Name => "openai-usage";
 
-    public override void Map(JsonElement element, string source, ImportContext context, List<ImportRecord> output) =>
-        Visit(element, null, null, source, context, output);
+    protected override string StartField => "start_time";
+
+    protected override string EndField => "end_time";
 
     public override void Map(CsvRow row, string source, ImportContext context, List<ImportRecord> output) =>
-        Guard(source, output, () => Result(
-            Lookup(row), ImportValues.Instant(row["start_time"] ?? row["start_time_iso"], "start_time", assumeUtc: false),
-            ImportValues.Instant(row["end_time"] ?? row["end_time_iso"], "end_time", assumeUtc: false), source, context));
+        MapCsv(row, name => row[name], source, context, output);
 
-    private static void Visit(JsonElement element, DateTimeOffset? start, DateTimeOffset? end, string source, ImportContext context, List<ImportRecord> output)
-    {
-        if (element.ValueKind == JsonValueKind.Array)
-        {
-            foreach (JsonElement item in element.EnumerateArray())
-            {
-                Visit(item, start, end, source, context, output);
-            }
-
-            return;
-        }
-
-        if (element.ValueKind != JsonValueKind.Object)
-        {
-            output.Add(ImportRecord.Reject(source, "expected a usage page, bucket or result object"));
-            return;
-        }
-
-        if (element.TryGetProperty("data", out JsonElement data) && data.ValueKind == JsonValueKind.Array)
-        {
-            Visit(data, start, end, source, context, output);
-            return;
-        }
-
-        try
-        {
-            start = ImportValues.Instant(ImportValues.Text(element, "start_time"), "start_time", assumeUtc: false) ?? start;
-            end = ImportValues.Instant(ImportValues.Text(element, "end_time"), "end_time", assumeUtc: false) ?? end;
-        }
-        catch (FormatException ex)
-        {
-            output.Add(ImportRecord.Reject(source, ex.Message));
-            return;
-        }
-
-        if (element.TryGetProperty("results", out JsonElement results) && results.ValueKind == JsonValueKind.Array)
-        {
-            Visit(results, start, end, source, context, output);
-            return;
-        }
-
-        Guard(source, output, () => Result(name => ImportValues.Text(element, name), start, end, source, context));
-    }
-
-    private static Func<string, string?> Lookup(CsvRow row) => name => row[name];
-
-    private static ImportRecord Result(Func<string, string?> get, DateTimeOffset? start, DateTimeOffset? end, string source, ImportContext context)
+    protected override ImportRecord Result(Func<string, string?> get, DateTimeOffset? start, DateTimeOffset? end, string source, ImportContext context)
     {
         string? kind = get("object");
         if (kind is not null && kind != "organization.usage.completions.result")
@@ -189,80 +220,22 @@ internal sealed class OpenAiUsageFormat : ImportFormat
 /// <c>server_tool_use.web_search_requests</c> becomes web searches. Ids come from the bucket and the group-by values
 /// (workspace, API key, account, model, service tier, context window, inference geo, speed).
 /// </remarks>
-internal sealed class AnthropicUsageFormat : ImportFormat
+internal sealed class AnthropicUsageFormat : BucketReportFormat
 {
     private static readonly string[] Dimensions =
         ["workspace_id", "api_key_id", "account_id", "service_account_id", "model", "service_tier", "context_window", "inference_geo", "speed"];
 
     public override string Name => "anthropic-usage";
 
-    public override void Map(JsonElement element, string source, ImportContext context, List<ImportRecord> output) =>
-        Visit(element, null, null, source, context, output);
+    protected override string StartField => "starting_at";
+
+    protected override string EndField => "ending_at";
 
     public override void Map(CsvRow row, string source, ImportContext context, List<ImportRecord> output) =>
-        Guard(source, output, () => Result(
-            name => row[name] ?? row[name.Replace("cache_creation.ephemeral_", "cache_creation_", StringComparison.Ordinal)]
-                ?? row[name.Replace("server_tool_use.", string.Empty, StringComparison.Ordinal)],
-            ImportValues.Instant(row["starting_at"], "starting_at", assumeUtc: false),
-            ImportValues.Instant(row["ending_at"], "ending_at", assumeUtc: false), source, context));
+        MapCsv(row, name => row[name] ?? row[name.Replace("cache_creation.ephemeral_", "cache_creation_", StringComparison.Ordinal)]
+            ?? row[name.Replace("server_tool_use.", string.Empty, StringComparison.Ordinal)], source, context, output);
 
-    private static void Visit(JsonElement element, DateTimeOffset? start, DateTimeOffset? end, string source, ImportContext context, List<ImportRecord> output)
-    {
-        if (element.ValueKind == JsonValueKind.Array)
-        {
-            foreach (JsonElement item in element.EnumerateArray())
-            {
-                Visit(item, start, end, source, context, output);
-            }
-
-            return;
-        }
-
-        if (element.ValueKind != JsonValueKind.Object)
-        {
-            output.Add(ImportRecord.Reject(source, "expected a usage report page, bucket or result object"));
-            return;
-        }
-
-        if (element.TryGetProperty("data", out JsonElement data) && data.ValueKind == JsonValueKind.Array)
-        {
-            Visit(data, start, end, source, context, output);
-            return;
-        }
-
-        try
-        {
-            start = ImportValues.Instant(ImportValues.Text(element, "starting_at"), "starting_at", assumeUtc: false) ?? start;
-            end = ImportValues.Instant(ImportValues.Text(element, "ending_at"), "ending_at", assumeUtc: false) ?? end;
-        }
-        catch (FormatException ex)
-        {
-            output.Add(ImportRecord.Reject(source, ex.Message));
-            return;
-        }
-
-        if (element.TryGetProperty("results", out JsonElement results) && results.ValueKind == JsonValueKind.Array)
-        {
-            Visit(results, start, end, source, context, output);
-            return;
-        }
-
-        Guard(source, output, () => Result(name => Nested(element, name), start, end, source, context));
-    }
-
-    /// <summary>"a.b" reads the nested property b of a.</summary>
-    private static string? Nested(JsonElement element, string name)
-    {
-        int dot = name.IndexOf('.', StringComparison.Ordinal);
-        if (dot < 0)
-        {
-            return ImportValues.Text(element, name);
-        }
-
-        return element.TryGetProperty(name[..dot], out JsonElement inner) ? ImportValues.Text(inner, name[(dot + 1)..]) : null;
-    }
-
-    private static ImportRecord Result(Func<string, string?> get, DateTimeOffset? start, DateTimeOffset? end, string source, ImportContext context)
+    protected override ImportRecord Result(Func<string, string?> get, DateTimeOffset? start, DateTimeOffset? end, string source, ImportContext context)
     {
         if (start is null)
         {

@@ -48,7 +48,7 @@ internal sealed class ImportContext(string tenantId, string defaultUser, DateTim
     }
 
     public static string NaturalOrHashed(string prefix, string? natural) =>
-        natural is not null && LlmCostIdRule.IsValidEventId(natural) ? natural : EventId(prefix, natural);
+        natural is not null && LlmCostIds.IsValidEventId(natural) ? natural : EventId(prefix, natural);
 
     /// <summary>
     /// For rows with no id of their own: the content hash, plus the occurrence number when the same content appeared
@@ -63,17 +63,7 @@ internal sealed class ImportContext(string tenantId, string defaultUser, DateTim
     }
 
     /// <summary>An id value from the data, or null when the service would refuse it as an id.</summary>
-    public static string? Id(string? value) => value is not null && LlmCostIdRule.IsValid(value) ? value : null;
-}
-
-/// <summary>The service's id rule (1-128 characters, none of / \ # ? | or control characters).</summary>
-internal static class LlmCostIdRule
-{
-    public static bool IsValid(string? value) =>
-        !string.IsNullOrEmpty(value) && value.Length <= 128 && value.Trim().Length == value.Length
-        && !value.Any(c => c is '/' or '\\' or '#' or '?' or '|' || char.IsControl(c));
-
-    public static bool IsValidEventId(string? value) => IsValid(value) && value![0] != '~';
+    public static string? Id(string? value) => value is not null && LlmCostIds.IsValid(value) ? value : null;
 }
 
 /// <summary>Lenient readers for values that arrive as JSON numbers, JSON strings or CSV cells.</summary>

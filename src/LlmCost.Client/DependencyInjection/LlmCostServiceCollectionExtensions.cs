@@ -1,4 +1,5 @@
 using LlmCost.Client;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -21,7 +22,9 @@ public static class LlmCostServiceCollectionExtensions
         string configSectionPath = LlmCostClientOptions.DefaultSection)
     {
         ArgumentNullException.ThrowIfNull(services);
-        OptionsBuilder<LlmCostClientOptions> options = services.AddOptions<LlmCostClientOptions>().BindConfiguration(configSectionPath);
+        // Bound from configuration when the app has one (a generic host always does; a bare ServiceCollection may not).
+        OptionsBuilder<LlmCostClientOptions> options = services.AddOptions<LlmCostClientOptions>()
+            .Configure<IServiceProvider>((o, sp) => sp.GetService<IConfiguration>()?.GetSection(configSectionPath).Bind(o));
         if (configure is not null)
         {
             options.Configure(configure);

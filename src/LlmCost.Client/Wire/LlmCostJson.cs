@@ -77,8 +77,9 @@ internal static class LlmCostJson
     }
 }
 
-/// <summary>The service's id rule, mirrored so the client never sends an id the service would refuse.</summary>
-internal static class LlmCostIds
+/// <summary>The service's id rule (tenant, user, team, event, key, reservation ids), mirrored so an app can check an id
+/// before sending it: the service refuses such ids rather than rewriting them.</summary>
+public static class LlmCostIds
 {
     public const int MaxLength = 128;
 
