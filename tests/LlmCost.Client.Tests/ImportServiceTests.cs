@@ -64,8 +64,9 @@ public sealed class ImportServiceTests(ServiceFixture service) : IClassFixture<S
 
     private async Task<(decimal Cost, long Events, long Input, long Output)> TenantTotalsAsync(string tenant)
     {
-        string from = DateTime.UtcNow.Date.AddDays(-460).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
-        string to = DateTime.UtcNow.Date.AddDays(-60).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+        // Just the days the history covers (450 to ~420 days ago): a tenant query reads one partition per day.
+        string from = DateTime.UtcNow.Date.AddDays(-451).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+        string to = DateTime.UtcNow.Date.AddDays(-418).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
         (int status, JsonElement body) = await _host.Client.GetJsonAsync($"api/tenants/{tenant}/usage?from={from}&to={to}");
         Assert.True(status == 200, body.ToString());
         JsonElement total = body.GetProperty("total");
@@ -140,8 +141,8 @@ public sealed class ImportServiceTests(ServiceFixture service) : IClassFixture<S
             // The imported history reached the rollups through the normal recording path.
             await _host.Services.GetServices<IBackgroundFunction>().Single(f => f.Definition.Name == "OpsRollups")
                 .InvokeAsync(new FunctionInvocation("OpsRollups", Guid.NewGuid().ToString()));
-            string from = DateTime.UtcNow.Date.AddDays(-460).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
-            string to = DateTime.UtcNow.Date.AddDays(-60).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+            string from = DateTime.UtcNow.Date.AddDays(-451).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+            string to = DateTime.UtcNow.Date.AddDays(-418).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
             (int status, JsonElement rollups) = await _host.Client.GetJsonAsync($"api/rollups?tenant_id=imp-b&granularity=month&from={from}&to={to}&dimension=model");
             Assert.Equal(200, status);
             List<JsonElement> rows = [.. rollups.GetProperty("rows").EnumerateArray()];
