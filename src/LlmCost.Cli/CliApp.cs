@@ -12,6 +12,7 @@ public static class CliApp
           catalog    list | show MODEL | validate FILE | import FILE   (price catalog tools)
           replay     replay the Azure LLM inference trace 2023 through pricing and print totals
           load       bounded HTTP load generator: POST trace-based usage events to a local service
+          import     stream past usage (OpenAI/Anthropic usage exports, LiteLLM spend logs, CSV) into a service
           help       this text, or `llmcost help COMMAND`
         """;
 
@@ -41,6 +42,8 @@ public static class CliApp
                     return await ReplayCommand.RunAsync(CliArgs.Parse(args[1..], "json"), io, services, cancellationToken).ConfigureAwait(false);
                 case "load":
                     return await LoadCommand.RunAsync(CliArgs.Parse(args[1..]), io, services, cancellationToken).ConfigureAwait(false);
+                case "import":
+                    return await Import.ImportCommand.RunAsync(CliArgs.Parse(args[1..], "restart", "no-progress"), io, services, cancellationToken).ConfigureAwait(false);
                 case "help" or "--help" or "-h":
                     await io.Error.WriteLineAsync(HelpFor(args.Length > 1 ? args[1] : null)).ConfigureAwait(false);
                     return 0;
@@ -63,6 +66,7 @@ public static class CliApp
         "catalog" => CatalogCommand.Help,
         "replay" => ReplayCommand.Help,
         "load" => LoadCommand.Help,
+        "import" => Import.ImportCommand.Help,
         _ => Usage,
     };
 }

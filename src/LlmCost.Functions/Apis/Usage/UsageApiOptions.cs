@@ -20,6 +20,9 @@ public sealed class UsageApiOptions
 
     public TimeSpan MaxEventAge { get; set; } = TimeSpan.FromDays(400);
 
+    /// <summary>How old an event of an admin import (<c>POST /api/usage?import=true</c>) may be.</summary>
+    public TimeSpan MaxImportAge { get; set; } = TimeSpan.FromDays(1096);
+
     /// <summary>Longest from..to range of a usage query.</summary>
     public int MaxQueryDays { get; set; } = 400;
 

@@ -100,6 +100,27 @@ internal static partial class UsageEndpoints
 
             DateTimeOffset now = time.GetUtcNow();
             RecordingLimits limits = settings.ToLimits();
+            // ?import=true (admin only): history older than the ingest window, up to the import window, through the
+            // same recording path (so it reaches summaries, scopes and rollups).
+            string import = request.Query["import"].ToString();
+            if (import.Length > 0)
+            {
+                if (import is not ("true" or "false"))
+                {
+                    return CallerAccess.FieldProblem("import", "must be true or false");
+                }
+
+                if (import == "true")
+                {
+                    if (!caller.IsAdmin())
+                    {
+                        return CallerAccess.Forbidden("import=true needs an admin key");
+                    }
+
+                    limits = limits with { MaxAge = settings.MaxImportAge };
+                }
+            }
+
             var errors = new List<FieldError>();
             var submissions = new List<UsageSubmission>(elements.Count);
             foreach ((JsonElement element, string prefix) in elements)
