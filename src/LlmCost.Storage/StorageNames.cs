@@ -16,6 +16,26 @@ public sealed class LlmCostStorageOptions
 
     /// <summary>Create the registered tables, queues and containers at start-up (idempotent).</summary>
     public bool CreateResources { get; set; } = true;
+
+    /// <summary>
+    /// How long one storage request may take before it is abandoned (and retried). The SDK default (100 s) would let a
+    /// frozen account hold every API call for minutes; a healthy account answers in milliseconds.
+    /// </summary>
+    public TimeSpan NetworkTimeout { get; set; } = TimeSpan.FromSeconds(4);
+
+    /// <summary>Retries of a failed storage request (transport errors, 408/429/500/502/503/504) before giving up.</summary>
+    public int MaxRetries { get; set; } = 2;
+
+    /// <summary>First retry delay (exponential, with jitter, capped at <see cref="MaxRetryDelay"/>).</summary>
+    public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// After storage calls keep failing (unreachable, timing out, 503), calls fail at once for this long (503 with
+    /// Retry-After to the client) instead of each waiting out its own timeouts; then one call probes again.
+    /// </summary>
+    public TimeSpan OutageBreakDuration { get; set; } = TimeSpan.FromSeconds(5);
 }
 
 /// <summary>

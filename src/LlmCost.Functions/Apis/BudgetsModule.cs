@@ -54,6 +54,8 @@ public static class BudgetsModule
         services.AddSingleton<IBudgetRepository>(sp => sp.GetRequiredService<TableBudgetStore>());
         services.AddSingleton<IBudgetLedger>(sp => sp.GetRequiredService<TableBudgetStore>());
         services.AddSingleton<IPendingAlertSource>(sp => sp.GetRequiredService<TableBudgetStore>());
+        services.AddSingleton<LlmCost.Core.Audit.IAuditOutbox, BudgetAuditOutbox>();
+        services.AddSingleton<LlmCost.Core.Retention.IUserDataHolder, BudgetUserData>();
         services.AddSingleton<ISettlementMarkerSource, TableSettlementMarkerSource>();
         services.AddSingleton<BudgetService>();
         // Settlement: a marker row in the event's own transaction, then the budget ledger after the commit.

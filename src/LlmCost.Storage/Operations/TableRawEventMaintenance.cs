@@ -47,13 +47,25 @@ public sealed class TableRawEventMaintenance(LlmCostStorage storage, IUsageEvent
         return events;
     }
 
-    public async IAsyncEnumerable<UsageFact> ReadUserAsync(string tenantId, string userId, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public async IAsyncEnumerable<UsageEvent> ReadDayEventsAsync(string tenantId, DateOnly day, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await foreach (var e in reader.ReadTenantDayAsync(tenantId, day, cancellationToken).ConfigureAwait(false))
+        {
+            // The tenant-day index is a superset (written before the events): keep exactly the day's events.
+            if (e.UtcDay == day)
+            {
+                yield return e;
+            }
+        }
+    }
+
+    public async IAsyncEnumerable<UsageEvent> ReadUserAsync(string tenantId, string userId, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         foreach (var day in await UserDaysAsync(tenantId, userId, cancellationToken).ConfigureAwait(false))
         {
             await foreach (var e in reader.ReadUserDaysAsync(tenantId, userId, day, day, cancellationToken).ConfigureAwait(false))
             {
-                yield return UsageEventFactSource.ToFact(e);
+                yield return e;
             }
         }
     }

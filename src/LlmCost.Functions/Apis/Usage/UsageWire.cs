@@ -22,7 +22,10 @@ internal static class UsageWire
 
     public sealed record UsageResponse(
         string Scope, string Id, string TenantId, DateTimeOffset From, DateTimeOffset To, string Granularity, string? GroupBy,
-        Totals Total, IReadOnlyList<SeriesPoint> Series);
+        Totals Total, IReadOnlyList<SeriesPoint> Series, ArchivedPart? Archived = null);
+
+    /// <summary>The part of the range past raw retention: answered from <paramref name="Source"/>, without <paramref name="NotKept"/>.</summary>
+    public sealed record ArchivedPart(DateTimeOffset From, DateTimeOffset To, string Source, IReadOnlyList<string> NotKept);
 
     public sealed record EventView(
         string EventId, string TenantId, string UserId, string? TeamId, string? App, string Provider, string Model,
@@ -34,7 +37,8 @@ internal static class UsageWire
         [property: JsonPropertyName("cache_write_1h_tokens")] long CacheWrite1hTokens, long InputAudioTokens,
         long CacheAudioReadTokens, long OutputTokens, long ReasoningTokens, long OutputAudioTokens, long WebSearches);
 
-    public sealed record EventsResponse(IReadOnlyList<EventView> Events, string? ContinuationToken);
+    /// <param name="ArchivedBefore">Set when the range reaches days past raw retention: their events are archived, not listed.</param>
+    public sealed record EventsResponse(IReadOnlyList<EventView> Events, string? ContinuationToken, DateTimeOffset? ArchivedBefore = null);
 
     public sealed record QuoteResponse(
         bool Priced, string CostUsd, string? ProviderId, string? ModelId, string? Reason, string? Source,

@@ -17,7 +17,7 @@ public static class ApiKeyEndpoints
     {
         RouteGroupBuilder group = endpoints.MapGroup("/api/keys").RequireAuthorization(LlmCostAuth.AdminPolicy).WithTags("Keys");
 
-        group.MapPost("/", async (CreateKeyRequest? request, ApiKeyService keys, CancellationToken cancellationToken) =>
+        group.MapPost("/", async (CreateKeyRequest? request, ApiKeyService keys, ClaimsPrincipal caller, CancellationToken cancellationToken) =>
         {
             if (request is null)
             {
@@ -56,7 +56,7 @@ public static class ApiKeyEndpoints
             }
 
             (ApiKeyRecord record, string plain) = await keys.CreateAsync(
-                request.Role!, request.Role == ApiKeyRoles.Admin ? null : request.TenantId, request.UserId, request.Name, cancellationToken);
+                request.Role!, request.Role == ApiKeyRoles.Admin ? null : request.TenantId, request.UserId, request.Name, Actor(caller), cancellationToken);
             return TypedResults.Created($"/api/keys/{record.KeyId}",
                 new CreatedKeyResponse(record.KeyId, plain, record.Role, record.TenantId, record.UserId, record.Name, record.CreatedAt));
         }).WithName("CreateApiKey");
@@ -72,11 +72,14 @@ public static class ApiKeyEndpoints
         }).WithName("ListApiKeys");
 
         group.MapDelete("/{keyId}", async (string keyId, ApiKeyService keys, ClaimsPrincipal caller, CancellationToken cancellationToken) =>
-            await keys.DeleteAsync(keyId, cancellationToken)
+            await keys.DeleteAsync(keyId, Actor(caller), cancellationToken)
                 ? Results.NoContent()
                 : TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: $"no API key '{keyId}'"))
             .WithName("DeleteApiKey");
 
         return endpoints;
     }
+
+    private static string Actor(ClaimsPrincipal caller) =>
+        caller.FindFirstValue(LlmCostAuth.KeyIdClaim) is { Length: > 0 } keyId ? $"key:{keyId}" : caller.Role() ?? "unknown";
 }
