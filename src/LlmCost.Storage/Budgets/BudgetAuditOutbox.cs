@@ -24,7 +24,17 @@ public sealed class BudgetAuditOutbox(LlmCostStorage storage, IBudgetRepository 
         {
             var actions = chunk.Select(e => new TableTransactionAction(TableTransactionActionType.Delete,
                 new TableEntity(TableBudgetStore.Partition(tenantId), TableBudgetStore.AuditRowKey(e)), ETag.All)).ToList();
-            if (!(await OptimisticConcurrency.SubmitAsync(Table, actions, cancellationToken).ConfigureAwait(false)).Succeeded)
+            bool removed;
+            try
+            {
+                removed = (await OptimisticConcurrency.SubmitAsync(Table, actions, cancellationToken).ConfigureAwait(false)).Succeeded;
+            }
+            catch (TableTransactionFailedException ex) when (ex.Status == 404)
+            {
+                removed = false;
+            }
+
+            if (!removed)
             {
                 // Another reader drained some of them meanwhile: delete the rest one by one (a missing row is done).
                 foreach (var action in actions)
