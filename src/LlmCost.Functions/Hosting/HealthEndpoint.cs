@@ -8,7 +8,8 @@ namespace LlmCost.Functions.Hosting;
 
 /// <summary>
 /// <c>GET /api/health</c>: every registered health check (ASP.NET Core health checks; each has its own timeout, so
-/// the answer is bounded even when a dependency hangs) → 200 when all are healthy, else 503 with Retry-After. The
+/// the answer is bounded even when a dependency hangs) → 200 when all are healthy, else 503 problem details with
+/// Retry-After. The
 /// answer names each check and its problem, so several problems (storage, secrets, ...) show at once. Other modules
 /// add their checks with <c>services.AddHealthChecks().AddCheck&lt;T&gt;(name, timeout: ...)</c>.
 /// </summary>
@@ -43,7 +44,11 @@ internal static class HealthEndpoint
 
         var problems = checks.Where(c => c.Value.Status != "ok").Select(c => $"{c.Key}: {c.Value.Detail ?? "failed"}").ToList();
         http.Response.Headers.RetryAfter = StorageOutage.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
-        return TypedResults.Json(new HealthResponse("unhealthy", checks, problems), statusCode: StatusCodes.Status503ServiceUnavailable);
+        return TypedResults.Problem(
+            statusCode: StatusCodes.Status503ServiceUnavailable,
+            title: "Unhealthy",
+            detail: string.Join("; ", problems),
+            extensions: new Dictionary<string, object?> { ["checks"] = checks, ["problems"] = problems });
     }
 
     internal sealed record CheckResult(string Status, string? Detail, long DurationMs);
