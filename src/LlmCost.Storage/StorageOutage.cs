@@ -42,18 +42,18 @@ public static class StorageOutage
     internal static T Configure<T>(T options, LlmCostStorageOptions settings, HttpPipelinePolicy breaker)
         where T : ClientOptions
     {
-        options.Retry.Mode = RetryMode.Exponential;
-        options.Retry.MaxRetries = settings.MaxRetries;
-        options.Retry.Delay = settings.RetryDelay;
-        options.Retry.MaxDelay = settings.MaxRetryDelay;
-        options.Retry.NetworkTimeout = settings.NetworkTimeout;
+        options.Retry.NetworkTimeout = settings.WriteTimeout;
+        options.RetryPolicy = new StorageRetryPolicy(settings.MaxRetries, DelayStrategy.CreateExponentialDelayStrategy(settings.RetryDelay, settings.MaxRetryDelay));
         options.AddPolicy(breaker, HttpPipelinePosition.PerCall);
         return options;
     }
 
+    /// <summary>Reads are safe to repeat; a write is anything else.</summary>
+    internal static bool IsRead(RequestMethod method) => method == RequestMethod.Get || method == RequestMethod.Head;
+
     internal static (TableClientOptions Tables, QueueClientOptions Queues, BlobClientOptions Blobs) ClientOptions(LlmCostStorageOptions settings)
     {
-        var breaker = new OutageBreakerPolicy(settings.OutageBreakDuration);
+        var breaker = new OutageBreakerPolicy(settings.OutageBreakDuration, settings.ReadTimeout, settings.WriteTimeout);
         return (Configure(new TableClientOptions(), settings, breaker),
             Configure(new QueueClientOptions { MessageEncoding = QueueMessageEncoding.Base64 }, settings, breaker),
             Configure(new BlobClientOptions(), settings, breaker));
@@ -69,9 +69,13 @@ public static class StorageOutage
 internal sealed class OutageBreakerPolicy : HttpPipelinePolicy
 {
     private readonly ResiliencePipeline<int> _pipeline;
+    private readonly TimeSpan _readTimeout;
+    private readonly TimeSpan _writeTimeout;
 
-    public OutageBreakerPolicy(TimeSpan breakDuration)
+    public OutageBreakerPolicy(TimeSpan breakDuration, TimeSpan readTimeout, TimeSpan writeTimeout)
     {
+        _readTimeout = readTimeout;
+        _writeTimeout = writeTimeout;
         _pipeline = new ResiliencePipelineBuilder<int>()
             .AddCircuitBreaker(new CircuitBreakerStrategyOptions<int>
             {
@@ -88,7 +92,9 @@ internal sealed class OutageBreakerPolicy : HttpPipelinePolicy
             .Build();
     }
 
-    public override async ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline) =>
+    public override async ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+    {
+        message.NetworkTimeout = StorageOutage.IsRead(message.Request.Method) ? _readTimeout : _writeTimeout;
         await _pipeline.ExecuteAsync(
             async (state, _) =>
             {
@@ -97,8 +103,11 @@ internal sealed class OutageBreakerPolicy : HttpPipelinePolicy
             },
             (message, pipeline),
             message.CancellationToken).ConfigureAwait(false);
+    }
 
-    public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline) =>
+    public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+    {
+        message.NetworkTimeout = StorageOutage.IsRead(message.Request.Method) ? _readTimeout : _writeTimeout;
         _pipeline.Execute(
             static (state, _) =>
             {
@@ -107,4 +116,22 @@ internal sealed class OutageBreakerPolicy : HttpPipelinePolicy
             },
             (message, pipeline),
             message.CancellationToken);
+    }
+}
+
+/// <summary>
+/// The SDK's retries, except that a write that timed out is not repeated: a write that takes that long most likely
+/// reached storage and may have been applied, and a blind repeat turns "done" into 409 or 404. Writes that failed on
+/// the connection (refused, reset: the usual fate of a pooled connection the server had closed) are retried like reads.
+/// </summary>
+internal sealed class StorageRetryPolicy(int maxRetries, DelayStrategy delay) : RetryPolicy(maxRetries, delay)
+{
+    protected override bool ShouldRetry(HttpMessage message, Exception? exception) =>
+        Allowed(message, exception) && base.ShouldRetry(message, exception);
+
+    protected override async ValueTask<bool> ShouldRetryAsync(HttpMessage message, Exception? exception) =>
+        Allowed(message, exception) && await base.ShouldRetryAsync(message, exception).ConfigureAwait(false);
+
+    private static bool Allowed(HttpMessage message, Exception? exception) =>
+        exception is not OperationCanceledException || StorageOutage.IsRead(message.Request.Method);
 }

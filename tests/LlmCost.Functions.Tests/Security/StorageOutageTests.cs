@@ -45,7 +45,8 @@ public sealed class StorageOutageTests(ITestOutputHelper output)
                 "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;" +
                 $"BlobEndpoint={endpoint};QueueEndpoint={endpoint};TableEndpoint={endpoint};";
             o.Settings["LlmCost:Storage:CreateResources"] = "false";
-            o.Settings["LlmCost:Storage:NetworkTimeout"] = "00:00:01";
+            o.Settings["LlmCost:Storage:ReadTimeout"] = "00:00:01";
+            o.Settings["LlmCost:Storage:WriteTimeout"] = "00:00:02";
             o.Settings["LlmCost:Storage:MaxRetries"] = "1";
         });
         using var anonymous = host.CreateClient(null);
