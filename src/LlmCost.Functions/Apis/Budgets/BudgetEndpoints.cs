@@ -259,8 +259,7 @@ public static class BudgetEndpoints
         return caller.CheckScopeAccess();
     }
 
-    private static string Actor(ClaimsPrincipal caller) =>
-        caller.FindFirstValue(LlmCostAuth.KeyIdClaim) is { Length: > 0 } keyId ? $"key:{keyId}" : caller.Role() ?? "unknown";
+    private static string Actor(ClaimsPrincipal caller) => caller.AuditActor();
 
     private static IResult NotFound(string budgetId) =>
         TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: $"budget '{budgetId}' does not exist");

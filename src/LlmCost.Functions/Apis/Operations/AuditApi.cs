@@ -19,13 +19,6 @@ public static class AuditApi
         return endpoints;
     }
 
-    /// <summary>Who acted, as written into audit lines: the key id, never the key.</summary>
-    public static string Actor(ClaimsPrincipal caller)
-    {
-        ArgumentNullException.ThrowIfNull(caller);
-        return caller.FindFirstValue(LlmCostAuth.KeyIdClaim) is { Length: > 0 } keyId ? $"key:{keyId}" : caller.Role() ?? "unknown";
-    }
-
     private static async Task<IResult> ListAsync(string? tenant_id, string? user_id, int? limit, ClaimsPrincipal caller, AuditTrail audit, CancellationToken cancellationToken)
     {
         if (limit is < 1 or > 1000)

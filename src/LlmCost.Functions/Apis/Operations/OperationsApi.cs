@@ -476,7 +476,7 @@ public static class OperationsApi
             return problem;
         }
 
-        var file = await gdpr.ExportAsync(tenantId, userId, AuditApi.Actor(caller), cancellationToken);
+        var file = await gdpr.ExportAsync(tenantId, userId, caller.AuditActor(), cancellationToken);
         return TypedResults.File(file, "application/json", $"{OperationsStorage.SafeName(userId)}-export.json");
     }
 
@@ -492,7 +492,7 @@ public static class OperationsApi
             return problem;
         }
 
-        var deletion = await gdpr.DeleteAsync(tenantId, userId, AuditApi.Actor(caller), cancellationToken);
+        var deletion = await gdpr.DeleteAsync(tenantId, userId, caller.AuditActor(), cancellationToken);
         return TypedResults.Ok(new
         {
             tenant_id = deletion.TenantId,

@@ -58,7 +58,7 @@ public static class ApiKeyEndpoints
             }
 
             (ApiKeyRecord record, string plain) = await keys.CreateAsync(
-                request.Role!, request.Role == ApiKeyRoles.Admin ? null : request.TenantId, request.UserId, request.Name, Actor(caller), cancellationToken);
+                request.Role!, request.Role == ApiKeyRoles.Admin ? null : request.TenantId, request.UserId, request.Name, caller.AuditActor(), cancellationToken);
             await MoveAuditLinesAsync(http, record.TenantId);
             return TypedResults.Created($"/api/keys/{record.KeyId}",
                 new CreatedKeyResponse(record.KeyId, plain, record.Role, record.TenantId, record.UserId, record.Name, record.CreatedAt));
@@ -77,7 +77,7 @@ public static class ApiKeyEndpoints
         group.MapDelete("/{keyId}", async (string keyId, ApiKeyService keys, IApiKeyStore store, ClaimsPrincipal caller, HttpContext http, CancellationToken cancellationToken) =>
         {
             ApiKeyRecord? key = await store.FindAsync(keyId, cancellationToken);
-            if (key is null || !await keys.DeleteAsync(keyId, Actor(caller), cancellationToken))
+            if (key is null || !await keys.DeleteAsync(keyId, caller.AuditActor(), cancellationToken))
             {
                 return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: $"no API key '{keyId}'");
             }
@@ -109,7 +109,4 @@ public static class ApiKeyEndpoints
             // The key change itself is committed (with its line); answering an error now would be wrong.
         }
     }
-
-    private static string Actor(ClaimsPrincipal caller) =>
-        caller.FindFirstValue(LlmCostAuth.KeyIdClaim) is { Length: > 0 } keyId ? $"key:{keyId}" : caller.Role() ?? "unknown";
 }

@@ -100,6 +100,13 @@ public static class CallerAccess
             || (string.Equals(scope, "user", StringComparison.OrdinalIgnoreCase) && string.Equals(scopeId, bound, StringComparison.Ordinal));
     }
 
+    /// <summary>Who acted, as written into audit lines: "key:{keyId}" (never the key itself), else the role.</summary>
+    public static string AuditActor(this ClaimsPrincipal caller)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        return caller.FindFirstValue(LlmCostAuth.KeyIdClaim) is { Length: > 0 } keyId ? $"key:{keyId}" : caller.Role() ?? "unknown";
+    }
+
     public static IResult Forbidden(string detail) =>
         TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Forbidden", detail: detail);
 
