@@ -104,6 +104,20 @@ public sealed class ApiKeyRevocationTests : IAsyncLifetime
         Assert.Equal(2, entity.Count);
     }
 
+    [Fact]
+    public async Task ARefreshThatCompletesSynchronouslyDoesNotStopLaterRefreshes()
+    {
+        // A loaded machine can finish a whole storage read before its first await yields; this store always does.
+        var store = new SynchronousStore();
+        var keys = Service(store, TimeSpan.FromMilliseconds(50));
+        Assert.Null(await keys.VerifyAsync($"{ApiKeyService.KeyPrefix}0011223344556677_x"));
+        var (plain, record) = SynchronousStore.NewKey();
+        store.Keys.Add(record); // created by another instance
+        await WaitUntilAsync(async () => await keys.VerifyAsync(plain) is not null);
+        store.Keys.Clear(); // revoked by another instance
+        await WaitUntilAsync(async () => await keys.VerifyAsync(plain) is null);
+    }
+
     private static async Task WaitUntilAsync(Func<Task<bool>> condition)
     {
         var deadline = DateTime.UtcNow.AddSeconds(30);
@@ -112,6 +126,30 @@ public sealed class ApiKeyRevocationTests : IAsyncLifetime
             Assert.True(DateTime.UtcNow < deadline, "condition not met within 30 s");
             await Task.Delay(50);
         }
+    }
+
+    /// <summary>A key store whose reads complete synchronously.</summary>
+    private sealed class SynchronousStore : IApiKeyStore
+    {
+        public List<ApiKeyRecord> Keys { get; } = [];
+
+        public static (string Plain, ApiKeyRecord Record) NewKey()
+        {
+            var plain = $"{ApiKeyService.KeyPrefix}aabbccddeeff0011_secret";
+            return (plain, new ApiKeyRecord
+            {
+                KeyId = "aabbccddeeff0011", Role = "reader", TenantId = "acme", CreatedAt = DateTimeOffset.UnixEpoch,
+                SecretHash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(plain))),
+            });
+        }
+
+        public Task<ApiKeyRecord?> FindAsync(string keyId, CancellationToken cancellationToken = default) => Task.FromResult(Keys.FirstOrDefault(k => k.KeyId == keyId));
+
+        public Task<IReadOnlyList<ApiKeyRecord>> ListAsync(string? tenantId, CancellationToken cancellationToken = default) => Task.FromResult<IReadOnlyList<ApiKeyRecord>>([.. Keys]);
+
+        public Task<bool> AddAsync(ApiKeyRecord key, AuditEntry audit, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+        public Task<bool> DeleteAsync(string keyId, AuditEntry audit, CancellationToken cancellationToken = default) => throw new NotSupportedException();
     }
 
     /// <summary>The real store, counting reads; <see cref="Hold"/> holds the next read right after it got its answer.</summary>

@@ -173,6 +173,7 @@ public sealed class ApiKeyService(IApiKeyStore store, TimeProvider time, LlmCost
     /// <summary>The key list, re-read when stale by one shared read (which a caller's cancellation does not abort).</summary>
     private async Task<Dictionary<string, Known>> CurrentAsync(CancellationToken cancellationToken)
     {
+        TaskCompletionSource? mine = null;
         Task refresh;
         lock (_lock)
         {
@@ -181,8 +182,20 @@ public sealed class ApiKeyService(IApiKeyStore store, TimeProvider time, LlmCost
                 return _keys;
             }
 
-            _refresh ??= RefreshAsync();
+            if (_refresh is null)
+            {
+                mine = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _refresh = mine.Task;
+            }
+
             refresh = _refresh;
+        }
+
+        // Started outside the lock: a read that happens to complete synchronously must not clear the shared task
+        // before it was published (which would leave a completed task in place and stop every later refresh).
+        if (mine is not null)
+        {
+            _ = RefreshAsync(mine);
         }
 
         await refresh.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -192,9 +205,10 @@ public sealed class ApiKeyService(IApiKeyStore store, TimeProvider time, LlmCost
         }
     }
 
-    private async Task RefreshAsync()
+    private async Task RefreshAsync(TaskCompletionSource done)
     {
         DateTimeOffset started = _clock.GetUtcNow();
+        Exception? failure = null;
         try
         {
             IReadOnlyList<ApiKeyRecord> all = await store.ListAsync(null, CancellationToken.None).ConfigureAwait(false);
@@ -225,12 +239,28 @@ public sealed class ApiKeyService(IApiKeyStore store, TimeProvider time, LlmCost
                 _loadedAt = started;
             }
         }
+        catch (Exception ex)
+        {
+            failure = ex;
+        }
         finally
         {
             lock (_lock)
             {
-                _refresh = null;
+                if (_refresh == done.Task)
+                {
+                    _refresh = null;
+                }
             }
+        }
+
+        if (failure is null)
+        {
+            done.TrySetResult();
+        }
+        else
+        {
+            done.TrySetException(failure);
         }
     }
 
