@@ -64,12 +64,13 @@ public sealed class LlmCostStorage
     {
         ArgumentNullException.ThrowIfNull(configuration);
         string? connectionString = configuration[ConnectionSetting];
-        var queueOptions = new QueueClientOptions { MessageEncoding = QueueMessageEncoding.Base64 };
+        var settings = configuration.GetSection(LlmCostStorageOptions.Section).Get<LlmCostStorageOptions>() ?? new LlmCostStorageOptions();
+        (TableClientOptions tableOptions, QueueClientOptions queueOptions, BlobClientOptions blobOptions) = StorageOutage.ClientOptions(settings);
         if (!string.IsNullOrWhiteSpace(connectionString))
         {
-            return (new TableServiceClient(connectionString),
+            return (new TableServiceClient(connectionString, tableOptions),
                 new QueueServiceClient(connectionString, queueOptions),
-                new BlobServiceClient(connectionString));
+                new BlobServiceClient(connectionString, blobOptions));
         }
 
         IConfigurationSection section = configuration.GetSection(ConnectionSetting);
@@ -89,9 +90,9 @@ public sealed class LlmCostStorage
         {
             ManagedIdentityClientId = string.IsNullOrWhiteSpace(clientId) ? null : clientId,
         });
-        return (new TableServiceClient(tableUri, credential),
+        return (new TableServiceClient(tableUri, credential, tableOptions),
             new QueueServiceClient(queueUri, credential, queueOptions),
-            new BlobServiceClient(blobUri, credential));
+            new BlobServiceClient(blobUri, credential, blobOptions));
     }
 
     private static Uri? UriOrDefault(string? explicitUri, string? account, string service)

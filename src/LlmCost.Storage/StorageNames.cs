@@ -16,6 +16,34 @@ public sealed class LlmCostStorageOptions
 
     /// <summary>Create the registered tables, queues and containers at start-up (idempotent).</summary>
     public bool CreateResources { get; set; } = true;
+
+    /// <summary>
+    /// How long one storage read may take before it is abandoned and retried. The SDK default (100 s) would let a
+    /// frozen account hold every API call for minutes; a healthy account answers reads in milliseconds.
+    /// </summary>
+    public TimeSpan ReadTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// How long one storage write may take. Longer than reads, and a write that timed out is NOT retried by the storage
+    /// client: it most likely reached storage and may have been applied, and only the caller knows whether repeating it
+    /// is safe (an event's 409 is "already recorded"; a repeated delete would report "not found"). It becomes a 503 and
+    /// the caller retries.
+    /// </summary>
+    public TimeSpan WriteTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Retries of a failed storage request (transport errors, 408/429/500/502/503/504) before giving up (writes: see <see cref="WriteTimeout"/>).</summary>
+    public int MaxRetries { get; set; } = 2;
+
+    /// <summary>First retry delay (exponential, with jitter, capped at <see cref="MaxRetryDelay"/>).</summary>
+    public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// After storage calls keep failing (unreachable, timing out, 503), calls fail at once for this long (503 with
+    /// Retry-After to the client) instead of each waiting out its own timeouts; then one call probes again.
+    /// </summary>
+    public TimeSpan OutageBreakDuration { get; set; } = TimeSpan.FromSeconds(5);
 }
 
 /// <summary>

@@ -4,6 +4,7 @@ using Azure.Storage.Queues;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using LlmCost.Core.Audit;
 using LlmCost.Core.Recording;
 using LlmCost.Storage.Keys;
 
@@ -35,7 +36,9 @@ public static class StorageServiceCollectionExtensions
         services.TryAddSingleton(sp => new LlmCostStorage(sp.GetRequiredService<IConfiguration>(), sp.GetRequiredService<StorageNames>()));
         services.AddHostedService<StorageInitializer>();
         services.AddLlmCostTable(TableApiKeyStore.TableName);
-        services.TryAddSingleton<IApiKeyStore, TableApiKeyStore>();
+        services.TryAddSingleton<TableApiKeyStore>();
+        services.TryAddSingleton<IApiKeyStore>(sp => sp.GetRequiredService<TableApiKeyStore>());
+        services.AddSingleton<IAuditOutbox>(sp => sp.GetRequiredService<TableApiKeyStore>());
         return services;
     }
 

@@ -109,22 +109,6 @@ public sealed record FreezeRecord(
     string FrozenBy,
     string? Reason);
 
-/// <summary>One immutable audit log line: who did what to which budget object, and when.</summary>
-public sealed record AuditEntry
-{
-    public required string AuditId { get; init; }
-    public required string TenantId { get; init; }
-    public required DateTimeOffset At { get; init; }
-    public required string Actor { get; init; }
-
-    /// <summary>"budget.create", "budget.update", "budget.delete", "freeze", "unfreeze", "profile.apply", "breaker.reset".</summary>
-    public required string Action { get; init; }
-
-    public required string TargetType { get; init; }
-    public required string TargetId { get; init; }
-    public IReadOnlyDictionary<string, string> Details { get; init; } = new Dictionary<string, string>();
-}
-
 /// <summary>Wire names of the budget enums (snake case, lower).</summary>
 public static class BudgetNames
 {

@@ -1,4 +1,5 @@
 using LlmCost.Core.Alerts;
+using LlmCost.Core.Audit;
 
 namespace LlmCost.Core.Budgets;
 

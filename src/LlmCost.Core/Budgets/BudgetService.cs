@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
+using LlmCost.Core.Audit;
 
 namespace LlmCost.Core.Budgets;
 

@@ -35,16 +35,19 @@ public sealed record ApiKeyRecord
     public required DateTimeOffset CreatedAt { get; init; }
 }
 
-/// <summary>Where API keys live (Table Storage in production).</summary>
+/// <summary>
+/// Where API keys live (Table Storage in production). Creation and revocation take the audit line that describes
+/// them and store it atomically with the change (the store is then an <see cref="Audit.IAuditOutbox"/>).
+/// </summary>
 public interface IApiKeyStore
 {
     Task<ApiKeyRecord?> FindAsync(string keyId, CancellationToken cancellationToken = default);
 
     /// <summary>False when the id already exists.</summary>
-    Task<bool> AddAsync(ApiKeyRecord key, CancellationToken cancellationToken = default);
+    Task<bool> AddAsync(ApiKeyRecord key, Audit.AuditEntry audit, CancellationToken cancellationToken = default);
 
     Task<IReadOnlyList<ApiKeyRecord>> ListAsync(string? tenantId, CancellationToken cancellationToken = default);
 
     /// <summary>False when there was no such key.</summary>
-    Task<bool> DeleteAsync(string keyId, CancellationToken cancellationToken = default);
+    Task<bool> DeleteAsync(string keyId, Audit.AuditEntry audit, CancellationToken cancellationToken = default);
 }

@@ -5,7 +5,9 @@ namespace LlmCost.Core.Recording;
 /// forbids <c>/ \ # ?</c> and control characters (U+0000–U+001F, U+007F–U+009F) in PartitionKey/RowKey, and
 /// keys are at most 1 KiB; <c>|</c> is our own separator in composite keys (tenant|user|day), and a leading
 /// <c>~</c> is reserved for the summary rows that share a partition with the events. Rejecting (not rewriting)
-/// such ids keeps them round-trippable: what a client sends is what it can query.
+/// such ids keeps them round-trippable: what a client sends is what it can query. Ids made only of dots (".",
+/// "..") are refused too: ids become blob path segments (reports, archives), and URL normalisation collapses dot
+/// segments after any prefix check, so tenant "." could reach another tenant's files.
 /// </summary>
 public static class RecordKeys
 {
@@ -47,6 +49,11 @@ public static class RecordKeys
         if (value.Trim().Length != value.Length)
         {
             return "must not start or end with whitespace";
+        }
+
+        if (value.AsSpan().IndexOfAnyExcept('.') < 0)
+        {
+            return "must not be made only of dots ('.', '..' are path segments)";
         }
 
         return null;

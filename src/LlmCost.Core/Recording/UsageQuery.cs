@@ -102,3 +102,21 @@ public static class UsageQuery
         return true;
     }
 }
+
+/// <summary>
+/// The calendar range any date in a query or request may fall in. Dates at the calendar's edges (0001-01-01,
+/// 9999-12-31) would overflow period arithmetic (a month after December 9999 does not exist); no usage can be
+/// that old or that far ahead, so such input is a 400 naming the field, never an overflow.
+/// </summary>
+public static class QueryDates
+{
+    public static DateOnly Earliest { get; } = new(2000, 1, 1);
+
+    public static DateOnly Latest { get; } = new(2199, 12, 31);
+
+    public const string Problem = "must be between 2000-01-01 and 2199-12-31";
+
+    public static bool InRange(DateOnly day) => day >= Earliest && day <= Latest;
+
+    public static bool InRange(DateTimeOffset instant) => InRange(DateOnly.FromDateTime(instant.UtcDateTime));
+}

@@ -54,6 +54,8 @@ public static class BudgetsModule
         services.AddSingleton<IBudgetRepository>(sp => sp.GetRequiredService<TableBudgetStore>());
         services.AddSingleton<IBudgetLedger>(sp => sp.GetRequiredService<TableBudgetStore>());
         services.AddSingleton<IPendingAlertSource>(sp => sp.GetRequiredService<TableBudgetStore>());
+        services.AddSingleton<LlmCost.Core.Audit.IAuditOutbox, BudgetAuditOutbox>();
+        services.AddSingleton<LlmCost.Core.Retention.IUserDataHolder, BudgetUserData>();
         services.AddSingleton<ISettlementMarkerSource, TableSettlementMarkerSource>();
         services.AddSingleton<BudgetService>();
         // Settlement: the usage projector hands every logged event to this observer, durably and off the request.

@@ -1,6 +1,7 @@
 using LlmCost.Core.Alerts;
 using LlmCost.Core.Anomalies;
 using LlmCost.Core.Forecasting;
+using LlmCost.Core.Recording;
 using LlmCost.Core.Reports;
 using LlmCost.Core.Retention;
 using LlmCost.Core.Rollups;
@@ -25,8 +26,10 @@ public static class OperationsModule
         services.TryAddSingleton(sp => Bind<RollupOptions>(configuration, "LlmCost:Rollups", _ => { }));
         services.AddOptions<AlertDeliveryOptions>().BindConfiguration(AlertDeliveryOptions.Section);
 
-        // The recorded usage events (usage module's IUsageEventReader and tables) are the rollups' source of truth.
-        services.TryAddSingleton<IUsageFactSource, UsageEventFactSource>();
+        // The recorded usage events (usage module's IUsageEventReader and tables) and, for days already archived, the
+        // archives: together the rollups' source of truth (a late event never makes a day look partial).
+        services.TryAddSingleton<IUsageFactSource>(sp => new ArchiveAwareFactSource(
+            new UsageEventFactSource(sp.GetRequiredService<LlmCost.Core.Recording.IUsageEventReader>()), sp.GetRequiredService<IArchiveStore>(), OperationsStorage.SafeName));
         services.TryAddSingleton<IRawEventMaintenance, TableRawEventMaintenance>();
         services.TryAddSingleton<RollupRunner>();
         services.TryAddSingleton<AnomalyDetector>();
@@ -38,13 +41,20 @@ public static class OperationsModule
         services.TryAddSingleton<AlertFanOut>();
         // Budget alerts (recorded atomically with the spend by the budgets module) are drained by the dispatch timer.
         services.AddSingleton<IAlertOutboxSource>(sp => new PendingAlertOutbox(sp.GetRequiredService<LlmCost.Core.Budgets.IPendingAlertSource>()));
-        services.AddHttpClient(AlertChannelSender.HttpClientName);
+        AlertChannelSender.AddAlertHttpClient(services);
         services.TryAddSingleton<IAlertChannelSender, AlertChannelSender>();
-        services.TryAddSingleton(sp => new ReportService(sp.GetRequiredService<IRollupStore>(), sp.GetRequiredService<IArchiveStore>(), OperationsStorage.SafeName));
+        services.TryAddSingleton(sp => new ReportService(sp.GetRequiredService<IRollupStore>(), sp.GetRequiredService<IArchiveStore>(), OperationsStorage.SafeName,
+            sp.GetRequiredService<RollupRunner>(), sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton(sp => new RetentionRunner(
-            sp.GetRequiredService<IRawEventMaintenance>(), sp.GetRequiredService<IUsageFactSource>(), sp.GetRequiredService<IArchiveStore>(),
+            sp.GetRequiredService<IRawEventMaintenance>(), sp.GetRequiredService<IArchiveStore>(),
             OperationsStorage.SafeName, sp.GetRequiredService<RetentionOptions>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IRollupStore>()));
-        services.TryAddSingleton<GdprService>();
+        services.TryAddSingleton(sp => new GdprService(
+            sp.GetRequiredService<IRawEventMaintenance>(), sp.GetRequiredService<IArchiveStore>(), OperationsStorage.SafeName,
+            sp.GetRequiredService<IRollupStore>(), sp.GetRequiredService<RollupRunner>(), sp.GetRequiredService<ReportService>(),
+            sp.GetRequiredService<IAlertStore>(), sp.GetRequiredService<LlmCost.Core.Audit.AuditTrail>(), sp.GetServices<IUserDataHolder>(),
+            sp.GetRequiredService<TimeProvider>(), sp.GetService<IUsageIngestMaintenance>()));
+        services.TryAddSingleton<LlmCost.Core.Audit.AuditTrail>();
+        services.TryAddSingleton<ArchivedUsage>();
 
         services.AddBackgroundFunction<RollupsFunction>();
         services.AddBackgroundFunction<AnomaliesFunction>();

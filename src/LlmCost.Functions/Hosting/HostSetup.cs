@@ -1,15 +1,17 @@
 using System.Text.Json;
 using LlmCost.Functions.Hosting;
 using LlmCost.Functions.Hosting.Auth;
+using LlmCost.Core.Recording;
 using LlmCost.Storage;
 using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Mvc;
 
 namespace LlmCost.Functions;
 
 /// <summary>
 /// Host plumbing shared by every module: URLs (the Functions host's FUNCTIONS_CUSTOMHANDLER_PORT, else PORT,
 /// else 7071, always on 127.0.0.1), snake_case JSON, problem details, OpenAPI, TimeProvider, storage, API-key
-/// auth, the custom-handler invocation endpoints and standalone mode. Owned by the usage/hosting work (issue 4).
+/// auth, the custom-handler invocation endpoints and standalone mode.
 /// </summary>
 public static class HostSetup
 {
@@ -23,6 +25,8 @@ public static class HostSetup
         {
             o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
             o.SerializerOptions.DictionaryKeyPolicy = null;
+            // Bodies have passed JsonInputPolicy already; this keeps the binder failing closed on its own too.
+            o.SerializerOptions.AllowDuplicateProperties = false;
         });
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<LlmCostExceptionHandler>();
@@ -30,6 +34,11 @@ public static class HostSetup
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddLlmCostStorage(builder.Configuration);
         builder.Services.AddLlmCostAuth(builder.Configuration);
+        builder.Services.AddLlmCostHealth();
+        // No HTTP client created through the factory logs request URIs: webhook URLs are bearer secrets.
+        builder.Services.ConfigureHttpClientDefaults(http => http.RemoveAllLoggers());
+        // Binding failures (wrong JSON type, bad query value) throw, so the exception handler can name the member.
+        builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.Services.AddCustomHandler(builder.Configuration);
         builder.AddLlmCostTelemetry();
         return builder;
@@ -42,11 +51,13 @@ public static class HostSetup
         app.UseStatusCodePages();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseMiddleware<InputPolicyMiddleware>();
         app.Use(ReadYourWrites);
         app.MapOpenApi();
         // The Functions host pings GET / until any response comes back.
         app.MapGet("/", () => TypedResults.Ok(new { service = "llmcost", status = "ok" })).ExcludeFromDescription();
         app.MapApiKeyEndpoints();
+        app.MapHealthEndpoint();
         app.MapCustomHandler();
         app.MapLlmCostTelemetry();
         return app;
@@ -75,19 +86,34 @@ public static class HostSetup
 }
 
 /// <summary>
-/// Maps what escapes an endpoint to problem details: malformed requests Kestrel or the binder rejected keep
-/// their 4xx (400, 413), storage contention becomes 503 with Retry-After, anything else stays a 500.
+/// Maps what escapes an endpoint to problem details. A client that went away is not an error (the framework's
+/// exception middleware answers 499 and logs it at Debug before this runs). Malformed requests the binder or Kestrel
+/// rejected keep their 4xx and name the member (JSON path) when there is one; storage that cannot answer (unreachable,
+/// timing out, throttling, the outage breaker open, contention outlasting every retry) is a 503 with Retry-After,
+/// logged as a warning without the exception's text; anything else is a bug and stays a logged 500.
 /// </summary>
-internal sealed class LlmCostExceptionHandler(IProblemDetailsService problems) : IExceptionHandler
+internal sealed partial class LlmCostExceptionHandler(IProblemDetailsService problems, ILogger<LlmCostExceptionHandler> logger) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
-        (int status, string title, string? detail) = exception switch
+        if (httpContext.RequestAborted.IsCancellationRequested)
         {
-            BadHttpRequestException bad => (bad.StatusCode, bad.StatusCode == 413 ? "Payload too large" : "Bad request", bad.Message),
-            JsonException json => (400, "Bad request", $"malformed JSON at {json.Path ?? "$"}"),
-            StorageContentionException => (503, "Busy", "storage contention; retry shortly"),
-            _ => (500, "Internal error", null),
+            // The caller is gone; whatever failed on its behalf failed because it left.
+            LogClientGone(logger, exception.GetType().Name);
+            httpContext.Response.StatusCode = StatusCodes.Status499ClientClosedRequest;
+            return true;
+        }
+
+        (int status, string title, string? detail, string? field) = exception switch
+        {
+            BadHttpRequestException { InnerException: JsonException json } bad =>
+                (bad.StatusCode, "Invalid request", $"{JsonInputPolicy.FieldFromPath(json.Path)} has the wrong JSON type or shape", JsonInputPolicy.FieldFromPath(json.Path)),
+            BadHttpRequestException { StatusCode: 400 } bad when BoundParameter(bad.Message) is { } parameter =>
+                (400, "Invalid request", $"{parameter} is not a valid value of its type", parameter),
+            BadHttpRequestException bad => (bad.StatusCode, bad.StatusCode == 413 ? "Payload too large" : "Bad request", bad.Message, null),
+            JsonException json => (400, "Invalid request", $"{JsonInputPolicy.FieldFromPath(json.Path)} has the wrong JSON type or shape", JsonInputPolicy.FieldFromPath(json.Path)),
+            _ when StorageOutage.IsOutage(exception) => (503, "Storage unavailable", "storage did not answer in time; retry shortly", null),
+            _ => (500, "Internal error", null, null),
         };
         if (status == 500)
         {
@@ -96,15 +122,38 @@ internal sealed class LlmCostExceptionHandler(IProblemDetailsService problems) :
 
         if (status == 503)
         {
-            httpContext.Response.Headers.RetryAfter = "1";
+            LogStorageUnavailable(logger, exception.GetType().Name, httpContext.Request.Method, httpContext.Request.Path);
+            httpContext.Response.Headers.RetryAfter = StorageOutage.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
 
         httpContext.Response.StatusCode = status;
+        var problem = new ProblemDetails { Status = status, Title = title, Detail = detail };
+        if (field is not null)
+        {
+            problem = new HttpValidationProblemDetails(new Dictionary<string, string[]> { [field] = [detail!] }) { Status = status, Title = title, Detail = detail };
+        }
+
         return await problems.TryWriteAsync(new ProblemDetailsContext
         {
             HttpContext = httpContext,
             Exception = exception,
-            ProblemDetails = { Status = status, Title = title, Detail = detail },
+            ProblemDetails = problem,
         });
     }
+
+    /// <summary>The query/route parameter named in the binder's message (<c>Failed to bind parameter "int? limit" from "x".</c>).</summary>
+    private static string? BoundParameter(string message)
+    {
+        System.Text.RegularExpressions.Match match = BindFailure().Match(message);
+        return match.Success ? match.Groups["name"].Value : null;
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex("^Failed to bind parameter \"(?:[^\"]* )?(?<name>[A-Za-z_][A-Za-z0-9_]*)\"")]
+    private static partial System.Text.RegularExpressions.Regex BindFailure();
+
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Warning, Message = "Storage unavailable ({ExceptionType}) during {Method} {Path}: answered 503")]
+    private static partial void LogStorageUnavailable(ILogger logger, string exceptionType, string method, PathString path);
+
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Debug, Message = "The client disconnected before its request finished ({ExceptionType})")]
+    private static partial void LogClientGone(ILogger logger, string exceptionType);
 }

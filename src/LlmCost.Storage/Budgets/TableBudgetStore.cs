@@ -7,6 +7,7 @@ using Azure;
 using Azure.Data.Tables;
 using LlmCost.Core.Alerts;
 using LlmCost.Core.Budgets;
+using LlmCost.Core.Audit;
 
 namespace LlmCost.Storage.Budgets;
 
@@ -456,11 +457,17 @@ public sealed class TableBudgetStore(LlmCostStorage storage, TimeProvider time, 
         decimal.Parse(entity.GetString("BreakerWindowSpentUsd") ?? "0", CultureInfo.InvariantCulture),
         entity.GetDateTimeOffset("TrippedUntil"));
 
-    private static TableEntity AuditEntity(AuditEntry audit)
+    /// <summary>The pending audit row of <paramref name="audit"/> (its outbox: <see cref="BudgetAuditOutbox"/>).</summary>
+    internal static string AuditRowKey(AuditEntry audit)
     {
         // Newest first under a plain range query: inverted ticks, then the id for uniqueness.
         var inverted = (DateTimeOffset.MaxValue.UtcTicks - audit.At.UtcTicks).ToString("D19", CultureInfo.InvariantCulture);
-        return new TableEntity(Partition(audit.TenantId), RowKey($"au|{inverted}|{audit.AuditId}"))
+        return RowKey($"au|{inverted}|{audit.AuditId}");
+    }
+
+    private static TableEntity AuditEntity(AuditEntry audit)
+    {
+        return new TableEntity(Partition(audit.TenantId), AuditRowKey(audit))
         {
             ["Kind"] = "au",
             ["Action"] = audit.Action,

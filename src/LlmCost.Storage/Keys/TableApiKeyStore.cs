@@ -1,17 +1,25 @@
+using System.Globalization;
+using System.Text.Json;
 using Azure;
 using Azure.Data.Tables;
+using LlmCost.Core.Audit;
 using LlmCost.Core.Recording;
 
 namespace LlmCost.Storage.Keys;
 
 /// <summary>
 /// API keys in table <c>{prefix}apikeys</c>: PartitionKey "key" (a handful of keys; one partition keeps listing
-/// a single query), RowKey = key id. Only the SHA-256 of the key is stored.
+/// a single query), RowKey = key id. Only the SHA-256 of the key is stored. The audit line of a creation or a
+/// revocation is a pending row ("au|...", Kind "au") in the same transaction, so neither happens unaudited; it is
+/// moved into the audit log as an <see cref="IAuditOutbox"/>.
 /// </summary>
-public sealed class TableApiKeyStore(LlmCostStorage storage) : IApiKeyStore
+public sealed class TableApiKeyStore(LlmCostStorage storage) : IApiKeyStore, IAuditOutbox
 {
     public const string TableName = "apikeys";
     private const string Partition = "key";
+    private const string AuditKind = "au";
+
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     private TableClient Table => storage.Table(TableName);
 
@@ -27,7 +35,7 @@ public sealed class TableApiKeyStore(LlmCostStorage storage) : IApiKeyStore
         return row.HasValue ? FromEntity(row.Value!) : null;
     }
 
-    public async Task<bool> AddAsync(ApiKeyRecord key, CancellationToken cancellationToken = default)
+    public async Task<bool> AddAsync(ApiKeyRecord key, AuditEntry audit, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(key);
         var entity = new TableEntity(Partition, key.KeyId)
@@ -39,7 +47,9 @@ public sealed class TableApiKeyStore(LlmCostStorage storage) : IApiKeyStore
             ["Name"] = key.Name,
             ["CreatedAt"] = key.CreatedAt,
         };
-        WriteResult result = await OptimisticConcurrency.WriteAsync(Table, entity, default, cancellationToken).ConfigureAwait(false);
+        WriteResult result = await OptimisticConcurrency.SubmitAsync(Table,
+            [new TableTransactionAction(TableTransactionActionType.Add, entity), new TableTransactionAction(TableTransactionActionType.Add, AuditRow(audit))],
+            cancellationToken).ConfigureAwait(false);
         return result.Succeeded;
     }
 
@@ -51,13 +61,16 @@ public sealed class TableApiKeyStore(LlmCostStorage storage) : IApiKeyStore
             : TableClient.CreateQueryFilter($"PartitionKey eq {Partition} and TenantId eq {tenantId}");
         await foreach (TableEntity entity in Table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken).ConfigureAwait(false))
         {
-            keys.Add(FromEntity(entity));
+            if (entity.GetString("Kind") != AuditKind)
+            {
+                keys.Add(FromEntity(entity));
+            }
         }
 
         return keys;
     }
 
-    public async Task<bool> DeleteAsync(string keyId, CancellationToken cancellationToken = default)
+    public async Task<bool> DeleteAsync(string keyId, AuditEntry audit, CancellationToken cancellationToken = default)
     {
         if (RecordKeys.Problem(keyId) is not null)
         {
@@ -66,14 +79,57 @@ public sealed class TableApiKeyStore(LlmCostStorage storage) : IApiKeyStore
 
         try
         {
-            await Table.DeleteEntityAsync(Partition, keyId, ETag.All, cancellationToken).ConfigureAwait(false);
+            await Table.SubmitTransactionAsync(
+                [new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(Partition, keyId), ETag.All),
+                 new TableTransactionAction(TableTransactionActionType.Add, AuditRow(audit))],
+                cancellationToken).ConfigureAwait(false);
             return true;
         }
-        catch (RequestFailedException ex) when (ex.Status == 404)
+        catch (TableTransactionFailedException ex) when (ex.Status == 404)
         {
             return false;
         }
     }
+
+    public async Task<IReadOnlyList<AuditEntry>> PendingAsync(string tenantId, int max, CancellationToken cancellationToken = default)
+    {
+        var entries = new List<AuditEntry>();
+        string filter = TableClient.CreateQueryFilter($"PartitionKey eq {Partition} and Kind eq {AuditKind} and AuditTenant eq {tenantId}");
+        await foreach (TableEntity entity in Table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken).ConfigureAwait(false))
+        {
+            entries.Add(JsonSerializer.Deserialize<AuditEntry>(entity.GetString("Json"), Json)!);
+            if (entries.Count >= max)
+            {
+                break;
+            }
+        }
+
+        return entries;
+    }
+
+    public async Task RemoveAsync(string tenantId, IReadOnlyCollection<AuditEntry> entries, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        foreach (AuditEntry entry in entries)
+        {
+            // A missing row (drained by another reader) counts as removed.
+            await Table.DeleteEntityAsync(Partition, AuditRowKey(entry), ETag.All, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static TableEntity AuditRow(AuditEntry audit)
+    {
+        ArgumentNullException.ThrowIfNull(audit);
+        return new TableEntity(Partition, AuditRowKey(audit))
+        {
+            ["Kind"] = AuditKind,
+            ["AuditTenant"] = audit.TenantId,
+            ["Json"] = JsonSerializer.Serialize(audit, Json),
+        };
+    }
+
+    private static string AuditRowKey(AuditEntry audit) =>
+        StorageKeys.Compose("au", audit.At.UtcTicks.ToString("D19", CultureInfo.InvariantCulture), StorageKeys.Escape(audit.AuditId));
 
     private static ApiKeyRecord FromEntity(TableEntity entity) => new()
     {

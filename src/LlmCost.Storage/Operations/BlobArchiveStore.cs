@@ -6,7 +6,11 @@ using LlmCost.Core.Retention;
 
 namespace LlmCost.Storage.Operations;
 
-/// <summary>Files in the "files" container. Download links: account-key SAS, else user-delegation SAS (managed identity), else none (proxied).</summary>
+/// <summary>
+/// Files in the "files" container. Download links: account-key SAS, else user-delegation SAS (managed identity), else
+/// none (proxied). Every path is checked segment by segment (<see cref="FilePaths.IsSafe"/>) before it becomes a blob
+/// name: the blob URL would otherwise collapse "." and ".." segments after any prefix check the caller made.
+/// </summary>
 public sealed class BlobArchiveStore(LlmCostStorage storage, TimeProvider timeProvider) : IArchiveStore
 {
     private BlobContainerClient Container => storage.Container(OperationsStorage.FilesContainer);
@@ -14,24 +18,51 @@ public sealed class BlobArchiveStore(LlmCostStorage storage, TimeProvider timePr
     public async Task WriteAsync(string path, byte[] content, string contentType, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(content);
-        await Container.GetBlobClient(path).UploadAsync(new BinaryData(content), new BlobUploadOptions
+        await Blob(path).UploadAsync(new BinaryData(content), new BlobUploadOptions
         {
             HttpHeaders = new BlobHttpHeaders { ContentType = contentType },
         }, cancellationToken).ConfigureAwait(false);
     }
 
-    public async Task<byte[]?> ReadAsync(string path, CancellationToken cancellationToken = default)
+    public async Task<byte[]?> ReadAsync(string path, CancellationToken cancellationToken = default) =>
+        (await ReadVersionedAsync(path, cancellationToken).ConfigureAwait(false))?.Content;
+
+    public async Task<VersionedFile?> ReadVersionedAsync(string path, CancellationToken cancellationToken = default)
     {
         try
         {
-            var result = await Container.GetBlobClient(path).DownloadContentAsync(cancellationToken).ConfigureAwait(false);
-            return result.Value.Content.ToArray();
+            var result = await Blob(path).DownloadContentAsync(cancellationToken).ConfigureAwait(false);
+            return new VersionedFile(result.Value.Content.ToArray(), result.Value.Details.ETag.ToString());
         }
         catch (RequestFailedException ex) when (ex.Status == 404)
         {
             return null;
         }
     }
+
+    public async Task<bool> TryWriteAsync(string path, byte[] content, string contentType, string? expectedVersion, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        try
+        {
+            await Blob(path).UploadAsync(new BinaryData(content), new BlobUploadOptions
+            {
+                HttpHeaders = new BlobHttpHeaders { ContentType = contentType },
+                Conditions = expectedVersion is null
+                    ? new BlobRequestConditions { IfNoneMatch = ETag.All }
+                    : new BlobRequestConditions { IfMatch = new ETag(expectedVersion) },
+            }, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (RequestFailedException ex) when (ex.Status is 409 or 412)
+        {
+            return false;
+        }
+    }
+
+    private BlobClient Blob(string path) => FilePaths.IsSafe(path)
+        ? Container.GetBlobClient(path)
+        : throw new ArgumentException($"'{path}' is not a safe file path (empty or dot-only segment, backslash or control character)", nameof(path));
 
     public async Task<IReadOnlyList<StoredFile>> ListAsync(string prefix, CancellationToken cancellationToken = default)
     {
@@ -46,7 +77,7 @@ public sealed class BlobArchiveStore(LlmCostStorage storage, TimeProvider timePr
 
     public async Task<Uri?> TryGetDownloadUriAsync(string path, TimeSpan validFor, CancellationToken cancellationToken = default)
     {
-        var blob = Container.GetBlobClient(path);
+        var blob = Blob(path);
         var expires = timeProvider.GetUtcNow() + validFor;
         if (blob.CanGenerateSasUri)
         {

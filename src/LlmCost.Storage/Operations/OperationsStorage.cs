@@ -1,4 +1,5 @@
 using LlmCost.Core.Alerts;
+using LlmCost.Core.Audit;
 using LlmCost.Core.Retention;
 using LlmCost.Core.Rollups;
 using Microsoft.Extensions.DependencyInjection;

@@ -14,7 +14,7 @@ namespace LlmCost.Storage.Operations;
 /// user's derived rows in <c>usagescopes</c> and the tenant-day index row. Every step is idempotent, so a retried
 /// or crashed run simply finishes the job.
 /// </summary>
-public sealed class TableRawEventMaintenance(LlmCostStorage storage, IUsageEventReader reader) : IRawEventMaintenance
+public sealed class TableRawEventMaintenance(LlmCostStorage storage, IUsageEventReader reader, IUsageIngestMaintenance ingestLog) : IRawEventMaintenance
 {
     private TableClient Events => storage.Table(UsageTables.Events);
     private TableClient Scopes => storage.Table(UsageTables.Scopes);
@@ -47,13 +47,25 @@ public sealed class TableRawEventMaintenance(LlmCostStorage storage, IUsageEvent
         return events;
     }
 
-    public async IAsyncEnumerable<UsageFact> ReadUserAsync(string tenantId, string userId, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public async IAsyncEnumerable<UsageEvent> ReadDayEventsAsync(string tenantId, DateOnly day, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await foreach (var e in reader.ReadTenantDayAsync(tenantId, day, cancellationToken).ConfigureAwait(false))
+        {
+            // The tenant-day index is a superset (written before the events): keep exactly the day's events.
+            if (e.UtcDay == day)
+            {
+                yield return e;
+            }
+        }
+    }
+
+    public async IAsyncEnumerable<UsageEvent> ReadUserAsync(string tenantId, string userId, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         foreach (var day in await UserDaysAsync(tenantId, userId, cancellationToken).ConfigureAwait(false))
         {
             await foreach (var e in reader.ReadUserDaysAsync(tenantId, userId, day, day, cancellationToken).ConfigureAwait(false))
             {
-                yield return UsageEventFactSource.ToFact(e);
+                yield return e;
             }
         }
     }
@@ -90,13 +102,18 @@ public sealed class TableRawEventMaintenance(LlmCostStorage storage, IUsageEvent
     private async Task<int> DeleteUserDayAsync(string tenantId, string userId, DateOnly day, CancellationToken cancellationToken)
     {
         var partition = StorageKeys.UserDayPartition(tenantId, userId, day);
-        var events = await DeletePartitionRowsAsync(Events, TableClient.CreateQueryFilter($"PartitionKey eq {partition}"), countKind: UsageTables.KindEvent, cancellationToken)
-            .ConfigureAwait(false);
+        var eventIds = (await DeletePartitionRowsAsync(Events, TableClient.CreateQueryFilter($"PartitionKey eq {partition}"), cancellationToken).ConfigureAwait(false))
+            .Where(r => r.GetString("Kind") == UsageTables.KindEvent)
+            .Select(r => r.RowKey)
+            .ToList();
+
+        // The ingest log's id rows live as long as the raw events they guard (the stated exactly-once window).
+        await ingestLog.DeleteIdsAsync(tenantId, eventIds, cancellationToken).ConfigureAwait(false);
 
         // Derived copies of the user's buckets: the tenant partition and any team partition of that day.
         var dayKey = StorageKeys.Day(day);
         await DeletePartitionRowsAsync(Scopes, TableClient.CreateQueryFilter(
-            $"PartitionKey eq {UsageScopeProjector.TenantPartition(tenantId, day)} and RowKey ge {userId + "|"} and RowKey lt {userId + "}"}"), null, cancellationToken)
+            $"PartitionKey eq {UsageScopeProjector.TenantPartition(tenantId, day)} and RowKey ge {userId + "|"} and RowKey lt {userId + "}"}"), cancellationToken)
             .ConfigureAwait(false);
         var teamFrom = StorageKeys.Compose(tenantId, "team", string.Empty);
         var teamTo = StorageKeys.Compose(tenantId, "team") + "}";
@@ -119,10 +136,11 @@ public sealed class TableRawEventMaintenance(LlmCostStorage storage, IUsageEvent
         // Last: the index row, so a crash before here leaves the day findable for the retry.
         await TenantDays.DeleteEntityAsync(StorageKeys.Compose(tenantId, dayKey), userId, ETag.All, cancellationToken).ConfigureAwait(false);
 
-        return events;
+        return eventIds.Count;
     }
 
-    private static async Task<int> DeletePartitionRowsAsync(TableClient table, string filter, string? countKind, CancellationToken cancellationToken)
+    /// <summary>Deletes every row the filter selects; returns them (keys and Kind).</summary>
+    private static async Task<List<TableEntity>> DeletePartitionRowsAsync(TableClient table, string filter, CancellationToken cancellationToken)
     {
         var rows = new List<TableEntity>();
         await foreach (var row in table.QueryAsync<TableEntity>(filter, select: ["PartitionKey", "RowKey", "Kind"], cancellationToken: cancellationToken).ConfigureAwait(false))
@@ -135,7 +153,7 @@ public sealed class TableRawEventMaintenance(LlmCostStorage storage, IUsageEvent
             await SubmitDeletesAsync(table, group.ToList(), cancellationToken).ConfigureAwait(false);
         }
 
-        return countKind is null ? rows.Count : rows.Count(r => r.GetString("Kind") == countKind);
+        return rows;
     }
 
     private static async Task SubmitDeletesAsync(TableClient table, List<TableEntity> rows, CancellationToken cancellationToken)

@@ -80,6 +80,8 @@ public sealed class LlmCostTestHost : IAsyncDisposable
             ["LlmCost:Hosting:RunBackgroundFunctions"] = "false",
             ["LLMCOST_ADMIN_KEY"] = AdminKey,
             ["Logging:LogLevel:Default"] = "Warning",
+            // Test receivers listen on loopback; production keeps this off (a test turns it off to see the refusal).
+            ["LlmCost:Alerts:AllowPrivateNetworkTargets"] = "true",
         };
         foreach ((string key, string? value) in options.Settings)
         {

@@ -42,6 +42,7 @@ public sealed class OpsTestServices : IAsyncDisposable
             ["LlmCost:Storage:Prefix"] = prefix,
             ["LlmCost:Alerts:RetryAttempts"] = "1",
             ["LlmCost:Alerts:RetryBaseDelay"] = "00:00:00.050",
+            ["LlmCost:Alerts:AllowPrivateNetworkTargets"] = "true",
         };
         foreach (var (k, v) in settings ?? [])
         {
@@ -57,7 +58,7 @@ public sealed class OpsTestServices : IAsyncDisposable
         services.AddLlmCostStorage(configuration);
         services.AddOperationsStorage();
         services.AddOptions<AlertDeliveryOptions>().BindConfiguration(AlertDeliveryOptions.Section);
-        services.AddHttpClient(AlertChannelSender.HttpClientName);
+        AlertChannelSender.AddAlertHttpClient(services);
         services.AddSingleton<IAlertChannelSender, AlertChannelSender>();
         services.AddSingleton<AlertPublisher>();
         services.AddSingleton<IAlertPublisher>(sp => sp.GetRequiredService<AlertPublisher>());

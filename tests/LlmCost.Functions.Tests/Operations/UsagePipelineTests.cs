@@ -117,8 +117,8 @@ public sealed class UsagePipelineTests
                 decimal.Parse(rows.Single(r => r.GetProperty("dimension").GetString() == "tenant").GetProperty("cost_usd").GetString()!, CultureInfo.InvariantCulture));
         }
 
-        var audit = TestStorage.Table(host, OperationsStorage.AuditTable).Query<TableEntity>(e => e.PartitionKey == "u2").ToList();
-        Assert.Equal(["gdpr_delete", "gdpr_export", "gdpr_export"], audit.Select(a => a.GetString("Action")).Order());
+        var audit = TestStorage.Table(host, OperationsStorage.AuditTable).Query<TableEntity>(e => e.PartitionKey == "acme").ToList();
+        Assert.Equal(["gdpr.delete", "gdpr.export", "gdpr.export"], audit.Where(a => a.GetString("UserId") == "u2").Select(a => a.GetString("Action")).Order());
 
         // Retention (3 days at 2026-11-24): Nov 20 is archived and deleted; rollups stay.
         var nov20 = sent.Where(s => s.User != "u2" && s.At < day.AddDays(1)).ToList();

@@ -30,6 +30,9 @@ public sealed class WebhookReceiver : IAsyncDisposable
     /// <summary>When set, every request gets this status (a receiver that is down).</summary>
     public int? AlwaysStatus { get; set; }
 
+    /// <summary>When set, every request is answered 307 to this URL.</summary>
+    public Uri? RedirectTo { get; set; }
+
     public static async Task<WebhookReceiver> StartAsync()
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -37,13 +40,20 @@ public sealed class WebhookReceiver : IAsyncDisposable
         builder.Logging.ClearProviders();
         var app = builder.Build();
         WebhookReceiver? receiver = null;
-        app.MapPost("/hook", async (HttpContext context) =>
+        // "/hook" for plain webhooks; "/hook/..." for Slack/Teams-style URLs that carry their secret in the path.
+        app.MapPost("/hook/{**rest}", async (HttpContext context) =>
         {
             using var buffer = new MemoryStream();
             await context.Request.Body.CopyToAsync(buffer);
             var headers = context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
             receiver!.Requests.Enqueue(new ReceivedRequest(headers, buffer.ToArray()));
             var status = receiver.AlwaysStatus ?? (receiver.PlannedStatuses.TryDequeue(out var planned) ? planned : 200);
+            if (receiver.RedirectTo is { } target)
+            {
+                context.Response.Headers.Location = target.ToString();
+                return Results.StatusCode(307);
+            }
+
             return Results.StatusCode(status);
         });
         await app.StartAsync();

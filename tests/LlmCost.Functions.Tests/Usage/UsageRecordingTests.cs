@@ -269,7 +269,8 @@ public sealed class UsageRecordingTests : IAsyncLifetime
         using HttpClient anonymous = _host.CreateClient(null);
         (int status, JsonElement health) = await anonymous.GetJsonAsync("api/health");
         Assert.Equal(200, status);
-        Assert.Equal("ok", health.GetProperty("storage").GetString());
+        Assert.Equal("healthy", health.GetProperty("status").GetString());
+        Assert.Equal("ok", health.GetProperty("checks").GetProperty("storage").GetProperty("status").GetString());
         (int openApi, JsonElement document) = await anonymous.GetJsonAsync("openapi/v1.json");
         Assert.Equal(200, openApi);
         Assert.True(document.GetProperty("paths").TryGetProperty("/api/usage", out _));

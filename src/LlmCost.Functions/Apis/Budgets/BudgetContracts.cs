@@ -266,8 +266,6 @@ public sealed record FreezeResponse(string TenantId, string Scope, string ScopeI
 
 public sealed record ProfileBody(string? TenantId, string? Profile);
 
-public sealed record AuditResponse(string AuditId, string TenantId, DateTimeOffset At, string Actor, string Action, string TargetType, string TargetId, IReadOnlyDictionary<string, string> Details);
-
 public sealed record AlertResponse(
     string AlertId,
     string Kind,

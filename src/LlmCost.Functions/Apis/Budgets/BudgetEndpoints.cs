@@ -36,7 +36,6 @@ public static class BudgetEndpoints
         budgets.MapGet("/alerts", PendingAlertsAsync).WithName("ListPendingBudgetAlerts").RequireAuthorization(LlmCostAuth.ReaderPolicy);
         budgets.MapPost("/reservations/expire", ExpireAsync).WithName("ExpireBudgetReservations").RequireAuthorization(LlmCostAuth.AdminPolicy);
 
-        endpoints.MapGet("/api/audit", AuditAsync).WithName("GetAuditLog").WithTags("Budgets").RequireAuthorization(LlmCostAuth.AdminPolicy);
         return endpoints;
     }
 
@@ -61,7 +60,7 @@ public static class BudgetEndpoints
         }
 
         var list = await service.ListAsync(tenant, cancellationToken).ConfigureAwait(false);
-        return TypedResults.Ok(new { tenant_id = tenant, budgets = list.Select(BudgetResponse.From).ToList() });
+        return TypedResults.Ok(new { tenant_id = tenant, budgets = list.Where(b => Access(caller, b, null) is null).Select(BudgetResponse.From).ToList() });
     }
 
     private static async Task<IResult> GetAsync(string budgetId, ClaimsPrincipal caller, BudgetService service, CancellationToken cancellationToken)
@@ -206,7 +205,7 @@ public static class BudgetEndpoints
         return TypedResults.Ok(new
         {
             tenant_id = tenant,
-            freezes = freezes.Select(f => new FreezeResponse(f.TenantId, BudgetNames.Of(f.Scope), f.ScopeId, true, f.FrozenAt, f.FrozenBy, f.Reason)).ToList(),
+            freezes = freezes.Where(f => caller.MaySee(BudgetNames.Of(f.Scope), f.ScopeId)).Select(f => new FreezeResponse(f.TenantId, BudgetNames.Of(f.Scope), f.ScopeId, true, f.FrozenAt, f.FrozenBy, f.Reason)).ToList(),
         });
     }
 
@@ -223,32 +222,12 @@ public static class BudgetEndpoints
         }
 
         var pending = await alerts.ListPendingAsync(tenant, limit ?? 200, cancellationToken).ConfigureAwait(false);
-        return TypedResults.Ok(new { tenant_id = tenant, alerts = pending.Select(ToResponse).ToList() });
+        return TypedResults.Ok(new { tenant_id = tenant, alerts = pending.Where(a => caller.MaySee(a.Scope, a.ScopeId)).Select(ToResponse).ToList() });
     }
 
     /// <summary>Runs the expiry timer's work now (operations, tests): closes every reservation past its expiry.</summary>
     private static async Task<IResult> ExpireAsync(BudgetService service, CancellationToken cancellationToken) =>
         TypedResults.Ok(new { expired = await service.ExpireReservationsAsync(cancellationToken).ConfigureAwait(false) });
-
-    private static async Task<IResult> AuditAsync([FromQuery(Name = "tenant_id")] string? tenantId, int? limit, ClaimsPrincipal caller, BudgetService service, CancellationToken cancellationToken)
-    {
-        if (!caller.TryResolveTenant(tenantId, out var tenant, out var problem))
-        {
-            return problem;
-        }
-
-        if (limit is < 1 or > 1000)
-        {
-            return CallerAccess.FieldProblem("limit", "must be between 1 and 1000");
-        }
-
-        var entries = await service.ListAuditAsync(tenant, limit ?? 200, cancellationToken).ConfigureAwait(false);
-        return TypedResults.Ok(new
-        {
-            tenant_id = tenant,
-            entries = entries.Select(a => new AuditResponse(a.AuditId, a.TenantId, a.At, a.Actor, a.Action, a.TargetType, a.TargetId, a.Details)).ToList(),
-        });
-    }
 
     public static AlertResponse ToResponse(Alert a)
     {
@@ -272,14 +251,15 @@ public static class BudgetEndpoints
 
         if (budget.Scope == BudgetScope.User)
         {
-            return caller.CheckUserAccess(budget.AppliesToEveryUser ? userId ?? string.Empty : budget.ScopeId);
+            // A budget for every user applies to a bound reader's user too: its definition is visible, its state
+            // only for that user.
+            return budget.AppliesToEveryUser && userId is null ? null : caller.CheckUserAccess(budget.AppliesToEveryUser ? userId! : budget.ScopeId);
         }
 
         return caller.CheckScopeAccess();
     }
 
-    private static string Actor(ClaimsPrincipal caller) =>
-        caller.FindFirstValue(LlmCostAuth.KeyIdClaim) is { Length: > 0 } keyId ? $"key:{keyId}" : caller.Role() ?? "unknown";
+    private static string Actor(ClaimsPrincipal caller) => caller.AuditActor();
 
     private static IResult NotFound(string budgetId) =>
         TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: $"budget '{budgetId}' does not exist");

@@ -30,6 +30,12 @@ public sealed class AlertDeliveryOptions
 
     public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromMilliseconds(200);
     public TimeSpan HttpTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Allow webhook targets on loopback, private and link-local addresses (off: the service must not become a way
+    /// into its own network; tests and single-machine setups with a local receiver turn it on).
+    /// </summary>
+    public bool AllowPrivateNetworkTargets { get; set; }
 }
 
 /// <summary>
@@ -40,6 +46,18 @@ public sealed class AlertDeliveryOptions
 public sealed partial class AlertChannelSender : IAlertChannelSender
 {
     public const string HttpClientName = "llmcost-alerts";
+
+    /// <summary>
+    /// The alert HTTP client: connections guarded by <see cref="WebhookTargets"/>, and no HTTP client logging at all,
+    /// because Slack and Teams webhook URLs are bearer secrets and the default logging writes every request URI.
+    /// </summary>
+    public static IServiceCollection AddAlertHttpClient(IServiceCollection services)
+    {
+        services.AddHttpClient(HttpClientName)
+            .ConfigurePrimaryHttpMessageHandler(sp => WebhookTargets.CreateHandler(sp.GetRequiredService<IOptions<AlertDeliveryOptions>>().Value.AllowPrivateNetworkTargets))
+            .RemoveAllLoggers();
+        return services;
+    }
 
     private readonly IHttpClientFactory _httpClients;
     private readonly AlertDeliveryOptions _options;

@@ -8,6 +8,7 @@ using LlmCost.Core.Rollups;
 using LlmCost.Functions.Hosting;
 using LlmCost.Functions.Hosting.Auth;
 using LlmCost.Storage.Operations;
+using Microsoft.Extensions.Options;
 
 namespace LlmCost.Functions.Apis.Operations;
 
@@ -45,6 +46,7 @@ public static class OperationsApi
         api.MapGet("/rollups", GetRollups).WithName("GetRollups").RequireAuthorization(LlmCostAuth.ReaderPolicy);
         api.MapGet("/users/{userId}/export", ExportUser).WithName("ExportUserData").RequireAuthorization(LlmCostAuth.AdminPolicy);
         api.MapDelete("/users/{userId}", DeleteUser).WithName("DeleteUserData").RequireAuthorization(LlmCostAuth.AdminPolicy);
+        endpoints.MapAuditApi();
         return endpoints;
     }
 
@@ -64,10 +66,7 @@ public static class OperationsApi
         }
 
         var entries = await alerts.ListAsync(tenantId, unread ?? false, limit ?? 100, cancellationToken);
-        // A reader bound to one user sees only alerts about that user.
-        var bound = caller.BoundUser();
-        var visible = bound is null ? entries : [.. entries.Where(e => e.Alert.Scope == "user" && e.Alert.ScopeId == bound)];
-        return TypedResults.Ok(new { alerts = visible.Select(e => AlertJson(e, null)) });
+        return TypedResults.Ok(new { alerts = entries.Where(e => Visible(caller, e)).Select(e => AlertJson(e, null)) });
     }
 
     private static async Task<IResult> GetAlert(
@@ -108,9 +107,16 @@ public static class OperationsApi
     // ---- subscriptions ----
 
     private static async Task<IResult> CreateSubscription(
-        ClaimsPrincipal caller, ISubscriptionStore subscriptions, TimeProvider time, SubscriptionBody body, CancellationToken cancellationToken)
+        ClaimsPrincipal caller, ISubscriptionStore subscriptions, TimeProvider time, IOptions<AlertDeliveryOptions> delivery, SubscriptionBody body,
+        CancellationToken cancellationToken)
     {
         var errors = SubscriptionValidator.Validate(new SubscriptionRequest(body.TenantId, body.Channel, body.Url, body.Email, body.Secret, body.Kinds));
+        if (!errors.ContainsKey("url") && body.Channel != AlertChannels.Email
+            && WebhookTargets.Problem(body.Url, delivery.Value.AllowPrivateNetworkTargets) is { } target)
+        {
+            errors["url"] = [$"url {target} (LlmCost:Alerts:AllowPrivateNetworkTargets is off)"];
+        }
+
         if (errors.Count > 0)
         {
             return TypedResults.ValidationProblem(errors, detail: string.Join("; ", errors.Values.SelectMany(v => v)), title: "Invalid subscription");
@@ -218,7 +224,7 @@ public static class OperationsApi
         }
 
         var rule = await rules.GetAsync(tenantId, ruleId, cancellationToken);
-        return rule is null ? NotFound("rule", ruleId) : TypedResults.Ok(RuleJson(rule));
+        return rule is null || !caller.MaySee(rule.Scope, rule.ScopeId) ? NotFound("rule", ruleId) : TypedResults.Ok(RuleJson(rule));
     }
 
     private static async Task<IResult> ListRules(ClaimsPrincipal caller, IAlertRuleStore rules, string? tenant_id, CancellationToken cancellationToken)
@@ -229,7 +235,7 @@ public static class OperationsApi
         }
 
         var list = await rules.ListAsync(tenantId, cancellationToken);
-        return TypedResults.Ok(new { rules = list.OrderBy(r => r.CreatedAt).Select(RuleJson) });
+        return TypedResults.Ok(new { rules = list.Where(r => caller.MaySee(r.Scope, r.ScopeId)).OrderBy(r => r.CreatedAt).Select(RuleJson) });
     }
 
     private static async Task<IResult> DeleteRule(ClaimsPrincipal caller, IAlertRuleStore rules, string ruleId, string? tenant_id, CancellationToken cancellationToken)
@@ -256,6 +262,10 @@ public static class OperationsApi
         if (!DateOnly.TryParseExact(body.Date, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var date))
         {
             errors["date"] = ["date must be a yyyy-MM-dd date"];
+        }
+        else if (!QueryDates.InRange(date))
+        {
+            errors["date"] = [$"date {QueryDates.Problem}"];
         }
 
         if (errors.Count > 0)
@@ -289,6 +299,7 @@ public static class OperationsApi
             period = body.Period,
             start = report.Request.Start,
             end = report.Request.End,
+            as_of = generated.AsOf,
             totals = new
             {
                 requests = report.Totals.Requests,
@@ -332,7 +343,7 @@ public static class OperationsApi
     }
 
     private static async Task<IResult> DownloadReport(
-        ClaimsPrincipal caller, IArchiveStore files, string? tenant_id, string? path, CancellationToken cancellationToken)
+        ClaimsPrincipal caller, IArchiveStore files, ReportService reports, string? tenant_id, string? path, CancellationToken cancellationToken)
     {
         if (!caller.TryResolveTenant(tenant_id, out var tenantId, out var problem))
         {
@@ -344,21 +355,21 @@ public static class OperationsApi
             return denied;
         }
 
-        var prefix = "reports/" + OperationsStorage.SafeName(tenantId) + "/";
-        if (string.IsNullOrEmpty(path) || !path.StartsWith(prefix, StringComparison.Ordinal) || path.Contains("..", StringComparison.Ordinal))
+        if (!reports.IsTenantReportPath(tenantId, path))
         {
-            return CallerAccess.FieldProblem("path", $"must be a report path of this tenant (starting with {prefix})");
+            return CallerAccess.FieldProblem("path", $"must be a report file path of this tenant (reports/{OperationsStorage.SafeName(tenantId)}/..., no empty or dot segments)");
         }
 
-        var content = await files.ReadAsync(path, cancellationToken);
+        var file = path!;
+        var content = await files.ReadAsync(file, cancellationToken);
         if (content is null)
         {
-            return NotFound("report file", path);
+            return NotFound("report file", file);
         }
 
-        var type = path.EndsWith(".csv", StringComparison.Ordinal) ? "text/csv; charset=utf-8"
-            : path.EndsWith(".svg", StringComparison.Ordinal) ? "image/svg+xml" : "application/json";
-        return TypedResults.File(content, type, path[(path.LastIndexOf('/') + 1)..]);
+        var type = file.EndsWith(".csv", StringComparison.Ordinal) ? "text/csv; charset=utf-8"
+            : file.EndsWith(".svg", StringComparison.Ordinal) ? "image/svg+xml" : "application/json";
+        return TypedResults.File(content, type, file[(file.LastIndexOf('/') + 1)..]);
     }
 
     private static async Task<string> DownloadUrlAsync(IArchiveStore files, HttpContext http, string tenantId, string path, CancellationToken cancellationToken)
@@ -393,10 +404,18 @@ public static class OperationsApi
         {
             errors["from"] = ["from must be a yyyy-MM-dd date"];
         }
+        else if (!QueryDates.InRange(fromDay))
+        {
+            errors["from"] = [$"from {QueryDates.Problem}"];
+        }
 
         if (!DateOnly.TryParseExact(to, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var toDay) || toDay < fromDay)
         {
             errors["to"] = ["to must be a yyyy-MM-dd date, not before from"];
+        }
+        else if (!QueryDates.InRange(toDay))
+        {
+            errors["to"] = [$"to {QueryDates.Problem}"];
         }
         else if (g == RollupGranularity.Hour && toDay.DayNumber - fromDay.DayNumber > 31)
         {
@@ -457,7 +476,7 @@ public static class OperationsApi
             return problem;
         }
 
-        var file = await gdpr.ExportAsync(tenantId, userId, Actor(caller), cancellationToken);
+        var file = await gdpr.ExportAsync(tenantId, userId, caller.AuditActor(), cancellationToken);
         return TypedResults.File(file, "application/json", $"{OperationsStorage.SafeName(userId)}-export.json");
     }
 
@@ -473,24 +492,29 @@ public static class OperationsApi
             return problem;
         }
 
-        var deletion = await gdpr.DeleteAsync(tenantId, userId, Actor(caller), cancellationToken);
+        var deletion = await gdpr.DeleteAsync(tenantId, userId, caller.AuditActor(), cancellationToken);
         return TypedResults.Ok(new
         {
             tenant_id = deletion.TenantId,
             user_id = deletion.UserId,
-            tenant_days_changed = deletion.TenantDaysChanged,
-            alerts_deleted = deletion.AlertsDeleted,
             deleted_at = deletion.At,
+            raw_events_deleted = deletion.RawEventsDeleted,
+            tenant_days_changed = deletion.TenantDaysChanged,
+            archives_rewritten = deletion.ArchivesRewritten,
+            archived_events_removed = deletion.ArchivedEventsRemoved,
+            rollup_days_recomputed = deletion.RollupDaysRecomputed,
+            reports_rewritten = deletion.ReportsRewritten,
+            alerts_deleted = deletion.AlertsDeleted,
+            ingest_log_rows_deleted = deletion.IngestLogRowsDeleted,
+            held_by_modules = deletion.Holders,
+            audit_kept = true,
             audited = true,
         });
     }
 
     // ---- helpers ----
 
-    private static string Actor(ClaimsPrincipal caller) => caller.FindFirst(LlmCostAuth.KeyIdClaim)?.Value ?? "unknown";
-
-    private static bool Visible(ClaimsPrincipal caller, AlertEntry entry) =>
-        caller.BoundUser() is not { } bound || (entry.Alert.Scope == "user" && entry.Alert.ScopeId == bound);
+    private static bool Visible(ClaimsPrincipal caller, AlertEntry entry) => caller.MaySee(entry.Alert.Scope, entry.Alert.ScopeId);
 
     private static IResult NotFound(string what, string id) =>
         TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: $"{what} '{id}' does not exist");

@@ -1,10 +1,14 @@
 using System.Text.Json;
+using LlmCost.Core.Recording;
 using LlmCost.Functions.Hosting.Auth;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace LlmCost.Functions.Apis.Usage;
 
-/// <summary>Reads a request body as JSON within a size limit: 413 above it, 400 (with the position) when malformed.</summary>
+/// <summary>
+/// Reads a request body as JSON within a size limit: 413 above it, 400 (with the position) when malformed. The body
+/// has already passed <see cref="JsonInputPolicy"/> (duplicates, surrogates, depth) in the host's middleware.
+/// </summary>
 internal static class JsonBody
 {
     public static async Task<(JsonDocument? Document, IResult? Problem)> ReadAsync(HttpRequest request, long maxBytes, CancellationToken cancellationToken)
@@ -39,7 +43,7 @@ internal static class JsonBody
 
         try
         {
-            return (JsonDocument.Parse(buffer.ToArray(), new JsonDocumentOptions { MaxDepth = 32 }), null);
+            return (JsonDocument.Parse(buffer.ToArray(), JsonInputPolicy.DocumentOptions), null);
         }
         catch (JsonException ex)
         {

@@ -3,6 +3,7 @@ using System.Security.Claims;
 using System.Text.Json;
 using LlmCost.Core.Pricing;
 using LlmCost.Core.Recording;
+using LlmCost.Core.Retention;
 using LlmCost.Functions.Hosting;
 using LlmCost.Functions.Hosting.Auth;
 using LlmCost.Storage;
@@ -12,7 +13,7 @@ namespace LlmCost.Functions.Apis.Usage;
 
 /// <summary>
 /// The usage HTTP API: record (POST /api/usage), price (POST /api/price), query (users/teams/tenants usage,
-/// user events) and health. Thin: parse, authorise, call Core, map outcomes.
+/// user events). Thin: parse, authorise, call Core, map outcomes.
 /// </summary>
 internal static partial class UsageEndpoints
 {
@@ -38,7 +39,6 @@ internal static partial class UsageEndpoints
             .Produces<UsageWire.UsageResponse>();
         api.MapGet("/users/{userId}/events", EventsAsync).RequireAuthorization(LlmCostAuth.ReaderPolicy).WithName("ListUserEvents")
             .Produces<UsageWire.EventsResponse>();
-        api.MapGet("/health", HealthAsync).AllowAnonymous().WithName("Health").AddEndpointFilter<ConfigurationHealthFilter>();
         return endpoints;
     }
 
@@ -247,14 +247,26 @@ internal static partial class UsageEndpoints
             UsageScopeKind.Team => UsageScope.Team(tenantId, id),
             _ => UsageScope.Tenant(tenantId),
         };
-        var reader = http.RequestServices.GetRequiredService<IUsageSummaryReader>();
-        IReadOnlyList<UsageBucket> buckets = await reader.ReadBucketsAsync(
-            scope, DateOnly.FromDateTime(from.UtcDateTime), DateOnly.FromDateTime(to.UtcDateTime.AddTicks(-1)), cancellationToken);
-        UsageReport report = UsageQuery.Aggregate(buckets, from, to, granularity, groupBy);
+        // Days past raw retention have no summaries left: they are answered from the rollups, and said so.
+        ArchivedUsageSlice? archived = http.RequestServices.GetService<ArchivedUsage>() is { } history
+            ? await history.ReadAsync(scope, from, to, granularity, cancellationToken)
+            : null;
+        DateTimeOffset liveFrom = archived is null ? from : archived.Before;
+        UsageReport report = UsageQuery.Aggregate([], from, to, granularity, groupBy);
+        if (liveFrom < to)
+        {
+            var reader = http.RequestServices.GetRequiredService<IUsageSummaryReader>();
+            IReadOnlyList<UsageBucket> buckets = await reader.ReadBucketsAsync(
+                scope, DateOnly.FromDateTime(liveFrom.UtcDateTime), DateOnly.FromDateTime(to.UtcDateTime.AddTicks(-1)), cancellationToken);
+            report = UsageQuery.Aggregate(buckets, liveFrom, to, granularity, groupBy);
+        }
+
+        report = ArchivedUsage.Combine(report, archived);
         return TypedResults.Ok(new UsageWire.UsageResponse(
             kind.ToString().ToLowerInvariant(), id, tenantId, from, to, granularity.ToString().ToLowerInvariant(),
             groupBy == UsageGroupBy.None ? null : groupBy.ToString().ToLowerInvariant(),
-            UsageWire.From(report.Total), report.Series.Select(UsageWire.From).ToList()));
+            UsageWire.From(report.Total), report.Series.Select(UsageWire.From).ToList(),
+            archived is null ? null : new UsageWire.ArchivedPart(from, archived.Before < to ? archived.Before : to, "rollups", ArchivedUsage.NotKept)));
     }
 
     private static async Task<IResult> EventsAsync(
@@ -299,33 +311,16 @@ internal static partial class UsageEndpoints
         try
         {
             UsageEventPage page = await reader.ReadUserEventsPageAsync(tenantId, userId, from, to, pageSize, token, cancellationToken);
-            return TypedResults.Ok(new UsageWire.EventsResponse(page.Events.Select(UsageWire.From).ToList(), page.ContinuationToken));
+            // Events of days past raw retention live only in the archives: say so instead of an empty page.
+            DateTimeOffset? archivedBefore = http.RequestServices.GetService<RetentionOptions>() is { } retention
+                && new DateTimeOffset(retention.RawCutoff(time.GetUtcNow()).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero) is var cutoff && from < cutoff
+                ? cutoff
+                : null;
+            return TypedResults.Ok(new UsageWire.EventsResponse(page.Events.Select(UsageWire.From).ToList(), page.ContinuationToken, archivedBefore));
         }
         catch (FormatException)
         {
             return CallerAccess.FieldProblem("continuation_token", "is not a token returned by this query");
-        }
-    }
-
-    private static async Task<IResult> HealthAsync(LlmCostStorage storage, LlmCost.Storage.Usage.UsageProjectionTracker projection, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await storage.Table(LlmCost.Storage.Usage.UsageTables.Events)
-                .GetEntityIfExistsAsync<Azure.Data.Tables.TableEntity>("health", "probe", ["RowKey"], cancellationToken);
-            // How far the usage projector is behind: this instance's acknowledged events not yet applied, older
-            // pending rows its last sweep found in storage, and the age of the oldest of them.
-            LlmCost.Storage.Usage.ProjectionLag lag = projection.Lag();
-            return TypedResults.Ok(new
-            {
-                status = "healthy",
-                storage = "ok",
-                projection = new { pending = lag.LocalPending + lag.SweptPending, local_pending = lag.LocalPending, swept_pending = lag.SweptPending, oldest_age_seconds = Math.Round(lag.OldestAge.TotalSeconds, 3) },
-            });
-        }
-        catch (Exception ex) when (ex is Azure.RequestFailedException or HttpRequestException or InvalidOperationException or AggregateException)
-        {
-            return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Unhealthy", detail: "storage is not reachable");
         }
     }
 
@@ -343,9 +338,21 @@ internal static partial class UsageEndpoints
             return false;
         }
 
+        if (!QueryDates.InRange(to))
+        {
+            problem = CallerAccess.FieldProblem("to", QueryDates.Problem);
+            return false;
+        }
+
         if (!TryReadInstant(query["from"].ToString(), to.AddDays(-30), out from))
         {
             problem = CallerAccess.FieldProblem("from", "must be a date (2025-03-10) or a date-time with an offset (2025-03-10T14:00:00Z)");
+            return false;
+        }
+
+        if (!QueryDates.InRange(from))
+        {
+            problem = CallerAccess.FieldProblem("from", QueryDates.Problem);
             return false;
         }
 

@@ -29,7 +29,10 @@ internal static class UsageWire
 
     public sealed record UsageResponse(
         string Scope, string Id, string TenantId, DateTimeOffset From, DateTimeOffset To, string Granularity, string? GroupBy,
-        Totals Total, IReadOnlyList<SeriesPoint> Series);
+        Totals Total, IReadOnlyList<SeriesPoint> Series, ArchivedPart? Archived = null);
+
+    /// <summary>The part of the range past raw retention: answered from <paramref name="Source"/>, without <paramref name="NotKept"/>.</summary>
+    public sealed record ArchivedPart(DateTimeOffset From, DateTimeOffset To, string Source, IReadOnlyList<string> NotKept);
 
     public sealed record EventView(
         string EventId, string TenantId, string UserId, string? TeamId, string? App, string Provider, string Model,
@@ -45,7 +48,8 @@ internal static class UsageWire
         long CacheAudioReadTokens, long OutputTokens, long ReasoningTokens, long OutputAudioTokens, long WebSearches,
         IReadOnlyDictionary<string, long> Units);
 
-    public sealed record EventsResponse(IReadOnlyList<EventView> Events, string? ContinuationToken);
+    /// <param name="ArchivedBefore">Set when the range reaches days past raw retention: their events are archived, not listed.</param>
+    public sealed record EventsResponse(IReadOnlyList<EventView> Events, string? ContinuationToken, DateTimeOffset? ArchivedBefore = null);
 
     /// <param name="KnownCostUsd">When unpriced only because some used classes have no price: the cost of the
     /// classes that do (a lower bound, never the cost).</param>

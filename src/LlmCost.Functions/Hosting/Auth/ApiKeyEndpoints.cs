@@ -1,5 +1,7 @@
 using System.Security.Claims;
+using LlmCost.Core.Audit;
 using LlmCost.Core.Recording;
+using LlmCost.Storage;
 
 namespace LlmCost.Functions.Hosting.Auth;
 
@@ -17,7 +19,7 @@ public static class ApiKeyEndpoints
     {
         RouteGroupBuilder group = endpoints.MapGroup("/api/keys").RequireAuthorization(LlmCostAuth.AdminPolicy).WithTags("Keys");
 
-        group.MapPost("/", async (CreateKeyRequest? request, ApiKeyService keys, CancellationToken cancellationToken) =>
+        group.MapPost("/", async (CreateKeyRequest? request, ApiKeyService keys, ClaimsPrincipal caller, HttpContext http, CancellationToken cancellationToken) =>
         {
             if (request is null)
             {
@@ -56,7 +58,8 @@ public static class ApiKeyEndpoints
             }
 
             (ApiKeyRecord record, string plain) = await keys.CreateAsync(
-                request.Role!, request.Role == ApiKeyRoles.Admin ? null : request.TenantId, request.UserId, request.Name, cancellationToken);
+                request.Role!, request.Role == ApiKeyRoles.Admin ? null : request.TenantId, request.UserId, request.Name, caller.AuditActor(), cancellationToken);
+            await MoveAuditLinesAsync(http, record.TenantId);
             return TypedResults.Created($"/api/keys/{record.KeyId}",
                 new CreatedKeyResponse(record.KeyId, plain, record.Role, record.TenantId, record.UserId, record.Name, record.CreatedAt));
         }).WithName("CreateApiKey");
@@ -71,12 +74,39 @@ public static class ApiKeyEndpoints
             });
         }).WithName("ListApiKeys");
 
-        group.MapDelete("/{keyId}", async (string keyId, ApiKeyService keys, ClaimsPrincipal caller, CancellationToken cancellationToken) =>
-            await keys.DeleteAsync(keyId, cancellationToken)
-                ? Results.NoContent()
-                : TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: $"no API key '{keyId}'"))
-            .WithName("DeleteApiKey");
+        group.MapDelete("/{keyId}", async (string keyId, ApiKeyService keys, IApiKeyStore store, ClaimsPrincipal caller, HttpContext http, CancellationToken cancellationToken) =>
+        {
+            ApiKeyRecord? key = await store.FindAsync(keyId, cancellationToken);
+            if (key is null || !await keys.DeleteAsync(keyId, caller.AuditActor(), cancellationToken))
+            {
+                return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: $"no API key '{keyId}'");
+            }
+
+            await MoveAuditLinesAsync(http, key.TenantId);
+            return Results.NoContent();
+        }).WithName("DeleteApiKey");
 
         return endpoints;
+    }
+
+    /// <summary>
+    /// Moves the change's audit line (committed with it, pending in the key table) into the audit log now, so the key
+    /// table does not accumulate them; if storage refuses, the line stays pending and the next audit read moves it.
+    /// </summary>
+    private static async Task MoveAuditLinesAsync(HttpContext http, string? tenantId)
+    {
+        if (http.RequestServices.GetService<AuditTrail>() is not { } audit)
+        {
+            return;
+        }
+
+        try
+        {
+            await audit.DrainAsync(tenantId ?? AuditEntry.ServiceWide, CancellationToken.None);
+        }
+        catch (Exception ex) when (StorageOutage.IsOutage(ex))
+        {
+            // The key change itself is committed (with its line); answering an error now would be wrong.
+        }
     }
 }

@@ -17,8 +17,8 @@ public static class AuthSetup
         // LLMCOST_ADMIN_KEY (environment) wins over LlmCost:AdminKey (settings file).
         options.AdminKey = configuration["LLMCOST_ADMIN_KEY"] is { Length: > 0 } fromEnv ? fromEnv : configuration["LlmCost:AdminKey"];
         services.AddSingleton(options);
-        services.AddMemoryCache();
         services.AddSingleton<ApiKeyService>();
+        services.AddSingleton<LlmCost.Core.Retention.IUserDataHolder, ApiKeyUserData>();
         services.AddAuthentication(LlmCostAuth.Scheme)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(LlmCostAuth.Scheme, _ => { });
         services.AddAuthorizationBuilder()

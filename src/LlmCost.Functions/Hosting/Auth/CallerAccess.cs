@@ -88,6 +88,25 @@ public static class CallerAccess
         return caller.BoundUser() is null ? null : Forbidden("this API key may only read its own user");
     }
 
+    /// <summary>
+    /// Whether the caller may see a record about (<paramref name="scope"/>, <paramref name="scopeId"/>) of its tenant:
+    /// everything for admin and tenant keys; for a reader bound to a user, only records about that user. Every list
+    /// endpoint filters with this, and every single-record read answers 404 for what it would filter out.
+    /// </summary>
+    public static bool MaySee(this ClaimsPrincipal caller, string? scope, string? scopeId)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        return caller.BoundUser() is not { } bound
+            || (string.Equals(scope, "user", StringComparison.OrdinalIgnoreCase) && string.Equals(scopeId, bound, StringComparison.Ordinal));
+    }
+
+    /// <summary>Who acted, as written into audit lines: "key:{keyId}" (never the key itself), else the role.</summary>
+    public static string AuditActor(this ClaimsPrincipal caller)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        return caller.FindFirstValue(LlmCostAuth.KeyIdClaim) is { Length: > 0 } keyId ? $"key:{keyId}" : caller.Role() ?? "unknown";
+    }
+
     public static IResult Forbidden(string detail) =>
         TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Forbidden", detail: detail);
 
