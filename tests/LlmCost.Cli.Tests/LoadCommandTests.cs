@@ -59,6 +59,25 @@ public sealed class LoadCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task AWarmupRunsFirstUnderAnotherTenantAndIsNotCounted()
+    {
+        await using var server = FakeService.Start((_, _) => (200, "{}"));
+
+        (int exit, string[] lines, string error) = await RunAsync("--url", server.Url, "--count", "5", "--warmup", "4", "--batch", "2", "--trace", "code");
+
+        Assert.True(exit == 0, error);
+        JsonElement report = JsonDocument.Parse(Assert.Single(lines)).RootElement;
+        Assert.Equal(5, report.GetProperty("events").GetInt64());
+        Assert.Equal(3, report.GetProperty("status").GetProperty("200").GetInt64());
+        Assert.Equal(4, report.GetProperty("warmup").GetInt32());
+        List<JsonElement> events = server.Posts().SelectMany(p => p.Body.GetProperty("events").EnumerateArray()).ToList();
+        List<JsonElement> warm = events.Where(e => e.GetProperty("tenant_id").GetString() == "load-test-warmup").ToList();
+        Assert.Equal(4, warm.Count);
+        Assert.All(warm, e => Assert.StartsWith("warmup-", e.GetProperty("event_id").GetString(), StringComparison.Ordinal));
+        Assert.Equal(5, events.Count(e => e.GetProperty("tenant_id").GetString() == "load-test"));
+    }
+
+    [Fact]
     public async Task BatchesCarryNEventsPerRequest_AndTheDrainTimeComesFromTheServicesHealth()
     {
         int healthCalls = 0;
@@ -133,13 +152,17 @@ public sealed class LoadCommandTests : IDisposable
         var before = new HashSet<string>((await TablesAsync(storage)).Where(t => t.StartsWith("loadbaseline", StringComparison.Ordinal)));
 
         (int exit, string[] lines, string error) = await RunAsync(
-            "--url", server.Url, "--count", "250", "--concurrency", "4", "--trace", "code", "--baseline", "raw-insert,raw-batch", "--storage", storage);
+            "--url", server.Url, "--count", "250", "--concurrency", "4", "--trace", "code", "--baseline", "raw-insert,raw-batch", "--storage", storage,
+            "--baseline-concurrency", "3");
 
         Assert.True(exit == 0, error);
         JsonElement report = JsonDocument.Parse(Assert.Single(lines)).RootElement;
         JsonElement insert = report.GetProperty("baseline").GetProperty("raw-insert");
         JsonElement batch = report.GetProperty("baseline").GetProperty("raw-batch");
         Assert.Equal(250, insert.GetProperty("events").GetInt64());
+        Assert.Equal(4, report.GetProperty("concurrency").GetInt32());
+        Assert.Equal(3, insert.GetProperty("concurrency").GetInt32());
+        Assert.Equal(3, batch.GetProperty("concurrency").GetInt32());
         Assert.Equal(250, insert.GetProperty("status").GetProperty("204").GetInt64()); // one entity per request
         Assert.Equal(250, batch.GetProperty("events").GetInt64());
         Assert.Equal(3, batch.GetProperty("status").GetProperty("202").GetInt64()); // 100 + 100 + 50 entities

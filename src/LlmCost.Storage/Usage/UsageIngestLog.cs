@@ -19,8 +19,8 @@ public sealed class UsageIngestOptions
     /// </summary>
     public int Shards { get; set; } = 4;
 
-    /// <summary>Events per log transaction (two rows each: id and pending; 50 fill the 100-action limit).</summary>
-    public int MaxEventsPerTransaction { get; set; } = 50;
+    /// <summary>Events per log transaction: an id row each plus ONE batch row, so 99 fill the 100-action limit.</summary>
+    public int MaxEventsPerTransaction { get; set; } = 99;
 
     /// <summary>Log transactions one instance keeps in flight per shard partition.</summary>
     public int MaxInFlightPerShard { get; set; } = 2;
@@ -56,7 +56,7 @@ public sealed class UsageIngestOptions
     public bool RunProjector { get; set; } = true;
 
     public bool IsValid() =>
-        Shards is >= 1 and <= 64 && MaxEventsPerTransaction is >= 1 and <= 50 && MaxInFlightPerShard is >= 1 and <= 16
+        Shards is >= 1 and <= 64 && MaxEventsPerTransaction is >= 1 and <= 99 && MaxInFlightPerShard is >= 1 and <= 16
         && MaxProjectionBatch is >= 1 and <= 100_000 && ProjectionConcurrency is >= 1 and <= 256 && SweepInterval > TimeSpan.Zero && SweepAge >= TimeSpan.Zero
         && ActiveWindow > TimeSpan.Zero && ProjectionDeferral >= TimeSpan.Zero && ProjectionDeferral <= TimeSpan.FromMinutes(1) && ReadBarrierTimeout >= TimeSpan.Zero;
 }
@@ -71,9 +71,12 @@ public sealed class UsageIngestOptions
 /// <item><b>Id row</b>: RowKey = event id, Kind "id": user, UTC day, cost, priced, reason, received time. The
 /// tenant-wide idempotency record: a second Add of the same id fails with 409 whatever user or timestamp the
 /// resend carries. Kept as long as the raw event (retention and GDPR delete remove it with the event).</item>
-/// <item><b>Pending row</b>: RowKey <c>~p|{receivedTicks:D19}|{eventId}</c>, Kind "pending": the whole event.
-/// Written in the SAME transaction as the id row: the durable intent that the event will reach its user-day
-/// partition, the team/tenant rows, the indexes and the observers. Deleted once all of that is done.</item>
+/// <item><b>Batch row</b>: RowKey <c>~p|{receivedTicks:D19}|~{batchId}</c>, Kind "batch": every event of one log
+/// transaction (<see cref="IngestBatchRow"/>), written in the SAME transaction as their id rows: the durable intent
+/// that those events will reach their user-day partitions, the team/tenant rows, the indexes and the observers.
+/// Deleted once every event in it is applied. Event ids never start with '~', so the key cannot collide with the
+/// previous format's pending rows (<c>~p|{ticks}|{eventId}</c>, Kind "pending", one event each), which the
+/// projector still reads and applies (rows left by the previous version at an upgrade).</item>
 /// <item><c>usageingestactive</c>: PartitionKey "active", RowKey <c>{tenant}|{shard:D2}</c>, <c>LastWrite</c> =
 /// the hour of the latest write (upserted once per shard and hour, before the first log write of that hour):
 /// how the sweep finds partitions that may hold pending rows without scanning the log.</item>
@@ -84,13 +87,19 @@ public static class UsageIngestLog
     public const string Table = "usageingest";
     public const string ActiveTable = "usageingestactive";
     public const string ActivePartition = "active";
+
+    /// <summary>Every row still to be applied (batch rows, and one-event rows of the previous format) starts with this.</summary>
     public const string PendingPrefix = "~p|";
 
     /// <summary>Sorts after every pending key ('}' follows '|').</summary>
     public const string PendingPrefixEnd = "~p}";
 
     public const string KindId = "id";
+
+    /// <summary>A one-event pending row of the previous format (read, never written).</summary>
     public const string KindPending = "pending";
+
+    public const string KindBatch = IngestBatchRow.Kind;
 
     /// <summary>FNV-1a (32 bit) of the UTF-8 bytes: stable across processes, versions and platforms.</summary>
     public static int Shard(string eventId, int shards)
@@ -113,8 +122,9 @@ public static class UsageIngestLog
     public static string Partition(string tenantId, int shard) =>
         StorageKeys.Compose(tenantId, shard.ToString("D2", CultureInfo.InvariantCulture));
 
-    public static string PendingRowKey(DateTimeOffset receivedAt, string eventId) =>
-        $"{PendingPrefix}{receivedAt.UtcTicks.ToString("D19", CultureInfo.InvariantCulture)}|{eventId}";
+    /// <summary>The batch row of a transaction whose oldest event was received at <paramref name="receivedAt"/>.</summary>
+    public static string BatchRowKey(DateTimeOffset receivedAt, string batchId) =>
+        $"{PendingPrefix}{receivedAt.UtcTicks.ToString("D19", CultureInfo.InvariantCulture)}|{RecordKeys.ReservedRowPrefix}{batchId}";
 
     /// <summary>The upper bound (exclusive) of pending keys received before <paramref name="before"/>.</summary>
     public static string PendingKeyBefore(DateTimeOffset before) =>
@@ -136,7 +146,7 @@ public static class UsageIngestLog
 
     public static string ActiveHour(DateTimeOffset time) => time.UtcDateTime.ToString("yyyyMMddHH", CultureInfo.InvariantCulture);
 
-    internal static TableEntity IdEntity(string partitionKey, UsageEvent e, string pendingKey, string writeId) => UsageRows.WithoutNulls(new TableEntity(partitionKey, e.EventId)
+    internal static TableEntity IdEntity(string partitionKey, UsageEvent e, string writeId) => UsageRows.WithoutNulls(new TableEntity(partitionKey, e.EventId)
     {
         ["Kind"] = KindId,
         ["UserId"] = e.UserId,
@@ -145,24 +155,28 @@ public static class UsageIngestLog
         ["Priced"] = e.Priced,
         ["UnpricedReason"] = e.UnpricedReason,
         ["ReceivedAt"] = e.RecordedAt,
-        ["PendingKey"] = pendingKey,
         ["WriteId"] = writeId,
     });
 
-    internal static TableEntity PendingEntity(string partitionKey, string pendingKey, UsageEvent e)
+    /// <summary>
+    /// The events of a pending row: a batch row's, or the one event of a previous-format row. Throws
+    /// <see cref="InvalidDataException"/> (or a format error) for a row this version cannot read exactly.
+    /// </summary>
+    internal static List<UsageEvent> ReadPending(TableEntity entity)
     {
-        TableEntity entity = UsageRows.EventEntity(partitionKey, e);
-        entity.RowKey = pendingKey;
-        entity["Kind"] = KindPending;
-        entity["EventId"] = e.EventId;
-        return entity;
-    }
+        if (IngestBatchRow.IsBatch(entity))
+        {
+            return IngestBatchRow.Read(entity);
+        }
 
-    internal static UsageEvent FromPending(TableEntity entity)
-    {
+        if (entity.GetString("Kind") != KindPending)
+        {
+            throw new InvalidDataException($"row {entity.RowKey} is neither a batch nor a pending row");
+        }
+
         string eventId = entity.GetString("EventId") ?? throw new InvalidDataException($"pending row {entity.RowKey} has no EventId");
-        entity.RowKey = eventId;
-        return UsageRows.ToEvent(entity);
+        var copy = new TableEntity(entity) { RowKey = eventId };
+        return [UsageRows.ToEvent(copy)];
     }
 
     internal static RecordOutcome OutcomeFromId(TableEntity idRow, UsageEvent resent) => new(
@@ -174,23 +188,11 @@ public static class UsageIngestLog
         idRow.GetString("UnpricedReason"));
 
     /// <summary>
-    /// A generous upper bound of the bytes an event's two rows add to a transaction body (JSON, UTF-8), so a
-    /// transaction stays under Table Storage's 4 MiB whatever tags and names the events carry.
+    /// A generous upper bound of the bytes an id row adds to a transaction body (JSON, UTF-8, multipart headers),
+    /// so the 4 MiB body limit is checked whatever ids and reasons the events carry.
     /// </summary>
-    internal static int EstimatedBytes(UsageEvent e)
-    {
-        int chars = e.EventId.Length * 3 + e.TenantId.Length + e.UserId.Length * 2 + (e.TeamId?.Length ?? 0) + (e.App?.Length ?? 0)
-            + e.Provider.Length + e.Model.Length + (e.UnpricedReason?.Length ?? 0) * 2 + (e.ReservationId?.Length ?? 0)
-            + (e.PricedModel?.Length ?? 0) + (e.PricedProvider?.Length ?? 0) + (e.PriceSource?.Length ?? 0);
-        foreach ((string key, string value) in e.Tags)
-        {
-            chars += key.Length + value.Length + 8;
-        }
-
-        // Non-ASCII takes up to 3 bytes in UTF-8 and JSON escapes can take 6: count 6 per character, plus the
-        // property names and fixed fields of both rows.
-        return 3_000 + chars * 6;
-    }
+    internal static int IdRowWireBytes(UsageEvent e) =>
+        1_500 + (e.EventId.Length * 2 + e.TenantId.Length + e.UserId.Length + (e.UnpricedReason?.Length ?? 0)) * 6;
 }
 
 /// <summary>The ingest path's instruments on the shared "LlmCost" meter.</summary>

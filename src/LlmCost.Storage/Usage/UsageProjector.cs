@@ -20,11 +20,14 @@ namespace LlmCost.Storage.Usage;
 /// <item>writes the team/tenant copies of the touched buckets (absolute values with the source Seq);</item>
 /// <item>hands every event of the cycle to the <see cref="IUsageRecordedObserver"/>s (idempotent per event id),
 /// retried until they succeed;</item>
-/// <item>deletes the pending rows.</item>
+/// <item>deletes the batch rows (each only after every event in it went through steps 1-4).</item>
 /// </list>
-/// A crash anywhere leaves the pending rows, so the same cycle runs again (here after a restart, or on another
+/// A crash anywhere leaves the batch rows, so the same cycle runs again (here after a restart, or on another
 /// instance through <see cref="SweepAsync"/>); every step is idempotent, so nothing is counted twice and nothing
-/// acknowledged is lost.
+/// acknowledged is lost. The same holds when two projectors (this instance's and another's sweep) apply one batch
+/// row at once: the event row's Add lets exactly one of them count each event, the summaries move with it in the
+/// same transaction, the team/tenant copies are absolute values ordered by Seq, the observers are idempotent per
+/// event id, and deleting a row that is already gone is a success.
 /// </summary>
 public sealed partial class UsageProjector
 {
@@ -41,7 +44,7 @@ public sealed partial class UsageProjector
     private readonly TimeProvider _time;
     private readonly ILogger<UsageProjector> _logger;
     private readonly ConcurrentDictionary<string, ShardProjector> _shards = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, long> _localSeqs = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, IReadOnlyList<long>> _localSeqs = new(StringComparer.Ordinal);
     private readonly object _indexGate = new();
     private readonly HashSet<string> _indexed = new(StringComparer.Ordinal);
     private string? _indexedHour;
@@ -69,23 +72,16 @@ public sealed partial class UsageProjector
 
     private TableClient Log => _storage.Table(UsageIngestLog.Table);
 
-    /// <summary>Events this instance just logged: project them now (unless the background projector is off).</summary>
-    internal void Enqueue(string logPartition, IReadOnlyList<PendingItem> items)
+    /// <summary>A batch row this instance just logged: project it now (unless the background projector is off).</summary>
+    internal void Enqueue(string logPartition, PendingBatch batch)
     {
-        foreach (PendingItem item in items)
-        {
-            _localSeqs[item.PendingKey] = item.Seq;
-        }
-
+        _localSeqs[batch.RowKey] = batch.Seqs;
         ShardProjector shard = Shard(logPartition);
         lock (shard.Gate)
         {
-            foreach (PendingItem item in items)
+            if (shard.Known.Add(batch.RowKey))
             {
-                if (shard.Known.Add(item.PendingKey))
-                {
-                    shard.Queue.Enqueue(item);
-                }
+                shard.Enqueue(batch);
             }
         }
 
@@ -96,8 +92,24 @@ public sealed partial class UsageProjector
     }
 
     /// <summary>
+    /// Drops a user's events from the batches this instance queued but has not started to apply (a GDPR erasure,
+    /// after the rows in storage were rewritten without them). The batches' ack numbers stay, so read barriers waiting
+    /// on them are released as usual.
+    /// </summary>
+    internal void DropUser(string tenantId, string userId)
+    {
+        foreach (ShardProjector shard in _shards.Values)
+        {
+            lock (shard.Gate)
+            {
+                shard.RemoveEvents(e => e.TenantId == tenantId && e.UserId == userId);
+            }
+        }
+    }
+
+    /// <summary>
     /// Finds log partitions (of any instance) holding pending rows older than <see cref="UsageIngestOptions.SweepAge"/>
-    /// and starts projecting them. Returns how many such rows it saw (at most 1,000 per partition are counted).
+    /// and starts projecting them. Returns how many events such rows hold (the first 1,000 rows per partition are counted).
     /// </summary>
     public Task<long> SweepAsync(CancellationToken cancellationToken = default) =>
         SweepAsync(_options.SweepAge, wait: false, cancellationToken);
@@ -147,12 +159,12 @@ public sealed partial class UsageProjector
             {
                 string query = TableClient.CreateQueryFilter(
                     $"PartitionKey eq {partition} and RowKey ge {UsageIngestLog.PendingPrefix} and RowKey lt {before}");
-                await foreach (Page<TableEntity> page in Log.QueryAsync<TableEntity>(query, maxPerPage: 1000, select: ["RowKey"], cancellationToken: cancellationToken)
+                await foreach (Page<TableEntity> page in Log.QueryAsync<TableEntity>(query, maxPerPage: 1000, select: ["RowKey", "Kind", "Events"], cancellationToken: cancellationToken)
                     .AsPages(pageSizeHint: 1000).ConfigureAwait(false))
                 {
                     if (page.Values.Count > 0)
                     {
-                        Interlocked.Add(ref pending, page.Values.Count);
+                        Interlocked.Add(ref pending, page.Values.Sum(IngestBatchRow.EventCount));
                         lock (started)
                         {
                             if (UsageIngestLog.TryParsePendingTicks(page.Values[0].RowKey, out DateTimeOffset received))
@@ -217,14 +229,17 @@ public sealed partial class UsageProjector
         while (true)
         {
             await DeferWhileIngestIsBusyAsync(shard).ConfigureAwait(false);
-            List<PendingItem> batch;
+            List<PendingBatch> batch;
             string? sweep;
             lock (shard.Gate)
             {
-                batch = new List<PendingItem>(Math.Min(shard.Queue.Count, _options.MaxProjectionBatch));
-                while (batch.Count < _options.MaxProjectionBatch && shard.Queue.TryDequeue(out PendingItem? item))
+                // Whole rows only: a row is deleted after a cycle, so all of its events must be in that cycle.
+                batch = [];
+                int events = 0;
+                while (events < _options.MaxProjectionBatch && shard.TryDequeue(out PendingBatch? row))
                 {
-                    batch.Add(item);
+                    batch.Add(row);
+                    events += row.Events.Count;
                 }
 
                 sweep = batch.Count == 0 ? shard.SweepBefore : null;
@@ -250,7 +265,7 @@ public sealed partial class UsageProjector
                         continue;
                     }
 
-                    if (batch.Count >= _options.MaxProjectionBatch)
+                    if (batch.Sum(b => b.Events.Count) >= _options.MaxProjectionBatch)
                     {
                         lock (shard.Gate)
                         {
@@ -260,12 +275,12 @@ public sealed partial class UsageProjector
                 }
 
                 await ProjectAsync(shard.PartitionKey, batch, sweep is not null ? "sweep" : "local").ConfigureAwait(false);
-                var applied = new List<long>(batch.Count);
-                foreach (PendingItem item in batch)
+                var applied = new List<long>();
+                foreach (PendingBatch row in batch)
                 {
-                    if (_localSeqs.TryRemove(item.PendingKey, out long seq) && seq > 0)
+                    if (_localSeqs.TryRemove(row.RowKey, out IReadOnlyList<long>? seqs))
                     {
-                        applied.Add(seq);
+                        applied.AddRange(seqs);
                     }
                 }
 
@@ -276,15 +291,15 @@ public sealed partial class UsageProjector
                 // The pending rows stay: the sweep retries them once they are older than SweepAge. The tracker keeps
                 // them outstanding until then, so queries on this instance wait (bounded) rather than read a gap.
                 IngestMetrics.ProjectionFailures.Add(1);
-                LogProjectionFailed(_logger, ex, batch.Count, shard.PartitionKey);
+                LogProjectionFailed(_logger, ex, batch.Sum(b => b.Events.Count), shard.PartitionKey);
             }
             finally
             {
                 lock (shard.Gate)
                 {
-                    foreach (PendingItem item in batch)
+                    foreach (PendingBatch row in batch)
                     {
-                        shard.Known.Remove(item.PendingKey);
+                        shard.Known.Remove(row.RowKey);
                     }
                 }
             }
@@ -303,7 +318,7 @@ public sealed partial class UsageProjector
         {
             lock (shard.Gate)
             {
-                if (shard.Queue.Count >= _options.MaxProjectionBatch)
+                if (shard.QueuedEvents >= _options.MaxProjectionBatch)
                 {
                     return;
                 }
@@ -313,52 +328,61 @@ public sealed partial class UsageProjector
         }
     }
 
-    /// <summary>The oldest pending rows of a partition past their writer's turn (and not already queued here).</summary>
-    private async Task<List<PendingItem>> ReadPendingAsync(ShardProjector shard, string before)
+    /// <summary>
+    /// The oldest pending rows of a partition past their writer's turn (and not already queued here), whole rows
+    /// until they hold <see cref="UsageIngestOptions.MaxProjectionBatch"/> events.
+    /// </summary>
+    private async Task<List<PendingBatch>> ReadPendingAsync(ShardProjector shard, string before)
     {
         string filter = TableClient.CreateQueryFilter(
             $"PartitionKey eq {shard.PartitionKey} and RowKey ge {UsageIngestLog.PendingPrefix} and RowKey lt {before}");
-        var rows = new List<TableEntity>();
-        await foreach (TableEntity row in Log.QueryAsync<TableEntity>(filter, maxPerPage: 1000).ConfigureAwait(false))
+        var parsed = new List<PendingBatch>();
+        int events = 0;
+        // Batch rows can be large: read a modest page at a time and stop once a cycle's worth is in hand.
+        await foreach (Page<TableEntity> page in Log.QueryAsync<TableEntity>(filter, maxPerPage: 100).AsPages(pageSizeHint: 100).ConfigureAwait(false))
         {
-            rows.Add(row);
-            if (rows.Count >= _options.MaxProjectionBatch)
+            IngestMetrics.Transaction("sweep_read", "ok");
+            foreach (TableEntity row in page.Values)
+            {
+                try
+                {
+                    List<UsageEvent> rowEvents = UsageIngestLog.ReadPending(row);
+                    parsed.Add(new PendingBatch(row.RowKey, rowEvents, []));
+                    events += rowEvents.Count;
+                }
+                catch (Exception ex) when (ex is InvalidDataException or FormatException or InvalidOperationException or System.Text.Json.JsonException)
+                {
+                    // Only this service writes pending rows; one that cannot be read (e.g. written by a newer version)
+                    // is kept, counted and logged for a human or a newer instance, and must not block the rows behind it.
+                    IngestMetrics.ProjectionFailures.Add(1);
+                    LogUnreadablePending(_logger, ex, row.RowKey, shard.PartitionKey);
+                }
+            }
+
+            if (events >= _options.MaxProjectionBatch)
             {
                 break;
             }
         }
 
-        IngestMetrics.Transaction("sweep_read", "ok");
-        var parsed = new List<PendingItem>(rows.Count);
-        foreach (TableEntity row in rows)
-        {
-            try
-            {
-                parsed.Add(new PendingItem(row.RowKey, UsageIngestLog.FromPending(row), 0));
-            }
-            catch (Exception ex) when (ex is InvalidDataException or FormatException or InvalidOperationException or System.Text.Json.JsonException)
-            {
-                // Only this service writes pending rows; one that cannot be read is kept (and counted) for a human,
-                // and must not block the rows behind it.
-                IngestMetrics.ProjectionFailures.Add(1);
-                LogUnreadablePending(_logger, ex, row.RowKey, shard.PartitionKey);
-            }
-        }
-
         lock (shard.Gate)
         {
-            return parsed.Where(item => shard.Known.Add(item.PendingKey)).ToList(); // else queued locally already
+            return parsed.Where(row => shard.Known.Add(row.RowKey)).ToList(); // else queued locally already
         }
     }
 
-    /// <summary>One projection cycle over pending events of one log partition (steps 1-5 above).</summary>
-    internal async Task ProjectAsync(string logPartition, IReadOnlyList<PendingItem> batch, string source)
+    /// <summary>
+    /// One projection cycle over whole pending rows of one log partition (steps 1-5 above). The rows are deleted
+    /// only after every step succeeded for every event in them; a failure leaves them all for a re-run.
+    /// </summary>
+    internal async Task ProjectAsync(string logPartition, IReadOnlyList<PendingBatch> batch, string source)
     {
+        List<UsageEvent> events = batch.SelectMany(b => b.Events).ToList();
         using Activity? activity = LlmCostTelemetry.ActivitySource.StartActivity("llmcost.ingest.project");
-        activity?.SetTag("llmcost.events", batch.Count);
+        activity?.SetTag("llmcost.events", events.Count);
+        activity?.SetTag("llmcost.rows", batch.Count);
         activity?.SetTag("llmcost.source", source);
         long started = Stopwatch.GetTimestamp();
-        List<UsageEvent> events = batch.Select(i => i.Event).ToList();
 
         await EnsureIndexedAsync(events).ConfigureAwait(false);
 
@@ -372,7 +396,7 @@ public sealed partial class UsageProjector
 
         await NotifyObserversAsync(events).ConfigureAwait(false);
 
-        await DeletePendingAsync(logPartition, batch.Select(i => i.PendingKey).ToList()).ConfigureAwait(false);
+        await DeletePendingAsync(logPartition, batch.Select(b => b.RowKey).ToList()).ConfigureAwait(false);
 
         int added = results.Count(r => r.Added);
         IngestMetrics.Projected.Add(added, new KeyValuePair<string, object?>("source", source), new KeyValuePair<string, object?>("new", true));
@@ -536,15 +560,48 @@ public sealed partial class UsageProjector
     [LoggerMessage(EventId = 1103, Level = LogLevel.Warning, Message = "Usage observer {Observer} failed (attempt {Attempt}); retrying")]
     private static partial void LogObserverRetry(ILogger logger, Exception exception, string observer, int attempt);
 
-    /// <summary>One log partition's local queue and its single projection loop.</summary>
+    /// <summary>One log partition's local queue and its single projection loop (lock <see cref="Gate"/>).</summary>
     private sealed class ShardProjector(string partitionKey)
     {
+        private readonly Queue<PendingBatch> _queue = new();
+
         public string PartitionKey { get; } = partitionKey;
         public object Gate { get; } = new();
-        public Queue<PendingItem> Queue { get; } = new();
 
-        /// <summary>Pending keys queued or in flight here (the sweep skips them).</summary>
+        /// <summary>Events in the queued rows.</summary>
+        public int QueuedEvents { get; private set; }
+
+        /// <summary>Pending row keys queued or in flight here (the sweep skips them).</summary>
         public HashSet<string> Known { get; } = new(StringComparer.Ordinal);
+
+        public void Enqueue(PendingBatch batch)
+        {
+            _queue.Enqueue(batch);
+            QueuedEvents += batch.Events.Count;
+        }
+
+        public void RemoveEvents(Func<UsageEvent, bool> drop)
+        {
+            int count = _queue.Count;
+            for (int i = 0; i < count; i++)
+            {
+                PendingBatch batch = _queue.Dequeue();
+                List<UsageEvent> kept = batch.Events.Where(e => !drop(e)).ToList();
+                QueuedEvents -= batch.Events.Count - kept.Count;
+                _queue.Enqueue(kept.Count == batch.Events.Count ? batch : batch with { Events = kept });
+            }
+        }
+
+        public bool TryDequeue([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out PendingBatch? batch)
+        {
+            if (_queue.TryDequeue(out batch))
+            {
+                QueuedEvents -= batch.Events.Count;
+                return true;
+            }
+
+            return false;
+        }
 
         /// <summary>When set, the loop also reads pending rows with keys below this from storage.</summary>
         public string? SweepBefore { get; set; }

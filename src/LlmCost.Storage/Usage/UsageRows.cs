@@ -66,6 +66,14 @@ internal sealed record SummaryRow(UsageTotals Totals, long Seq, Azure.ETag ETag)
 
 internal static class UsageRows
 {
+    /// <summary>
+    /// Tags as JSON without escaping non-ASCII text (only quotes, backslashes and control characters are escaped):
+    /// the default escaper writes 6 characters per non-ASCII character, which would push a tag set the submission
+    /// limits allow (32 × 320 characters of, say, Japanese) past a string property's 32,768 characters. Storage only,
+    /// never embedded in HTML.
+    /// </summary>
+    private static readonly JsonSerializerOptions TagsJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     public static TableEntity EventEntity(string partitionKey, UsageEvent e)
     {
         CanonicalUsage u = e.Usage;
@@ -81,7 +89,7 @@ internal static class UsageRows
             ["OccurredAt"] = e.Timestamp,
             ["Status"] = e.Status,
             ["LatencyMs"] = e.LatencyMs,
-            ["Tags"] = e.Tags.Count == 0 ? null : JsonSerializer.Serialize(e.Tags),
+            ["Tags"] = e.Tags.Count == 0 ? null : JsonSerializer.Serialize(e.Tags, TagsJson),
             ["CostUsd"] = Money(e.CostUsd),
             ["Priced"] = e.Priced,
             ["UnpricedReason"] = e.UnpricedReason,

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Azure;
 using Azure.Data.Tables;
 using LlmCost.Core.Recording;
@@ -18,157 +17,74 @@ namespace LlmCost.Storage.Usage;
 /// caller can write the team/tenant copies; for an event that was already applied the partition is re-read once
 /// (a crash may have lost the copies the first time).
 /// </remarks>
-internal sealed partial class UserDayWriter
+internal sealed class UserDayWriter
 {
     /// <summary>Actions per entity-group transaction (Table Storage's limit).</summary>
     public const int MaxActions = 100;
 
-    private const int MaxPartitionsCached = 50_000;
-
     private readonly LlmCostStorage _storage;
     private readonly SemaphoreSlim _lanes;
-    private readonly ConcurrentDictionary<string, PartitionState> _partitions = new(StringComparer.Ordinal);
+    private readonly GroupCommit<string, PartitionState, UsageEvent, UserDayResult> _commits;
 
     /// <param name="lanes">Bounds the storage requests in flight: projection must leave room for the hot path.</param>
     public UserDayWriter(LlmCostStorage storage, SemaphoreSlim lanes)
     {
         _storage = storage;
         _lanes = lanes;
+        _commits = new GroupCommit<string, PartitionState, UsageEvent, UserDayResult>(
+            static partitionKey => new PartitionState(partitionKey),
+            CommitAsync,
+            new GroupCommitOptions<UsageEvent, UserDayResult>
+            {
+                // One commit per partition at a time: it holds the summary rows' ETags.
+                MaxCommitsPerKey = 1,
+                NewLimit = static () => new TransactionLimit(),
+                // The same id twice (two projection cycles racing on one instance): the first leads, the other follows.
+                Identity = static e => e.EventId,
+                Follow = static (_, _, leader) => leader with { Added = false },
+            },
+            StringComparer.Ordinal);
     }
 
     private TableClient Events => _storage.Table(UsageTables.Events);
 
-    /// <summary>Applies events (any partitions, distinct ids); the results are in the same order.</summary>
+    /// <summary>Applies events (any partitions); the results are in the same order.</summary>
     public Task<UserDayResult[]> ApplyAsync(IReadOnlyList<UsageEvent> events)
     {
         ArgumentNullException.ThrowIfNull(events);
         var tasks = new Task<UserDayResult>[events.Count];
         for (int i = 0; i < events.Count; i++)
         {
-            tasks[i] = Enqueue(events[i]);
+            UsageEvent e = events[i];
+            tasks[i] = _commits.Enqueue(StorageKeys.UserDayPartition(e.TenantId, e.UserId, e.UtcDay), e);
         }
 
         return Task.WhenAll(tasks);
     }
 
-    private Task<UserDayResult> Enqueue(UsageEvent e)
+    private async Task<IReadOnlyList<UserDayResult>> CommitAsync(string partitionKey, PartitionState state, IReadOnlyList<UsageEvent> leaders)
     {
-        string partitionKey = StorageKeys.UserDayPartition(e.TenantId, e.UserId, e.UtcDay);
-        var pending = new Pending(e);
-        while (true)
+        await _lanes.WaitAsync().ConfigureAwait(false);
+        try
         {
-            PartitionState state = _partitions.GetOrAdd(partitionKey, static pk => new PartitionState(pk));
-            bool startDrainer;
-            lock (state.Gate)
-            {
-                if (state.Retired)
-                {
-                    continue; // trimmed from the cache between GetOrAdd and the lock: take the fresh one
-                }
-
-                state.Queue.Add(pending);
-                startDrainer = !state.Draining;
-                state.Draining = true;
-            }
-
-            if (startDrainer)
-            {
-                _ = Task.Run(() => DrainAsync(state));
-            }
-
-            return pending.Completion.Task;
+            return await CommitCoreAsync(state, leaders).ConfigureAwait(false);
+        }
+        catch
+        {
+            state.Loaded = false; // whatever we cached may be stale now
+            throw;
+        }
+        finally
+        {
+            _lanes.Release();
         }
     }
 
-    private async Task DrainAsync(PartitionState state)
+    private async Task<IReadOnlyList<UserDayResult>> CommitCoreAsync(PartitionState state, IReadOnlyList<UsageEvent> leaders)
     {
-        while (true)
-        {
-            List<Pending> batch;
-            lock (state.Gate)
-            {
-                if (state.Queue.Count == 0)
-                {
-                    state.Draining = false;
-                    TrimIfLarge();
-                    return;
-                }
-
-                batch = TakeBatch(state);
-            }
-
-            await _lanes.WaitAsync().ConfigureAwait(false);
-            try
-            {
-                await CommitAsync(state, batch).ConfigureAwait(false);
-            }
-            catch (Exception ex)
-            {
-                state.Loaded = false;
-                foreach (Pending p in batch)
-                {
-                    p.Completion.TrySetException(ex);
-                }
-            }
-            finally
-            {
-                _lanes.Release();
-            }
-        }
-    }
-
-    /// <summary>Takes queued events while they fit one transaction with their summary rows.</summary>
-    private static List<Pending> TakeBatch(PartitionState state)
-    {
-        var buckets = new HashSet<BucketKey>();
-        var ids = new HashSet<string>(StringComparer.Ordinal);
-        int taken = 0;
-        foreach (Pending p in state.Queue)
-        {
-            bool repeat = ids.Contains(p.Event.EventId);
-            BucketKey key = BucketKey.Of(p.Event);
-            int extra = repeat ? 0 : 1 + (buckets.Contains(key) ? 0 : 1);
-            if (ids.Count + buckets.Count + 1 + extra > MaxActions)
-            {
-                break;
-            }
-
-            if (!repeat)
-            {
-                ids.Add(p.Event.EventId);
-                buckets.Add(key);
-            }
-
-            taken++;
-        }
-
-        List<Pending> batch = state.Queue.GetRange(0, taken);
-        state.Queue.RemoveRange(0, taken);
-        return batch;
-    }
-
-    private async Task CommitAsync(PartitionState state, List<Pending> batch)
-    {
-        // The same id twice (two projection cycles racing on one instance): the first leads, the other follows.
-        var leaders = new List<Pending>();
-        var followers = new List<(Pending Follower, Pending Leader)>();
-        var byId = new Dictionary<string, Pending>(StringComparer.Ordinal);
-        foreach (Pending p in batch)
-        {
-            if (byId.TryGetValue(p.Event.EventId, out Pending? leader))
-            {
-                followers.Add((p, leader));
-            }
-            else
-            {
-                byId[p.Event.EventId] = p;
-                leaders.Add(p);
-            }
-        }
-
-        UsageEvent first = leaders[0].Event;
-        var present = new List<Pending>();
-        List<Pending> remaining = leaders;
+        UsageEvent first = leaders[0];
+        var present = new HashSet<string>(StringComparer.Ordinal);
+        List<UsageEvent> remaining = [.. leaders];
         bool committed = false;
 
         await OptimisticConcurrency.RetryAsync(async (_, ct) =>
@@ -198,18 +114,18 @@ internal sealed partial class UserDayWriter
                     if (ex.Status == 409 && index is { } i && i < remaining.Count)
                     {
                         // The event row exists: this event was applied before. Drop it and retry the rest.
-                        present.Add(remaining[i]);
-                        remaining = remaining.Where((_, j) => j != i).ToList();
+                        present.Add(remaining[i].EventId);
+                        remaining.RemoveAt(i);
                         continue;
                     }
 
                     if (index is null)
                     {
                         // No index reported: find the already-applied events by reading them.
-                        List<Pending> existing = await ExistingAsync(state.PartitionKey, remaining, ct).ConfigureAwait(false);
+                        List<UsageEvent> existing = await ExistingAsync(state.PartitionKey, remaining, ct).ConfigureAwait(false);
                         if (existing.Count > 0)
                         {
-                            present.AddRange(existing);
+                            present.UnionWith(existing.Select(e => e.EventId));
                             remaining = remaining.Except(existing).ToList();
                             continue;
                         }
@@ -231,16 +147,7 @@ internal sealed partial class UserDayWriter
             await LoadAsync(state, CancellationToken.None).ConfigureAwait(false);
         }
 
-        var presentIds = new HashSet<string>(present.Select(p => p.Event.EventId), StringComparer.Ordinal);
-        foreach (Pending p in leaders)
-        {
-            p.Completion.TrySetResult(new UserDayResult(!presentIds.Contains(p.Event.EventId), Snapshot(state, p.Event)));
-        }
-
-        foreach ((Pending follower, Pending leader) in followers)
-        {
-            follower.Completion.TrySetResult(new UserDayResult(false, Snapshot(state, leader.Event)));
-        }
+        return leaders.Select(e => new UserDayResult(!present.Contains(e.EventId), Snapshot(state, e))).ToList();
     }
 
     private static BucketSnapshot Snapshot(PartitionState state, UsageEvent e)
@@ -251,19 +158,19 @@ internal sealed partial class UserDayWriter
             : new BucketSnapshot(key, UsageTotals.Zero, 0); // not reachable after a commit or a load that saw the event
     }
 
-    private static Plan PlanCommit(PartitionState state, UsageEvent first, List<Pending> events)
+    private static Plan PlanCommit(PartitionState state, UsageEvent first, List<UsageEvent> events)
     {
         string pk = state.PartitionKey;
         var actions = new List<TableTransactionAction>(events.Count + 8);
         UsageTotals dayTotals = state.Day?.Totals ?? UsageTotals.Zero;
         long seq = (state.Day?.Seq ?? 0) + 1;
         var bucketTotals = new Dictionary<BucketKey, UsageTotals>();
-        foreach (Pending p in events)
+        foreach (UsageEvent e in events)
         {
-            actions.Add(new TableTransactionAction(TableTransactionActionType.Add, UsageRows.EventEntity(pk, p.Event)));
-            var t = UsageTotals.Of(p.Event);
+            actions.Add(new TableTransactionAction(TableTransactionActionType.Add, UsageRows.EventEntity(pk, e)));
+            var t = UsageTotals.Of(e);
             dayTotals += t;
-            BucketKey key = BucketKey.Of(p.Event);
+            BucketKey key = BucketKey.Of(e);
             bucketTotals[key] = bucketTotals.TryGetValue(key, out UsageTotals? sum) ? sum + t : t;
         }
 
@@ -347,58 +254,42 @@ internal sealed partial class UserDayWriter
         state.Loaded = true;
     }
 
-    private async Task<List<Pending>> ExistingAsync(string partitionKey, List<Pending> events, CancellationToken cancellationToken)
+    private async Task<List<UsageEvent>> ExistingAsync(string partitionKey, List<UsageEvent> events, CancellationToken cancellationToken)
     {
-        bool[] exists = await Task.WhenAll(events.Select(async p =>
-            (await Events.GetEntityIfExistsAsync<TableEntity>(partitionKey, p.Event.EventId, ["Kind"], cancellationToken).ConfigureAwait(false)).HasValue))
+        bool[] exists = await Task.WhenAll(events.Select(async e =>
+            (await Events.GetEntityIfExistsAsync<TableEntity>(partitionKey, e.EventId, ["Kind"], cancellationToken).ConfigureAwait(false)).HasValue))
             .ConfigureAwait(false);
         return events.Where((_, i) => exists[i]).ToList();
     }
 
-    private void TrimIfLarge()
+    /// <summary>Events fit one transaction with the day row and the buckets they touch.</summary>
+    private sealed class TransactionLimit : IBatchLimit<UsageEvent>
     {
-        if (_partitions.Count <= MaxPartitionsCached)
-        {
-            return;
-        }
+        private readonly HashSet<BucketKey> _buckets = [];
+        private int _events;
 
-        foreach ((string key, PartitionState state) in _partitions)
+        public bool TryAdd(UsageEvent item)
         {
-            if (Monitor.TryEnter(state.Gate))
+            BucketKey key = BucketKey.Of(item);
+            int extra = 1 + (_buckets.Contains(key) ? 0 : 1);
+            if (_events + _buckets.Count + 1 + extra > MaxActions)
             {
-                try
-                {
-                    if (!state.Draining && state.Queue.Count == 0)
-                    {
-                        state.Retired = true;
-                        _partitions.TryRemove(new KeyValuePair<string, PartitionState>(key, state));
-                    }
-                }
-                finally
-                {
-                    Monitor.Exit(state.Gate);
-                }
+                return false;
             }
-        }
-    }
 
-    private sealed class Pending(UsageEvent e)
-    {
-        public UsageEvent Event { get; } = e;
-        public TaskCompletionSource<UserDayResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+            _events++;
+            _buckets.Add(key);
+            return true;
+        }
     }
 
     /// <param name="DayIndex">Actions are: events, the day row (at this index), buckets.</param>
     private sealed record Plan(List<TableTransactionAction> Actions, int DayIndex, UsageTotals DayTotals, long Seq, List<BucketSnapshot> Buckets);
 
-    /// <summary>One partition's queue and cached summary state (touched only by its single drainer).</summary>
+    /// <summary>One partition's cached summary state (touched only by its single committer).</summary>
     private sealed class PartitionState(string partitionKey)
     {
         public string PartitionKey { get; } = partitionKey;
-        public object Gate { get; } = new();
-        public List<Pending> Queue { get; } = [];
-        public bool Draining { get; set; }
-        public bool Retired { get; set; }
         public bool Loaded { get; set; }
         public SummaryRow? Day { get; set; }
         public Dictionary<BucketKey, SummaryRow> Buckets { get; } = [];

@@ -30,6 +30,10 @@ public sealed class BadInputTests(StrictHostFixture fixture) : IClassFixture<Str
     private static string Ev(string fields = Good, string usage = "{\"input_tokens\":100,\"output_tokens\":10}") =>
         $"{{{fields},\"usage\":{usage}}}";
 
+    /// <summary>32 tags of 256 control characters: within the submission limits, but ~49,000 characters once stored as JSON.</summary>
+    private static readonly string UnstorableTags =
+        "{" + string.Join(",", Enumerable.Range(0, 32).Select(i => $"\"k{i}\":\"{string.Concat(Enumerable.Repeat("\\u0001", 256))}\"")) + "}";
+
     private static string With(string field, string value) => Good.Contains($"\"{field}\"", StringComparison.Ordinal)
         ? System.Text.RegularExpressions.Regex.Replace(Good, $"\"{field}\":\"[^\"]*\"", $"\"{field}\":{value}")
         : $"{Good},\"{field}\":{value}";
@@ -79,6 +83,8 @@ public sealed class BadInputTests(StrictHostFixture fixture) : IClassFixture<Str
         { "no events", "{\"events\":[]}", 400, "events" },
         { "too many events", $"{{\"events\":[{string.Join(",", Enumerable.Repeat(Ev(), 6))}]}}", 400, "events" },
         { "one bad event in a batch", $"{{\"events\":[{Ev()},{Ev(usage: "{\"input_tokens\":-3}")}]}}", 400, "events[1].usage.input_tokens" },
+        { "tags too large to store (control characters escape to 6 each)", Ev(With("tags", UnstorableTags)), 400, "tags" },
+        { "one event of a batch with tags too large to store", $"{{\"events\":[{Ev()},{Ev(With("tags", UnstorableTags))}]}}", 400, "events[1].tags" },
         { "payload over the size limit", Ev(With("app", $"\"{new string('a', 70_000)}\"")), 413, "" },
     };
 
@@ -104,6 +110,25 @@ public sealed class BadInputTests(StrictHostFixture fixture) : IClassFixture<Str
         (int status, JsonElement body) = await fixture.Host.Client.PostRawAsync("api/usage", $"{{\"events\":[{ev}]}}");
         Assert.Equal(200, status);
         Assert.Equal(1, body.GetProperty("recorded").GetInt32());
+    }
+
+    [Fact]
+    public async Task TagsAtTheSubmissionLimitsInAnyScriptAreStoredWhole()
+    {
+        // 32 tags of 64 + 256 Japanese characters: the most the limits allow, stored and read back unchanged.
+        var random = new Random(12);
+        string Text(int n) => new(Enumerable.Range(0, n).Select(_ => (char)random.Next(0x4E00, 0x9FA0)).ToArray());
+        Dictionary<string, string> tags = Enumerable.Range(0, 32).ToDictionary(_ => Text(64), _ => Text(256));
+        string json = Ev(Good.Replace("\"acme\"", "\"tagsco\"", StringComparison.Ordinal)
+            .Replace("\"alice\"", "\"tagger\"", StringComparison.Ordinal) + ",\"event_id\":\"tags-1\",\"tags\":" + JsonSerializer.Serialize(tags));
+        (int status, JsonElement body) = await fixture.Host.Client.PostRawAsync("api/usage", json);
+        Assert.True(status == 200, body.ToString());
+
+        (int read, JsonElement events) = await fixture.Host.Client.GetJsonAsync("api/users/tagger/events?tenant_id=tagsco&from=2025-03-15&to=2025-03-16");
+        Assert.Equal(200, read);
+        JsonElement stored = Assert.Single(events.GetProperty("events").EnumerateArray().ToList());
+        Assert.Equal(tags.OrderBy(t => t.Key, StringComparer.Ordinal), stored.GetProperty("tags").EnumerateObject()
+            .Select(p => new KeyValuePair<string, string>(p.Name, p.Value.GetString()!)).OrderBy(t => t.Key, StringComparer.Ordinal));
     }
 
     [Fact]

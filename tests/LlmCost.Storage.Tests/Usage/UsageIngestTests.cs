@@ -219,16 +219,13 @@ public sealed class UsageIngestTests
         await using StorageInstance first = await StorageInstance.StartAsync(prefix, s => s.AddSingleton<IUsageRecordedObserver>(budget), Dead);
         await first.Store.RecordAsync(events);
 
-        // Keep a copy of the pending rows, let a projector apply everything, then put them back: exactly the state a
-        // crash after the user-day commits (before the pending rows were deleted) leaves behind. Scope rows lost too.
+        // Keep a copy of the batch rows, let a projector apply everything, then put them back: exactly the state a
+        // crash after the user-day commits (before the batch rows were deleted) leaves behind. Scope rows lost too.
         TableClient log = first.Storage.Table(UsageIngestLog.Table);
-        List<TableEntity> pending = [];
-        await foreach (TableEntity row in log.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"Kind eq {UsageIngestLog.KindPending}")))
-        {
-            pending.Add(row);
-        }
-
-        Assert.Equal(events.Count, pending.Count);
+        List<TableEntity> pending = await PendingRowListAsync(first);
+        Assert.All(pending, row => Assert.Equal(UsageIngestLog.KindBatch, row.GetString("Kind")));
+        Assert.Equal(events.Count, pending.Sum(row => row.GetInt32("Events")));
+        Assert.True(pending.Count < events.Count, "events share batch rows");
         await first.Projector.DrainAsync();
         foreach (TableEntity row in pending)
         {
@@ -247,6 +244,126 @@ public sealed class UsageIngestTests
         Assert.True(budget.Calls >= 2 * events.Count, "the replay hands the events to the observers again (at least once)");
         Assert.Equal(events.Sum(e => e.CostUsd), budget.Total); // ... and an idempotent observer counts each once
         await AssertDerivedRowsEqualEventsAsync(second, events);
+    }
+
+    [Fact]
+    public async Task EventsAlreadyAppliedFromAPartlyProjectedBatchRowAreNotCountedAgain()
+    {
+        // A cycle that died half-way: some events of a batch row reached their user-day partitions, team/tenant rows
+        // and observers, the row itself is still there. Applying the row again counts only the rest.
+        string prefix = StorageInstance.NewPrefix();
+        var budget = new CountingObserver();
+        var at = new DateTimeOffset(2025, 1, 9, 9, 0, 0, TimeSpan.Zero);
+        List<UsageEvent> events = Enumerable.Range(0, 80).Select(i => Event($"p{i:D3}", $"u{i % 6}", at.AddMinutes(i), 0.01m * (i % 3 + 1), team: i % 2 == 0 ? "red" : null)).ToList();
+        await using StorageInstance first = await StorageInstance.StartAsync(prefix, s => s.AddSingleton<IUsageRecordedObserver>(budget), Dead);
+        await first.Store.RecordAsync(events);
+        List<TableEntity> rows = await PendingRowListAsync(first);
+        Assert.Equal(events.Count, rows.Sum(r => r.GetInt32("Events")));
+
+        // Apply every other event of every batch row under a throw-away key (so no real row is deleted).
+        foreach (IGrouping<string, TableEntity> partition in rows.GroupBy(r => r.PartitionKey))
+        {
+            List<UsageEvent> half = partition.SelectMany(UsageIngestLog.ReadPending).Where((_, i) => i % 2 == 0).ToList();
+            await first.Projector.ProjectAsync(partition.Key, [new PendingBatch(UsageIngestLog.BatchRowKey(at, "partial"), half, [])], "test");
+        }
+
+        Assert.True(budget.Distinct is > 0 and < 80);
+        await using StorageInstance second = await StorageInstance.StartAsync(prefix, s => s.AddSingleton<IUsageRecordedObserver>(budget), EagerSweep);
+        await WaitUntilAsync(async () => (await PendingRowsAsync(second)) == 0);
+
+        Assert.Equal(events.Count, budget.Distinct);
+        Assert.Equal(events.Sum(e => e.CostUsd), budget.Total);
+        await AssertDerivedRowsEqualEventsAsync(second, events);
+    }
+
+    [Fact]
+    public async Task TwoProjectorsApplyingTheSameBatchRowsAtOnceCountEachEventOnce()
+    {
+        // The owner's projector and another instance's sweep read the same batch rows and run the whole cycle at the
+        // same moment: each event is counted once, every total is exact, and both delete the rows without failing.
+        string prefix = StorageInstance.NewPrefix();
+        var budget = new CountingObserver();
+        var at = new DateTimeOffset(2025, 1, 10, 9, 0, 0, TimeSpan.Zero);
+        List<UsageEvent> events = Enumerable.Range(0, 300).Select(i => Event($"t{i:D3}", $"u{i % 11}", at.AddMinutes(i), 0.001m * (i % 7 + 1), team: i % 3 == 0 ? "blue" : null)).ToList();
+        await using StorageInstance a = await StorageInstance.StartAsync(prefix, s => s.AddSingleton<IUsageRecordedObserver>(budget), Dead);
+        await using StorageInstance b = await StorageInstance.StartAsync(prefix, s => s.AddSingleton<IUsageRecordedObserver>(budget), Dead);
+        await a.Store.RecordAsync(events);
+        List<TableEntity> rows = await PendingRowListAsync(a);
+
+        Task Project(StorageInstance instance) => Task.WhenAll(rows.GroupBy(r => r.PartitionKey).Select(partition => Task.Run(() =>
+            instance.Projector.ProjectAsync(partition.Key, partition.Select(r => new PendingBatch(r.RowKey, UsageIngestLog.ReadPending(r), [])).ToList(), "test"))));
+        await Task.WhenAll(Project(a), Project(b));
+
+        Assert.Equal(0, await PendingRowsAsync(a));
+        Assert.True(budget.Calls >= events.Count);
+        Assert.Equal(events.Count, budget.Distinct);
+        Assert.Equal(events.Sum(e => e.CostUsd), budget.Total);
+        await AssertDerivedRowsEqualEventsAsync(a, events);
+        await AssertDerivedRowsEqualEventsAsync(b, events);
+    }
+
+    [Fact]
+    public async Task PendingRowsOfThePreviousOneEventFormatAreStillApplied()
+    {
+        // What the previous version left in the log at an upgrade: per event an id row and a pending row holding the
+        // whole event as an event-shaped entity (RowKey ~p|{ticks}|{event id}, Kind "pending").
+        string prefix = StorageInstance.NewPrefix();
+        var at = new DateTimeOffset(2025, 1, 11, 9, 0, 0, TimeSpan.Zero);
+        List<UsageEvent> events = Enumerable.Range(0, 25).Select(i => Event($"old{i:D2}", $"u{i % 4}", at.AddMinutes(i), 0.05m, team: "ops")).ToList();
+        await using (StorageInstance writer = await StorageInstance.StartAsync(prefix, settings: Dead))
+        {
+            TableClient log = writer.Storage.Table(UsageIngestLog.Table);
+            foreach (UsageEvent e in events)
+            {
+                string partition = UsageIngestLog.Partition(e.TenantId, UsageIngestLog.Shard(e.EventId, 4));
+                string key = $"{UsageIngestLog.PendingPrefix}{e.RecordedAt.UtcTicks:D19}|{e.EventId}";
+                TableEntity pending = UsageRows.EventEntity(partition, e);
+                pending.RowKey = key;
+                pending["Kind"] = UsageIngestLog.KindPending;
+                pending["EventId"] = e.EventId;
+                await log.SubmitTransactionAsync([
+                    new TableTransactionAction(TableTransactionActionType.Add, UsageIngestLog.IdEntity(partition, e, "old-version")),
+                    new TableTransactionAction(TableTransactionActionType.Add, pending),
+                ]);
+                await writer.Storage.Table(UsageIngestLog.ActiveTable).UpsertEntityAsync(
+                    new TableEntity(UsageIngestLog.ActivePartition, partition) { ["LastWrite"] = UsageIngestLog.ActiveHour(DateTimeOffset.UtcNow) });
+            }
+        }
+
+        await using StorageInstance upgraded = await StorageInstance.StartAsync(prefix, settings: EagerSweep);
+        await WaitUntilAsync(async () => (await PendingRowsAsync(upgraded)) == 0);
+        await AssertDerivedRowsEqualEventsAsync(upgraded, events);
+        // Their id rows still answer duplicates.
+        Assert.All(await upgraded.Store.RecordAsync([events[0], events[24]]), o => Assert.True(o.Duplicate));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ErasingAUserTakesTheirEventsOutOfPendingBatchRowsAndKeepsTheOthers(bool appliedByTheWriter)
+    {
+        // Applied by the writer: its own queued copies must lose the user's events too. Otherwise another instance
+        // applies what is left in storage (the writer died).
+        string prefix = StorageInstance.NewPrefix();
+        var at = new DateTimeOffset(2025, 1, 12, 9, 0, 0, TimeSpan.Zero);
+        // Alternating users, one call: lena's and max's events share batch rows.
+        List<UsageEvent> events = Enumerable.Range(0, 40).Select(i => Event($"g{i:D2}", i % 2 == 0 ? "lena" : "max", at.AddMinutes(i), 0.1m)).ToList();
+        await using StorageInstance writer = await StorageInstance.StartAsync(prefix, settings: Dead);
+        await writer.Store.RecordAsync(events);
+        Assert.Contains(await PendingRowListAsync(writer), r => IngestBatchRow.Read(r).Select(e => e.UserId).Distinct().Count() == 2);
+
+        int removed = await writer.Maintenance.DeleteUserAsync("acme", "lena");
+        Assert.Equal(40, removed); // 20 id rows + 20 pending events
+        Assert.DoesNotContain(await PendingRowListAsync(writer), r => IngestBatchRow.Read(r).Any(e => e.UserId == "lena"));
+
+        await using StorageInstance other = await StorageInstance.StartAsync(prefix, settings: Dead);
+        StorageInstance projecting = appliedByTheWriter ? writer : other;
+        await projecting.Projector.DrainAsync();
+        Assert.Null(await projecting.Summaries.ReadDaySummaryAsync("acme", "lena", new DateOnly(2025, 1, 12)));
+        DaySummary? max = await projecting.Summaries.ReadDaySummaryAsync("acme", "max", new DateOnly(2025, 1, 12));
+        Assert.Equal(20, max!.Totals.Events);
+        Assert.Equal(2m, max.Totals.CostUsd);
+        Assert.Equal(0, await PendingRowsAsync(projecting));
     }
 
     private static async Task AssertDerivedRowsEqualEventsAsync(StorageInstance instance, List<UsageEvent> events)
@@ -270,16 +387,19 @@ public sealed class UsageIngestTests
         }
     }
 
-    private static async Task<int> PendingRowsAsync(StorageInstance instance)
+    private static async Task<int> PendingRowsAsync(StorageInstance instance) => (await PendingRowListAsync(instance)).Count;
+
+    /// <summary>Every row of the log still to be applied (batch rows and previous-format pending rows).</summary>
+    internal static async Task<List<TableEntity>> PendingRowListAsync(StorageInstance instance)
     {
-        int n = 0;
-        await foreach (TableEntity _ in instance.Storage.Table(UsageIngestLog.Table)
-            .QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"Kind eq {UsageIngestLog.KindPending}"), select: ["RowKey"]))
+        var rows = new List<TableEntity>();
+        await foreach (TableEntity row in instance.Storage.Table(UsageIngestLog.Table).QueryAsync<TableEntity>(
+            TableClient.CreateQueryFilter($"RowKey ge {UsageIngestLog.PendingPrefix} and RowKey lt {UsageIngestLog.PendingPrefixEnd}")))
         {
-            n++;
+            rows.Add(row);
         }
 
-        return n;
+        return rows;
     }
 
     /// <summary>Polls (a loaded machine may take a while) up to 60 s.</summary>

@@ -148,7 +148,16 @@ internal static partial class UsageEndpoints
                 submissions[i] = submissions[i] with { TenantId = tenantId };
             }
 
-            RecordBatchResult result = await recorder.RecordAsync(submissions, cancellationToken);
+            RecordBatchResult result;
+            try
+            {
+                result = await recorder.RecordAsync(submissions, cancellationToken);
+            }
+            catch (UsageEventTooLargeException tooLarge)
+            {
+                // A storage row limit (the store refused before writing anything): a decision naming the field.
+                return Invalid([new FieldError(elements[tooLarge.Index].Prefix + tooLarge.Field, tooLarge.Reason)]);
+            }
 
             if (!batch)
             {
