@@ -49,6 +49,8 @@ public class GeneratedFunctionsEndToEndTests
             settings["LlmCost__Hosting__QueueMaxPollingInterval"] = "00:00:00.500";
             // In Azure the template creates the tables and queues; against Azurite the app does.
             settings["LlmCost__Storage__CreateResources"] = "true";
+            // The test webhook receiver listens on loopback, which production refuses by default.
+            settings["LlmCost__Alerts__AllowPrivateNetworkTargets"] = "true";
 
             await using var receiver = await WebhookReceiver.StartAsync();
             await using var app = await AppProcess.StartStandaloneAsync(settings);
