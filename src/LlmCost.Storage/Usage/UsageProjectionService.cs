@@ -12,7 +12,6 @@ namespace LlmCost.Storage.Usage;
 public sealed partial class UsageProjectionService(
     UsageProjector projector,
     IOptions<UsageIngestOptions> options,
-    TimeProvider time,
     ILogger<UsageProjectionService> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -41,7 +40,8 @@ public sealed partial class UsageProjectionService(
 
             try
             {
-                await Task.Delay(options.Value.SweepInterval, time, stoppingToken).ConfigureAwait(false);
+                // An interval, not a timestamp: real time, so a fixed test clock cannot stop the sweep.
+                await Task.Delay(options.Value.SweepInterval, TimeProvider.System, stoppingToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {

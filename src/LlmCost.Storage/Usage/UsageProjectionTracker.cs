@@ -113,7 +113,8 @@ public sealed class UsageProjectionTracker : IDisposable
 
         try
         {
-            await done.Task.WaitAsync(timeout, _time, cancellationToken).ConfigureAwait(false);
+            // A bound on waiting, not a timestamp: real time, so a fixed test clock can never turn it into a hang.
+            await done.Task.WaitAsync(timeout, TimeProvider.System, cancellationToken).ConfigureAwait(false);
             return true;
         }
         catch (TimeoutException)

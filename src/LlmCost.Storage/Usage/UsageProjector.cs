@@ -437,7 +437,8 @@ public sealed partial class UsageProjector
                 {
                     IngestMetrics.Retry("observers", "error");
                     LogObserverRetry(_logger, ex, observer.GetType().Name, attempt);
-                    await Task.Delay(TimeSpan.FromMilliseconds(50 << attempt), _time).ConfigureAwait(false);
+                    // A back-off, not a timestamp: real time, so a fixed test clock cannot stall projection.
+                    await Task.Delay(TimeSpan.FromMilliseconds(50 << attempt), TimeProvider.System).ConfigureAwait(false);
                 }
             }
         }
