@@ -20,6 +20,19 @@ public interface IUsageRecordedObserver
 }
 
 /// <summary>
+/// Checked before any event of a request is stored (e.g. budgets: a <c>reservation_id</c> must be one of the
+/// tenant's, made for the same user). Any problem refuses the whole request with a 4xx naming the field, and
+/// nothing is written.
+/// </summary>
+public interface IUsageAdmissionCheck
+{
+    Task<IReadOnlyList<AdmissionProblem>> CheckAsync(IReadOnlyList<UsageEvent> events, CancellationToken cancellationToken = default);
+}
+
+/// <summary>Why event <paramref name="Index"/> of a request is refused; <paramref name="Field"/> is its JSON name (e.g. "reservation_id").</summary>
+public sealed record AdmissionProblem(int Index, string Field, string Message);
+
+/// <summary>
 /// Adds rows to the SAME entity-group transaction that records a batch of events in one partition, so that a
 /// side effect (e.g. settling a budget reservation) commits atomically with the events or not at all.
 /// </summary>

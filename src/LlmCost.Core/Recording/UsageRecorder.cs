@@ -3,7 +3,8 @@ using LlmCost.Core.Pricing;
 namespace LlmCost.Core.Recording;
 
 /// <summary>The result of recording a batch: one outcome per submitted event, plus observers that failed.</summary>
-public sealed record RecordBatchResult(IReadOnlyList<RecordOutcome> Outcomes, IReadOnlyList<Exception> ObserverFailures);
+/// <param name="Rejected">Problems found by the admission checks; when any, nothing was recorded and Outcomes is empty.</param>
+public sealed record RecordBatchResult(IReadOnlyList<RecordOutcome> Outcomes, IReadOnlyList<Exception> ObserverFailures, IReadOnlyList<AdmissionProblem>? Rejected = null);
 
 /// <summary>
 /// Prices submissions and records them exactly once through <see cref="IUsageEventStore"/>, then tells the
@@ -14,9 +15,11 @@ public sealed class UsageRecorder(
     IPriceCalculator pricer,
     IUsageEventStore store,
     IEnumerable<IUsageRecordedObserver> observers,
-    TimeProvider time)
+    TimeProvider time,
+    IEnumerable<IUsageAdmissionCheck>? admissionChecks = null)
 {
     private readonly IUsageRecordedObserver[] _observers = observers.ToArray();
+    private readonly IUsageAdmissionCheck[] _admissionChecks = admissionChecks?.ToArray() ?? [];
 
     /// <summary>Prices one submission (also used by POST /api/price, which records nothing).</summary>
     public PriceQuote Quote(UsageSubmission submission, string? tenantId, DateTimeOffset timestamp)
@@ -53,6 +56,7 @@ public sealed class UsageRecorder(
             PricedModel = quote.ModelId,
             PriceSource = quote.Source,
             ReservationId = submission.ReservationId,
+            KeyId = submission.KeyId,
             RecordedAt = receivedAt,
         };
     }
@@ -66,6 +70,15 @@ public sealed class UsageRecorder(
         UsageEvent[] events = submissions
             .Select(s => ToEvent(s, s.TenantId ?? throw new ArgumentException("every submission needs its resolved tenant", nameof(submissions)), receivedAt))
             .ToArray();
+        foreach (IUsageAdmissionCheck check in _admissionChecks)
+        {
+            IReadOnlyList<AdmissionProblem> problems = await check.CheckAsync(events, cancellationToken).ConfigureAwait(false);
+            if (problems.Count > 0)
+            {
+                return new RecordBatchResult([], [], problems);
+            }
+        }
+
         IReadOnlyList<RecordOutcome> outcomes = await store.RecordAsync(events, cancellationToken).ConfigureAwait(false);
 
         // Observers hear only about events this call actually recorded (not duplicates, not an in-request repeat).

@@ -30,6 +30,7 @@ public sealed record UsageSubmission
     public string Status { get; init; } = UsageStatuses.Success;
     public IReadOnlyDictionary<string, string> Tags { get; init; } = new Dictionary<string, string>();
     public string? ReservationId { get; init; }
+    public string? KeyId { get; init; }
 }
 
 /// <summary>Limits applied to submitted events (configuration <c>LlmCost:Usage</c>).</summary>

@@ -62,6 +62,7 @@ internal sealed class LlmCostExceptionHandler(IProblemDetailsService problems) :
             BadHttpRequestException bad => (bad.StatusCode, bad.StatusCode == 413 ? "Payload too large" : "Bad request", bad.Message),
             JsonException json => (400, "Bad request", $"malformed JSON at {json.Path ?? "$"}"),
             StorageContentionException => (503, "Busy", "storage contention; retry shortly"),
+            LlmCost.Core.Budgets.BudgetUnavailableException unavailable => (503, "Budgets unavailable", unavailable.Message),
             _ => (500, "Internal error", null),
         };
         if (status == 500)
@@ -71,7 +72,8 @@ internal sealed class LlmCostExceptionHandler(IProblemDetailsService problems) :
 
         if (status == 503)
         {
-            httpContext.Response.Headers.RetryAfter = "1";
+            var retryAfter = exception is LlmCost.Core.Budgets.BudgetUnavailableException { RetryAfter: var wait } ? Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)) : 1;
+            httpContext.Response.Headers.RetryAfter = retryAfter.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
 
         httpContext.Response.StatusCode = status;

@@ -124,6 +124,10 @@ internal static partial class UsageEndpoints
             }
 
             RecordBatchResult result = await recorder.RecordAsync(submissions, cancellationToken);
+            if (result.Rejected is { Count: > 0 } rejected)
+            {
+                return Invalid(rejected.Select(r => new FieldError(elements[r.Index].Prefix + r.Field, r.Message)).ToList());
+            }
             foreach (Exception failure in result.ObserverFailures)
             {
                 LogObserverFailed(logger, failure);
