@@ -91,6 +91,15 @@ public sealed class LedgerPartition(string tenantId)
         return complete;
     }
 
+    /// <summary>Removes a reservation's expiry index row: not written at all if this batch was about to add it.</summary>
+    public void DropExpiry(string expiryKey)
+    {
+        if (!NewExpiries.Remove(expiryKey))
+        {
+            Deleted.Add(expiryKey);
+        }
+    }
+
     public void AddAlerts(IEnumerable<Alert> alerts)
     {
         foreach (var alert in alerts)
@@ -779,7 +788,7 @@ public sealed class SettleCommand(SettlementWork work) : LedgerCommand
                         ClosedAt = context.Now,
                     };
                     partition.Changed.Add(ReservationKey!);
-                    partition.Deleted.Add(BudgetKeys.Expiry(reservation.ExpiresAt, reservation.ReservationId));
+                    partition.DropExpiry(BudgetKeys.Expiry(reservation.ExpiresAt, reservation.ReservationId));
                     break;
                 case ReservationStatus.Expired or ReservationStatus.Released when reservation.SettledEventId is null:
                     // Its worst case stopped counting when it closed; the actual cost counts now, and is visible.
@@ -936,7 +945,7 @@ public sealed class CloseReservationsCommand(string tenantId, IReadOnlyList<stri
             var key = BudgetKeys.Reservation(reservation.ReservationId);
             partition.Reservations[key] = reservation with { Status = closeAs, ClosedAt = context.Now };
             partition.Changed.Add(key);
-            partition.Deleted.Add(BudgetKeys.Expiry(reservation.ExpiresAt, reservation.ReservationId));
+            partition.DropExpiry(BudgetKeys.Expiry(reservation.ExpiresAt, reservation.ReservationId));
             Closed.Add(reservation);
         }
     }

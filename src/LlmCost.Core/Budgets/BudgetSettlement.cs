@@ -58,6 +58,6 @@ public sealed class ReservationAdmissionCheck(IBudgetLedger ledger) : IUsageAdmi
             }
         }
 
-        return problems;
+        return problems.OrderBy(p => p.Index).ToList();
     }
 }
