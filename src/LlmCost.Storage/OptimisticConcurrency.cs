@@ -104,7 +104,8 @@ public static class OptimisticConcurrency
     /// deletes) so a caller can keep what it wrote as its cached version. 404 (a row deleted meanwhile) counts as a
     /// conflict too: the caller re-reads and decides again.
     /// </summary>
-    public static async Task<(WriteStatus Status, IReadOnlyList<ETag> ETags)> SubmitVersionedAsync(
+    /// <returns>The status, the new ETags, and on a conflict the index of the action that failed (when the service says).</returns>
+    public static async Task<(WriteStatus Status, IReadOnlyList<ETag> ETags, int? FailedIndex)> SubmitVersionedAsync(
         TableClient table, IReadOnlyList<TableTransactionAction> actions, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(table);
@@ -112,11 +113,11 @@ public static class OptimisticConcurrency
         try
         {
             Response<IReadOnlyList<Response>> response = await table.SubmitTransactionAsync(actions, cancellationToken).ConfigureAwait(false);
-            return (WriteStatus.Written, response.Value.Select(r => r.Headers.ETag ?? default).ToList());
+            return (WriteStatus.Written, response.Value.Select(r => r.Headers.ETag ?? default).ToList(), null);
         }
         catch (RequestFailedException ex) when (IsConflict(ex) || ex.Status == 404)
         {
-            return (WriteStatus.Conflict, []);
+            return (WriteStatus.Conflict, [], (ex as TableTransactionFailedException)?.FailedTransactionActionIndex);
         }
     }
 

@@ -125,6 +125,12 @@ public abstract class LedgerCommand
     public abstract void Apply(LedgerPartition partition, LedgerContext context);
 
     /// <summary>
+    /// Rows this command usually writes: a committer takes commands from its queue until their estimates fill one
+    /// transaction, so it loads only what it can commit (the exact count is checked after applying).
+    /// </summary>
+    public virtual int EstimatedRows => 2;
+
+    /// <summary>
     /// Called when this command alone needs more rows than one transaction holds. A command that can answer with a
     /// decision instead (a denial) does so and returns true; otherwise the write fails as unavailable (503).
     /// </summary>
@@ -193,8 +199,10 @@ public abstract class LedgerCommand
                 continue;
             }
 
+            var created = false;
             if (!partition.States.TryGetValue(key, out var state))
             {
+                created = true;
                 state = new BudgetPeriodState(budget.BudgetId, subject, window, context.LaneCount) { LimitVersion = BudgetUnits.LimitVersion(budget) };
                 if (NeedsSeed(budget, window))
                 {
@@ -226,7 +234,7 @@ public abstract class LedgerCommand
                 lane = GetOrAddLane(partition, laneKey);
             }
 
-            views.Add(new StateView(budget, state, lane));
+            views.Add(new StateView(budget, state, lane) { Created = created });
         }
 
         return complete ? views : null;
@@ -260,20 +268,14 @@ public abstract class LedgerCommand
         }
 
         var enforced = BudgetUnits.Enforced(view.Budget);
-        decimal granted = 0m;
         foreach (var lane in view.AllLanes!)
         {
-            var grant = enforced ? Math.Max(0m, lane.Reserved(view.Budget)) : 0m;
-            if (lane.Grant != grant)
-            {
-                lane.Grant = grant;
-                partition.Changed.Add(lane.Key);
-            }
-
-            granted += grant;
+            view.State.Fold(lane);
+            lane.Grant = enforced ? Math.Max(0m, lane.Reserved(view.Budget, view.State)) : 0m;
+            partition.Changed.Add(lane.Key);
         }
 
-        view.State.Granted = granted;
+        view.State.Granted = view.AllLanes.Sum(l => l.Grant);
         view.State.LimitVersion = BudgetUnits.LimitVersion(view.Budget);
         partition.Changed.Add(view.State.Key);
         return true;
@@ -304,6 +306,9 @@ internal sealed class StateView(BudgetDefinition budget, BudgetPeriodState state
     public List<BudgetLane>? AllLanes { get; private set; }
     public bool Enforced => BudgetUnits.Enforced(Budget);
 
+    /// <summary>True when the main row did not exist before this command.</summary>
+    public bool Created { get; init; }
+
     public bool LoadAllLanes(LedgerPartition partition)
     {
         if (AllLanes is not null)
@@ -323,6 +328,8 @@ internal sealed class StateView(BudgetDefinition budget, BudgetPeriodState state
 
     public IEnumerable<string> AllKeys => BudgetKeys.Lanes(State.Key, State.LaneCount).Prepend(State.Key);
 
+    public decimal Free(BudgetLane lane) => lane.Free(Budget, State);
+
     /// <summary>
     /// Headroom this decision may use, in the budget's unit. Enforced budgets: this lane's free grant plus the pool
     /// (every lane's free grant once all are loaded); soft budgets: what is left after spend and every loaded
@@ -336,7 +343,7 @@ internal sealed class StateView(BudgetDefinition budget, BudgetPeriodState state
         }
 
         var pool = State.Pool(Budget);
-        return AllLanes is { } all ? pool + all.Sum(l => l.Free(Budget)) : Math.Max(0m, pool) + (Lane?.Free(Budget) ?? 0m);
+        return AllLanes is { } all ? pool + all.Sum(Free) : Math.Max(0m, pool) + (Lane is null ? 0m : Free(Lane));
     }
 
     /// <summary>Limit minus spend minus open reservations: exact once all lanes are loaded, else a lower bound (enforced budgets).</summary>
@@ -345,13 +352,23 @@ internal sealed class StateView(BudgetDefinition budget, BudgetPeriodState state
         var limit = BudgetUnits.Limit(Budget);
         if (AllLanes is { } all)
         {
-            return limit - State.Spent(Budget) - all.Sum(l => l.Reserved(Budget));
+            return limit - State.Spent(Budget) - all.Sum(l => l.Reserved(Budget, State));
         }
 
-        return Enforced ? Math.Max(0m, State.Pool(Budget)) + (Lane?.Free(Budget) ?? 0m) : limit - State.Spent(Budget) - (Lane?.Reserved(Budget) ?? 0m);
+        return Enforced
+            ? Math.Max(0m, State.Pool(Budget)) + (Lane is null ? 0m : Free(Lane))
+            : limit - State.Spent(Budget) - (Lane?.Reserved(Budget, State) ?? 0m);
     }
 
     public BudgetSlot Slot() => new(Budget, State.Subject, State) { Available = Available(), Remaining = Remaining() };
+
+    /// <summary>Folds the main row's delta into a lane this transaction will write (and so writes the main row too).</summary>
+    public void Touch(LedgerPartition partition, BudgetLane lane)
+    {
+        State.Fold(lane);
+        partition.Changed.Add(lane.Key);
+        partition.Changed.Add(State.Key);
+    }
 }
 
 /// <summary>A request to admit one LLM call: who, which model, its worst case, and the budgets that apply.</summary>
@@ -383,6 +400,9 @@ public sealed class AuthorizeCommand(AuthorizationWork work) : LedgerCommand
     public override string TenantId => Work.TenantId;
 
     private IEnumerable<string> ReplayKeys => Work.ReplayIds.Select(BudgetKeys.Reservation);
+
+    /// <summary>The reservation, its expiry row and a lane per period budget.</summary>
+    public override int EstimatedRows => 2 + Work.Budgets.Count(b => b.IsStateful);
 
     public override IEnumerable<string> RequiredKeys(LedgerPartition partition, LedgerContext context) =>
         StateKeys(partition, Work.Budgets, Work.UserId, context.Now, context, withLane: true)
@@ -505,9 +525,15 @@ public sealed class AuthorizeCommand(AuthorizationWork work) : LedgerCommand
         {
             var lane = view.Lane!;
             var units = BudgetUnits.Of(view.Budget, amountUsd, admitted.WorstCaseTokens);
-            if (view.Enforced && lane.Free(view.Budget) < units)
+            if (view.Enforced && view.Free(lane) < units)
             {
-                Provision(partition, view, units - lane.Free(view.Budget));
+                Provision(partition, view, units - view.Free(lane));
+            }
+
+            if (view.Created)
+            {
+                // The main row exists whenever a lane does: closing a reservation writes its delta there.
+                partition.Changed.Add(view.State.Key);
             }
 
             lane.Hold(amountUsd, admitted.WorstCaseTokens);
@@ -610,16 +636,15 @@ public sealed class AuthorizeCommand(AuthorizationWork work) : LedgerCommand
     {
         var lane = view.Lane!;
         var state = view.State;
+        view.Touch(partition, lane);
         var pool = state.Pool(view.Budget);
         if (pool >= need)
         {
-            // A share of what is left (an eighth-ish), so a lane refills rarely far from the limit and in small
-            // steps near it.
+            // A share of what is left (a sixteenth with 8 lanes), so a lane refills rarely far from the limit and
+            // in small steps near it.
             var amount = Math.Max(need, Math.Min(pool, pool / (2 * state.LaneCount)));
             lane.Grant += amount;
             state.Granted += amount;
-            partition.Changed.Add(lane.Key);
-            partition.Changed.Add(state.Key);
             return;
         }
 
@@ -628,29 +653,26 @@ public sealed class AuthorizeCommand(AuthorizationWork work) : LedgerCommand
             lane.Grant += pool;
             state.Granted += pool;
             need -= pool;
-            partition.Changed.Add(state.Key);
         }
 
-        foreach (var other in view.AllLanes!.Where(l => l.Key != lane.Key).OrderByDescending(l => l.Free(view.Budget)))
+        foreach (var other in view.AllLanes!.Where(l => l.Key != lane.Key).OrderByDescending(view.Free))
         {
             if (need <= 0m)
             {
                 break;
             }
 
-            var take = Math.Min(other.Free(view.Budget), need);
+            var take = Math.Min(view.Free(other), need);
             if (take <= 0m)
             {
                 break;
             }
 
+            view.Touch(partition, other);
             other.Grant -= take;
             lane.Grant += take;
             need -= take;
-            partition.Changed.Add(other.Key);
         }
-
-        partition.Changed.Add(lane.Key);
     }
 }
 
@@ -698,6 +720,9 @@ public sealed class SettleCommand(SettlementWork work) : LedgerCommand
     public override string TenantId => Work.TenantId;
 
     private string EventKey => BudgetKeys.AppliedEvent(Work.EventId, Work.Timestamp);
+
+    /// <summary>The marker, the reservation and its expiry row, and the main rows (shared with the batch).</summary>
+    public override int EstimatedRows => Work.ReservationId is null ? 1 : 3;
 
     private string? ReservationKey => Work.ReservationId is null ? null : BudgetKeys.Reservation(Work.ReservationId);
 
@@ -754,9 +779,10 @@ public sealed class SettleCommand(SettlementWork work) : LedgerCommand
         }
 
         var views = OpenViews(partition, BudgetsFor(reservation), Work.UserId, Work.Timestamp, context, withLane: false);
-        if (views is null
-            || (reservation is { Status: ReservationStatus.Active } && !partition.Require(reservation.HeldIn))
-            || !RebaseOutdated(partition, views))
+        var holders = reservation is { Status: ReservationStatus.Active }
+            ? reservation.HeldIn.Select(BudgetKeys.StateOfLane).Distinct(StringComparer.Ordinal).ToList()
+            : [];
+        if (views is null || !partition.Require(holders) || !RebaseOutdated(partition, views))
         {
             return;
         }
@@ -764,7 +790,6 @@ public sealed class SettleCommand(SettlementWork work) : LedgerCommand
         var released = false;
         var late = false;
         TimeSpan? age = null;
-        var heldByState = new Dictionary<string, BudgetLane>(StringComparer.Ordinal);
         if (reservation is not null)
         {
             age = context.Now - reservation.CreatedAt;
@@ -773,10 +798,24 @@ public sealed class SettleCommand(SettlementWork work) : LedgerCommand
                 case ReservationStatus.Active:
                     foreach (var laneKey in reservation.HeldIn)
                     {
-                        var lane = GetOrAddLane(partition, laneKey);
-                        lane.Release(reservation.AmountUsd, reservation.Tokens);
-                        partition.Changed.Add(laneKey);
-                        heldByState[BudgetKeys.StateOfLane(laneKey)] = lane;
+                        var stateKey = BudgetKeys.StateOfLane(laneKey);
+                        if (!partition.States.TryGetValue(stateKey, out var holder))
+                        {
+                            continue;
+                        }
+
+                        // The reservation's grant pays the actual cost (up to its worst case) when the event counts
+                        // in the same state; what it did not use stays free in its lane.
+                        var consumed = 0m;
+                        if (views.FirstOrDefault(v => v.State.Key == stateKey) is { Enforced: true } same && !same.State.InSeed(Work.RecordedAt))
+                        {
+                            consumed = Math.Min(
+                                BudgetUnits.Of(same.Budget, Work.CostUsd, Work.Tokens),
+                                BudgetUnits.Of(same.Budget, reservation.AmountUsd, reservation.Tokens));
+                        }
+
+                        holder.Release(BudgetKeys.LaneIndex(laneKey), reservation.AmountUsd, reservation.Tokens, consumed);
+                        partition.Changed.Add(stateKey);
                     }
 
                     released = true;
@@ -817,15 +856,6 @@ public sealed class SettleCommand(SettlementWork work) : LedgerCommand
                 continue;
             }
 
-            var cost = BudgetUnits.Of(view.Budget, Work.CostUsd, Work.Tokens);
-            var held = heldByState.GetValueOrDefault(state.Key);
-            if (view.Enforced && held is not null)
-            {
-                // The reservation's grant pays the actual cost; what it did not use stays free in its lane.
-                held.Grant -= cost;
-                state.Granted -= cost;
-            }
-
             var tripped = state.AddSpend(Work.CostUsd, Work.Tokens, Work.Priced, context.Now, view.Budget.CircuitBreaker);
             if (late)
             {
@@ -834,7 +864,7 @@ public sealed class SettleCommand(SettlementWork work) : LedgerCommand
 
             partition.Changed.Add(state.Key);
             var overcommitted = 0m;
-            if (view.Enforced && !CoverDeficit(partition, view, held, out overcommitted))
+            if (view.Enforced && !CoverDeficit(partition, view, out overcommitted))
             {
                 return;
             }
@@ -849,24 +879,17 @@ public sealed class SettleCommand(SettlementWork work) : LedgerCommand
     }
 
     /// <summary>
-    /// Keeps the escrow invariant after actual spend: a lane whose actual cost exceeded its free grant takes the
-    /// difference from the pool, and a pool that went negative (spend beyond the worst case, or without a
-    /// reservation, near the limit) takes it back from every lane's free grant. When even that does not cover it,
-    /// the budget is overspent: every lane is left with no free grant, so nothing more is admitted, and the
-    /// overspend alert says so (<paramref name="overcommitted"/>: spend plus open reservations beyond the limit).
-    /// False when the lanes must be loaded first.
+    /// Keeps the escrow invariant after actual spend: spend beyond a reservation's worst case, or without one,
+    /// comes out of the pool, and a pool that went negative (near the limit) takes it back from every lane's free
+    /// grant. When even that does not cover it, the budget is overcommitted: every lane is left with no free
+    /// grant, so nothing more is admitted, and the overspend alert says by how much
+    /// (<paramref name="overcommitted"/>: spend plus open reservations beyond the limit). False when the lanes must
+    /// be loaded first.
     /// </summary>
-    private static bool CoverDeficit(LedgerPartition partition, StateView view, BudgetLane? held, out decimal overcommitted)
+    private static bool CoverDeficit(LedgerPartition partition, StateView view, out decimal overcommitted)
     {
         overcommitted = 0m;
         var state = view.State;
-        if (held is not null && held.Free(view.Budget) < 0m)
-        {
-            var deficit = -held.Free(view.Budget);
-            held.Grant += deficit;
-            state.Granted += deficit;
-        }
-
         if (state.Pool(view.Budget) >= 0m)
         {
             return true;
@@ -878,18 +901,18 @@ public sealed class SettleCommand(SettlementWork work) : LedgerCommand
         }
 
         var missing = -state.Pool(view.Budget);
-        foreach (var lane in view.AllLanes!.OrderByDescending(l => l.Free(view.Budget)))
+        foreach (var lane in view.AllLanes!.OrderByDescending(view.Free))
         {
-            var take = Math.Min(lane.Free(view.Budget), missing);
+            var take = Math.Min(view.Free(lane), missing);
             if (take <= 0m)
             {
                 break;
             }
 
+            view.Touch(partition, lane);
             lane.Grant -= take;
             state.Granted -= take;
             missing -= take;
-            partition.Changed.Add(lane.Key);
         }
 
         overcommitted = missing;
@@ -908,6 +931,9 @@ public sealed class CloseReservationsCommand(string tenantId, IReadOnlyList<stri
 
     /// <summary>Reservations closed by this command (the last application).</summary>
     public List<ReservationRecord> Closed { get; } = [];
+
+    /// <summary>Each reservation and its expiry row, plus the main rows holding them.</summary>
+    public override int EstimatedRows => (2 * ReservationIds.Count) + 2;
 
     public override IEnumerable<string> RequiredKeys(LedgerPartition partition, LedgerContext context) =>
         ReservationIds.Select(BudgetKeys.Reservation);
@@ -929,7 +955,9 @@ public sealed class CloseReservationsCommand(string tenantId, IReadOnlyList<stri
                 && (closeAs != ReservationStatus.Expired || r.ExpiresAt <= context.Now)
                 && (userId is null || r.UserId == userId))
             .ToList();
-        if (!partition.Require(closing.SelectMany(r => r.HeldIn)))
+
+        // The worst case leaves through the main row's delta: the lanes, which authorisations write, stay untouched.
+        if (!partition.Require(closing.SelectMany(r => r.HeldIn).Select(BudgetKeys.StateOfLane).Distinct(StringComparer.Ordinal)))
         {
             return;
         }
@@ -938,8 +966,11 @@ public sealed class CloseReservationsCommand(string tenantId, IReadOnlyList<stri
         {
             foreach (var laneKey in reservation.HeldIn)
             {
-                GetOrAddLane(partition, laneKey).Release(reservation.AmountUsd, reservation.Tokens);
-                partition.Changed.Add(laneKey);
+                if (partition.States.TryGetValue(BudgetKeys.StateOfLane(laneKey), out var holder))
+                {
+                    holder.Release(BudgetKeys.LaneIndex(laneKey), reservation.AmountUsd, reservation.Tokens, 0m);
+                    partition.Changed.Add(holder.Key);
+                }
             }
 
             var key = BudgetKeys.Reservation(reservation.ReservationId);

@@ -33,6 +33,12 @@ public static class BudgetKeys
         return laneKey[..laneKey.LastIndexOf('|')];
     }
 
+    public static int LaneIndex(string laneKey)
+    {
+        ArgumentNullException.ThrowIfNull(laneKey);
+        return int.Parse(laneKey.AsSpan(laneKey.LastIndexOf('|') + 2), NumberStyles.None, CultureInfo.InvariantCulture);
+    }
+
     public static bool IsLane(string key) => key.StartsWith("st|", StringComparison.Ordinal) && key.Length > 4 && key[^4] == '|' && key[^3] == 'l';
 
     public static string Reservation(string reservationId) => $"rs|{Escape(reservationId)}";
@@ -159,6 +165,7 @@ public static class BudgetUnits
 public sealed class BudgetPeriodState
 {
     private readonly HashSet<string> _fired = new(StringComparer.Ordinal);
+    private readonly Dictionary<int, LaneDelta> _deltas = [];
 
     public BudgetPeriodState(string budgetId, string subject, PeriodWindow window, int laneCount)
     {
@@ -186,8 +193,15 @@ public sealed class BudgetPeriodState
 
     public long EventCount { get; private set; }
 
-    /// <summary>Sum of the lanes' grants, in the budget's unit.</summary>
+    /// <summary>Sum of the lanes' grants as written in the lanes, in the budget's unit (see <see cref="Deltas"/>).</summary>
     public decimal Granted { get; set; }
+
+    /// <summary>
+    /// What settlements, expiries and releases took out of each lane since it was last written together with this
+    /// row. Closing a reservation writes only here, never the lane an authorisation may be writing at the same
+    /// moment; the next transaction that writes both folds the delta into the lane.
+    /// </summary>
+    public IReadOnlyDictionary<int, LaneDelta> Deltas => _deltas;
 
     /// <summary><see cref="BudgetUnits.LimitVersion"/> the grants were computed under.</summary>
     public string? LimitVersion { get; set; }
@@ -230,6 +244,11 @@ public sealed class BudgetPeriodState
             TrippedUntil = snapshot.TrippedUntil,
         };
         state._fired.UnionWith(snapshot.Fired);
+        foreach (var delta in snapshot.Deltas)
+        {
+            state._deltas[delta.Lane] = delta;
+        }
+
         return state;
     }
 
@@ -251,6 +270,7 @@ public sealed class BudgetPeriodState
         SeedEvents = SeedEvents,
         LateSettlements = LateSettlements,
         Fired = _fired.Order(StringComparer.Ordinal).ToList(),
+        Deltas = _deltas.Values.OrderBy(d => d.Lane).ToList(),
         BreakerWindowStart = BreakerWindowStart,
         BreakerWindowSpentUsd = BreakerWindowSpentUsd,
         TrippedUntil = TrippedUntil,
@@ -279,7 +299,49 @@ public sealed class BudgetPeriodState
     public decimal Spent(BudgetDefinition budget) => BudgetUnits.Of(budget, SpentUsd, SpentTokens);
 
     /// <summary>Headroom that no lane holds; negative only after actual spend overran the limit.</summary>
-    public decimal Pool(BudgetDefinition budget) => BudgetUnits.Limit(budget) - Spent(budget) - Granted;
+    public decimal Pool(BudgetDefinition budget) => BudgetUnits.Limit(budget) - Spent(budget) - (Granted - _deltas.Values.Sum(d => d.Consumed));
+
+    /// <summary>
+    /// This row's delta for <paramref name="lane"/>, when it applies to the lane's version (same epoch). A lane
+    /// and this row read together always agree; a cached row older than the lane gives no delta, which only
+    /// makes the lane look fuller than it is (the safe side).
+    /// </summary>
+    public LaneDelta DeltaFor(BudgetLane lane)
+    {
+        ArgumentNullException.ThrowIfNull(lane);
+        return _deltas.TryGetValue(lane.Index, out var delta) && delta.Epoch == lane.Epoch ? delta : LaneDelta.Zero(lane.Index, lane.Epoch);
+    }
+
+    /// <summary>
+    /// Takes a closed reservation's worst case out of lane <paramref name="laneIndex"/> (and, for a settlement,
+    /// <paramref name="consumed"/> of its grant, at most that worst case, so the lane's free grant never shrinks
+    /// through a delta).
+    /// </summary>
+    public void Release(int laneIndex, decimal usd, long tokens, decimal consumed)
+    {
+        var delta = _deltas.GetValueOrDefault(laneIndex) ?? LaneDelta.Zero(laneIndex, 0);
+        _deltas[laneIndex] = delta with
+        {
+            ReleasedUsd = delta.ReleasedUsd + usd,
+            ReleasedTokens = delta.ReleasedTokens + tokens,
+            ReleasedCount = delta.ReleasedCount + 1,
+            Consumed = delta.Consumed + consumed,
+        };
+    }
+
+    /// <summary>Applies this row's delta to the lane and starts a new epoch: both rows must be written in this transaction.</summary>
+    public void Fold(BudgetLane lane)
+    {
+        ArgumentNullException.ThrowIfNull(lane);
+        var delta = DeltaFor(lane);
+        lane.ReservedUsd -= delta.ReleasedUsd;
+        lane.ReservedTokens -= delta.ReleasedTokens;
+        lane.Open -= delta.ReleasedCount;
+        lane.Grant -= delta.Consumed;
+        Granted -= _deltas.GetValueOrDefault(lane.Index)?.Consumed ?? 0m;
+        lane.Epoch++;
+        _deltas[lane.Index] = LaneDelta.Zero(lane.Index, lane.Epoch);
+    }
 
     public bool IsTripped(DateTimeOffset now) => TrippedUntil is { } until && until > now;
 
@@ -379,14 +441,25 @@ public sealed record PeriodStateSnapshot
     public long SeedEvents { get; init; }
     public long LateSettlements { get; init; }
     public IReadOnlyList<string> Fired { get; init; } = [];
+    public IReadOnlyList<LaneDelta> Deltas { get; init; } = [];
     public DateTimeOffset? BreakerWindowStart { get; init; }
     public decimal BreakerWindowSpentUsd { get; init; }
     public DateTimeOffset? TrippedUntil { get; init; }
 }
 
 /// <summary>
-/// One escrow lane of a period state: the open reservations it holds (exact sums and count, kept in the same
-/// transaction as the reservation rows) and the grant it may hand out without touching any other row.
+/// Worst cases (and reservation count, and consumed grant) taken out of one lane by closed reservations since
+/// the lane's epoch began, kept on the period state's main row.
+/// </summary>
+public sealed record LaneDelta(int Lane, long Epoch, decimal ReleasedUsd, long ReleasedTokens, long ReleasedCount, decimal Consumed)
+{
+    public static LaneDelta Zero(int lane, long epoch) => new(lane, epoch, 0m, 0, 0, 0m);
+}
+
+/// <summary>
+/// One escrow lane of a period state: the open reservations it holds (sums and count, kept in the same
+/// transaction as the reservation rows, less what <see cref="BudgetPeriodState.Deltas"/> says closed since) and
+/// the grant it may hand out without touching any other row. Authorisations are its only frequent writer.
 /// </summary>
 public sealed class BudgetLane(string stateKey, int index)
 {
@@ -394,20 +467,19 @@ public sealed class BudgetLane(string stateKey, int index)
     public int Index { get; } = index;
     public string Key => BudgetKeys.Lane(StateKey, Index);
 
+    /// <summary>Bumped whenever the main row's delta is folded in, so a delta never applies to the wrong version.</summary>
+    public long Epoch { get; set; }
+
     /// <summary>Headroom this lane may reserve from, in the budget's unit (unused by soft budgets).</summary>
     public decimal Grant { get; set; }
 
     public decimal ReservedUsd { get; set; }
     public long ReservedTokens { get; set; }
 
-    /// <summary>Open reservations held in this lane.</summary>
+    /// <summary>Reservations held in this lane (before the main row's delta).</summary>
     public long Open { get; set; }
 
-    public decimal Reserved(BudgetDefinition budget) => BudgetUnits.Of(budget, ReservedUsd, ReservedTokens);
-
-    public decimal Free(BudgetDefinition budget) => Grant - Reserved(budget);
-
-    public BudgetLane Copy() => new(StateKey, Index) { Grant = Grant, ReservedUsd = ReservedUsd, ReservedTokens = ReservedTokens, Open = Open };
+    public BudgetLane Copy() => new(StateKey, Index) { Epoch = Epoch, Grant = Grant, ReservedUsd = ReservedUsd, ReservedTokens = ReservedTokens, Open = Open };
 
     public void Hold(decimal usd, long tokens)
     {
@@ -416,12 +488,18 @@ public sealed class BudgetLane(string stateKey, int index)
         Open++;
     }
 
-    public void Release(decimal usd, long tokens)
-    {
-        ReservedUsd -= usd;
-        ReservedTokens -= tokens;
-        Open--;
-    }
+    /// <summary>Open reservations' worst case in USD once <paramref name="state"/>'s delta is applied.</summary>
+    public decimal OpenUsd(BudgetPeriodState? state) => ReservedUsd - (state?.DeltaFor(this).ReleasedUsd ?? 0m);
+
+    public long OpenTokens(BudgetPeriodState? state) => ReservedTokens - (state?.DeltaFor(this).ReleasedTokens ?? 0);
+
+    public long OpenCount(BudgetPeriodState? state) => Open - (state?.DeltaFor(this).ReleasedCount ?? 0);
+
+    public decimal Reserved(BudgetDefinition budget, BudgetPeriodState? state) => BudgetUnits.Of(budget, OpenUsd(state), OpenTokens(state));
+
+    /// <summary>Grant not yet used by open reservations or consumed by actual spend.</summary>
+    public decimal Free(BudgetDefinition budget, BudgetPeriodState? state) =>
+        Grant - (state?.DeltaFor(this).Consumed ?? 0m) - Reserved(budget, state);
 }
 
 /// <summary>Spend recorded before a period state existed, read from the usage summaries.</summary>

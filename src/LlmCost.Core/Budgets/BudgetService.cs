@@ -478,7 +478,9 @@ public sealed class BudgetService(
                     break;
                 }
 
-                var commands = due.Chunk(CloseChunk).Select(ids => new CloseReservationsCommand(tenantId, ids, ReservationStatus.Expired)).ToList();
+                // Chunks in a random order: two instances sweeping at once mostly close different reservations.
+                var commands = due.Chunk(CloseChunk).OrderBy(_ => Random.Shared.Next())
+                    .Select(ids => new CloseReservationsCommand(tenantId, ids, ReservationStatus.Expired)).ToList();
                 await Task.WhenAll(commands.Select(c => ledger.ExecuteAsync(c, cancellationToken))).ConfigureAwait(false);
                 var closed = commands.SelectMany(c => c.Closed).ToList();
                 foreach (var reservation in closed)
@@ -599,8 +601,8 @@ public sealed class BudgetService(
             lanes = partition.Lanes.Values.ToList();
         }
 
-        var reservedUsd = lanes.Sum(l => l.ReservedUsd);
-        var reservedTokens = lanes.Sum(l => l.ReservedTokens);
+        var reservedUsd = lanes.Sum(l => l.OpenUsd(state));
+        var reservedTokens = lanes.Sum(l => l.OpenTokens(state));
         var slot = new BudgetSlot(budget, subject, state)
         {
             Remaining = state is null ? null : BudgetUnits.Limit(budget) - state.Spent(budget) - BudgetUnits.Of(budget, reservedUsd, reservedTokens),
@@ -617,7 +619,7 @@ public sealed class BudgetService(
             ReservedTokens = reservedTokens,
             RemainingTokens = BudgetAuthorizer.RemainingTokens(slot),
             Forecast = state is null ? null : forecaster.ForecastPeriodEnd(budget, state, now),
-            ActiveReservations = lanes.Sum(l => l.Open),
+            ActiveReservations = lanes.Sum(l => l.OpenCount(state)),
             EventCount = state?.EventCount ?? 0,
             UnpricedEvents = state?.UnpricedEvents ?? 0,
             FiredAlerts = state?.FiredAlerts.Order(StringComparer.Ordinal).ToList() ?? [],

@@ -24,8 +24,14 @@ public sealed record TableBudgetStoreOptions
     /// <summary>How long a row this instance read but did not write may be reused without reading it again.</summary>
     public TimeSpan CacheStaleness { get; init; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Conflicting attempts of one transaction before the callers get a 503.</summary>
+    /// <summary>Conflicting attempts of an authorisation transaction before its callers get a 503.</summary>
     public int MaxAttempts { get; init; } = 20;
+
+    /// <summary>
+    /// Conflicting attempts of a main-row transaction (settlements, expiry, freezes): every instance's settlements
+    /// meet on the state's main row, so they may wait longer; their callers are background work that retries anyway.
+    /// </summary>
+    public int MaxMainAttempts { get; init; } = 100;
 
     /// <summary>Commands (each at least one row) a committer takes from the queue at once.</summary>
     public int MaxBatchCommands { get; init; } = 100;
@@ -165,15 +171,18 @@ public sealed partial class TableBudgetStore : IBudgetRepository, IBudgetLedger,
         ArgumentNullException.ThrowIfNull(command);
         var ledger = _tenants.GetOrAdd(command.TenantId, t => new TenantLedger(t, _options));
         var pending = new PendingCommand(command, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        // Authorisations write lanes (each committer its own); everything else writes main rows. Keeping them on
+        // separate committers means a settlement batch never makes an authorisation wait for its main-row race.
+        var queue = command is AuthorizeCommand ? ledger.Hot : ledger.Main;
         int? committer = null;
         lock (ledger.Lock)
         {
-            ledger.Queue.AddLast(pending);
-            for (var c = 0; c < ledger.Busy.Length && committer is null; c++)
+            queue.Items.AddLast(pending);
+            for (var c = 0; c < queue.Busy.Length && committer is null; c++)
             {
-                if (!ledger.Busy[c])
+                if (!queue.Busy[c])
                 {
-                    ledger.Busy[c] = true;
+                    queue.Busy[c] = true;
                     committer = c;
                 }
             }
@@ -181,7 +190,7 @@ public sealed partial class TableBudgetStore : IBudgetRepository, IBudgetLedger,
 
         if (committer is { } index)
         {
-            _ = Task.Run(() => CommitLoopAsync(ledger, index), CancellationToken.None);
+            _ = Task.Run(() => CommitLoopAsync(ledger, queue, index), CancellationToken.None);
         }
 
         // The command runs to completion even if the caller gives up: a client abort never half-applies it.
@@ -380,7 +389,7 @@ public sealed partial class TableBudgetStore : IBudgetRepository, IBudgetLedger,
     // ---- group commit ----
 
     /// <summary>One committer: takes what is queued (in order), commits it, and stops when the queue is empty.</summary>
-    private async Task CommitLoopAsync(TenantLedger ledger, int committer)
+    private async Task CommitLoopAsync(TenantLedger ledger, CommandQueue queue, int committer)
     {
         while (true)
         {
@@ -388,20 +397,23 @@ public sealed partial class TableBudgetStore : IBudgetRepository, IBudgetLedger,
             lock (ledger.Lock)
             {
                 batch = [];
-                while (ledger.Queue.First is { } first && batch.Count < _options.MaxBatchCommands)
+                var rows = 0;
+                while (queue.Items.First is { } first && batch.Count < _options.MaxBatchCommands
+                    && (batch.Count == 0 || rows + first.Value.Command.EstimatedRows <= LedgerLimits.MaxActionsPerTransaction))
                 {
+                    rows += first.Value.Command.EstimatedRows;
                     batch.Add(first.Value);
-                    ledger.Queue.RemoveFirst();
+                    queue.Items.RemoveFirst();
                 }
 
                 if (batch.Count == 0)
                 {
-                    ledger.Busy[committer] = false;
+                    queue.Busy[committer] = false;
                     return;
                 }
             }
 
-            var committed = await RunBatchAsync(ledger, committer, batch).ConfigureAwait(false);
+            var committed = await RunBatchAsync(ledger, queue, committer, batch).ConfigureAwait(false);
             if (committed < batch.Count)
             {
                 // What did not fit this transaction goes first into the next one, in order.
@@ -409,7 +421,7 @@ public sealed partial class TableBudgetStore : IBudgetRepository, IBudgetLedger,
                 {
                     for (var i = batch.Count - 1; i >= committed; i--)
                     {
-                        ledger.Queue.AddFirst(batch[i]);
+                        queue.Items.AddFirst(batch[i]);
                     }
                 }
             }
@@ -417,26 +429,27 @@ public sealed partial class TableBudgetStore : IBudgetRepository, IBudgetLedger,
     }
 
     /// <summary>Commits a prefix of the batch (as many commands as one transaction holds); returns its length.</summary>
-    private async Task<int> RunBatchAsync(TenantLedger ledger, int committer, List<PendingCommand> batch)
+    private async Task<int> RunBatchAsync(TenantLedger ledger, CommandQueue queue, int committer, List<PendingCommand> batch)
     {
         var seeds = new Dictionary<string, RecordedSpend>(StringComparer.Ordinal);
+        var carried = new RowSet();
         try
         {
             var committed = await OptimisticConcurrency.RetryAsync(
                 async (attempt, ct) =>
                 {
-                    var (done, count) = await AttemptAsync(ledger, ledger.Lanes[committer], batch, seeds, ct).ConfigureAwait(false);
+                    var (done, count) = await AttemptAsync(ledger, queue.Lanes[committer], batch, seeds, carried, ct).ConfigureAwait(false);
                     if (!done)
                     {
                         // Lost a race: another committer or instance wrote a row this one read. Move to another
                         // lane, so competing writers spread out instead of meeting again.
-                        BudgetMetrics.Conflicts.Add(1);
-                        ledger.Lanes[committer] = Random.Shared.Next(LedgerLimits.MaxLanes * 16);
+                        BudgetMetrics.Conflicts.Add(1, new KeyValuePair<string, object?>("queue", queue.Name));
+                        queue.Lanes[committer] = Random.Shared.Next(LedgerLimits.MaxLanes * 16);
                     }
 
                     return (done, count);
                 },
-                _options.MaxAttempts,
+                queue == ledger.Main ? _options.MaxMainAttempts : _options.MaxAttempts,
                 CancellationToken.None).ConfigureAwait(false);
             for (var i = 0; i < committed; i++)
             {
@@ -460,14 +473,19 @@ public sealed partial class TableBudgetStore : IBudgetRepository, IBudgetLedger,
         }
     }
 
-    /// <summary>One read–apply–write attempt. (done, committed): done false = lost a race, retry.</summary>
+    /// <summary>
+    /// One read–apply–write attempt. (done, committed): done false = lost a race, retry. <paramref name="carried"/>
+    /// keeps the reservation and marker rows the previous attempt read: they only ever move forward (a marker
+    /// appears, a reservation closes) and every decision on them writes them with their ETag, so a retry after a
+    /// main-row race re-reads only the row that failed.
+    /// </summary>
     private async Task<(bool Done, int Committed)> AttemptAsync(
-        TenantLedger ledger, int lane, List<PendingCommand> batch, Dictionary<string, RecordedSpend> seeds, CancellationToken cancellationToken)
+        TenantLedger ledger, int lane, List<PendingCommand> batch, Dictionary<string, RecordedSpend> seeds, RowSet carried, CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
         var context = new LedgerContext(now, _forecaster, lane, _options.Lanes);
         var commands = batch.Select(p => p.Command).ToList();
-        var rows = new RowSet();
+        var rows = carried.Copy();
         var initial = new LedgerPartition(ledger.TenantId);
         await LoadAsync(ledger, rows, commands.SelectMany(c => c.RequiredKeys(initial, context)).ToList(), fresh: false, cancellationToken).ConfigureAwait(false);
 
@@ -541,11 +559,21 @@ public sealed partial class TableBudgetStore : IBudgetRepository, IBudgetLedger,
         }
 
         TableLimits.Check(actions);
-        var (status, etags) = await OptimisticConcurrency.SubmitVersionedAsync(Table, actions, cancellationToken).ConfigureAwait(false);
+        var (status, etags, failed) = await OptimisticConcurrency.SubmitVersionedAsync(Table, actions, cancellationToken).ConfigureAwait(false);
         if (status != WriteStatus.Written)
         {
-            // Whatever this attempt read may be stale now: the next one reads every row it touches again.
-            foreach (var key in keys.OfType<string>())
+            if (failed is { } index && index >= 0 && index < keys.Count && keys[index] is { } failedKey && IsCacheable(failedKey))
+            {
+                // A race on a state or lane row (the contended ones): read those again, keep the reservations and
+                // markers. When a reservation or marker itself changed, others of the batch likely did too: read all.
+                carried.Keep(rows, key => !IsCacheable(key));
+            }
+            else
+            {
+                carried.Keep(rows, _ => false);
+            }
+
+            foreach (var key in keys.OfType<string>().Where(IsCacheable))
             {
                 ledger.Cache.TryRemove(key, out _);
             }
@@ -823,6 +851,7 @@ public sealed partial class TableBudgetStore : IBudgetRepository, IBudgetLedger,
             ["SeedEvents"] = s.SeedEvents,
             ["LateSettlements"] = s.LateSettlements,
             ["Fired"] = JsonSerializer.Serialize(s.Fired, Json),
+            ["Deltas"] = JsonSerializer.Serialize(s.Deltas, Json),
             ["BreakerWindowStart"] = s.BreakerWindowStart,
             ["BreakerWindowSpentUsd"] = s.BreakerWindowSpentUsd.ToString(CultureInfo.InvariantCulture),
             ["TrippedUntil"] = s.TrippedUntil,
@@ -847,6 +876,7 @@ public sealed partial class TableBudgetStore : IBudgetRepository, IBudgetLedger,
         SeedEvents = entity.GetInt64("SeedEvents") ?? 0,
         LateSettlements = entity.GetInt64("LateSettlements") ?? 0,
         Fired = JsonSerializer.Deserialize<List<string>>(entity.GetString("Fired") ?? "[]", Json) ?? [],
+        Deltas = JsonSerializer.Deserialize<List<LaneDelta>>(entity.GetString("Deltas") ?? "[]", Json) ?? [],
         BreakerWindowStart = entity.GetDateTimeOffset("BreakerWindowStart"),
         BreakerWindowSpentUsd = Money(entity, "BreakerWindowSpentUsd"),
         TrippedUntil = entity.GetDateTimeOffset("TrippedUntil"),
@@ -861,6 +891,7 @@ public sealed partial class TableBudgetStore : IBudgetRepository, IBudgetLedger,
             ["Kind"] = "ln",
             ["BudgetId"] = Unescape(segments[1]),
             ["Subject"] = Unescape(segments[2]),
+            ["Epoch"] = lane.Epoch,
             ["Grant"] = lane.Grant.ToString(CultureInfo.InvariantCulture),
             ["ReservedUsd"] = lane.ReservedUsd.ToString(CultureInfo.InvariantCulture),
             ["ReservedTokens"] = lane.ReservedTokens,
@@ -873,6 +904,7 @@ public sealed partial class TableBudgetStore : IBudgetRepository, IBudgetLedger,
         var separator = key.LastIndexOf('|');
         return new BudgetLane(key[..separator], int.Parse(key.AsSpan(separator + 2), CultureInfo.InvariantCulture))
         {
+            Epoch = entity.GetInt64("Epoch") ?? 0,
             Grant = Money(entity, "Grant"),
             ReservedUsd = Money(entity, "ReservedUsd"),
             ReservedTokens = entity.GetInt64("ReservedTokens") ?? 0,
@@ -908,7 +940,7 @@ public sealed partial class TableBudgetStore : IBudgetRepository, IBudgetLedger,
         foreach (var chunk in rowKeys.Chunk(100))
         {
             var actions = chunk.Select(rk => new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(pk, rk), ETag.All)).ToList();
-            var (status, _) = await OptimisticConcurrency.SubmitVersionedAsync(Table, actions, cancellationToken).ConfigureAwait(false);
+            var (status, _, _) = await OptimisticConcurrency.SubmitVersionedAsync(Table, actions, cancellationToken).ConfigureAwait(false);
             if (status == WriteStatus.Written)
             {
                 deleted += chunk.Length;
@@ -1007,25 +1039,33 @@ public sealed partial class TableBudgetStore : IBudgetRepository, IBudgetLedger,
 
     private sealed record AppliedMarker(DateTimeOffset AppliedAt);
 
-    /// <summary>One tenant on this instance: its queue, its committers and their lanes, and the rows it last saw.</summary>
-    private sealed class TenantLedger
+    /// <summary>One tenant on this instance: its two queues, their committers, and the rows it last saw.</summary>
+    private sealed class TenantLedger(string tenantId, TableBudgetStoreOptions options)
     {
-        public TenantLedger(string tenantId, TableBudgetStoreOptions options)
-        {
-            TenantId = tenantId;
-            Busy = new bool[options.CommittersPerTenant];
-            // A random start per instance, consecutive per committer: instances rarely share a lane.
-            var start = Random.Shared.Next(LedgerLimits.MaxLanes * 16);
-            Lanes = Enumerable.Range(start, options.CommittersPerTenant).ToArray();
-        }
-
-        public string TenantId { get; }
+        public string TenantId { get; } = tenantId;
         public Lock Lock { get; } = new();
-        public LinkedList<PendingCommand> Queue { get; } = new();
-        public bool[] Busy { get; }
-        public int[] Lanes { get; }
+        public CommandQueue Hot { get; } = new("authorize", options.CommittersPerTenant);
+        public CommandQueue Main { get; } = new("main", 1);
         public ConcurrentDictionary<string, CachedRow> Cache { get; } = new(StringComparer.Ordinal);
         public bool Registered { get; set; }
+    }
+
+    /// <summary>Commands waiting in arrival order, and the committers draining them (each with its lane).</summary>
+    private sealed class CommandQueue
+    {
+        public CommandQueue(string name, int committers)
+        {
+            Name = name;
+            Busy = new bool[committers];
+            // A random start per instance, consecutive per committer: instances rarely share a lane.
+            var start = Random.Shared.Next(LedgerLimits.MaxLanes * 16);
+            Lanes = Enumerable.Range(start, committers).ToArray();
+        }
+
+        public string Name { get; }
+        public LinkedList<PendingCommand> Items { get; } = new();
+        public bool[] Busy { get; }
+        public int[] Lanes { get; }
     }
 
     /// <summary>The rows one attempt works on: value (null = absent), ETag, and whether it was read from storage now.</summary>
@@ -1034,6 +1074,30 @@ public sealed partial class TableBudgetStore : IBudgetRepository, IBudgetLedger,
         private readonly Dictionary<string, (object? Value, ETag ETag, bool Fresh)> _rows = new(StringComparer.Ordinal);
 
         public bool Has(string key) => _rows.ContainsKey(key);
+
+        public RowSet Copy()
+        {
+            var copy = new RowSet();
+            foreach (var (key, row) in _rows)
+            {
+                copy._rows[key] = row;
+            }
+
+            return copy;
+        }
+
+        /// <summary>Replaces this set's rows by those of <paramref name="source"/> that match.</summary>
+        public void Keep(RowSet source, Func<string, bool> keep)
+        {
+            _rows.Clear();
+            foreach (var (key, row) in source._rows)
+            {
+                if (keep(key))
+                {
+                    _rows[key] = row;
+                }
+            }
+        }
 
         public bool IsFresh(string key) => _rows.TryGetValue(key, out var row) && row.Fresh;
 
