@@ -35,7 +35,7 @@ public sealed class ThreeProcessBudgetTests
     {
         var prefix = "p" + Guid.NewGuid().ToString("N")[..12];
         var settings = new Dictionary<string, string>();
-        using var burners = CpuBurners.Start(Environment.ProcessorCount * 4);
+        using var burners = CpuBurners.Start(Environment.ProcessorCount * 3);
         var services = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => ServiceProcess.StartAsync(prefix, settings)));
         try
         {
