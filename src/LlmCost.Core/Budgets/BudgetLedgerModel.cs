@@ -96,7 +96,9 @@ public static class LedgerLimits
     public const int MaxApplicableBudgets = 8;
 
     public const int MaxLanes = 11;
-    public const int DefaultLanes = 8;
+
+    /// <summary>Enough for three instances with three committers each to write different lanes.</summary>
+    public const int DefaultLanes = 11;
 
     /// <summary>Threshold percentages per budget (each fired key is kept in the state row).</summary>
     public const int MaxThresholds = 20;

@@ -48,7 +48,7 @@ public static class BudgetsModule
         var ledgerOptions = new TableBudgetStoreOptions
         {
             Lanes = ledger.GetValue("Lanes", LedgerLimits.DefaultLanes),
-            CommittersPerTenant = ledger.GetValue("CommittersPerTenant", 2),
+            CommittersPerTenant = ledger.GetValue("CommittersPerTenant", 3),
             CacheStaleness = TimeSpan.FromMilliseconds(ledger.GetValue("CacheStalenessMilliseconds", 1000.0)),
         };
         if (ledgerOptions.Lanes is < 1 or > LedgerLimits.MaxLanes || ledgerOptions.CommittersPerTenant is < 1 or > 16 || ledgerOptions.CacheStaleness < TimeSpan.Zero)

@@ -18,8 +18,8 @@ public sealed record TableBudgetStoreOptions
     /// <summary>Escrow lanes of a new period state (1 to <see cref="LedgerLimits.MaxLanes"/>).</summary>
     public int Lanes { get; init; } = LedgerLimits.DefaultLanes;
 
-    /// <summary>Transactions one instance keeps in flight per tenant, each on its own lane.</summary>
-    public int CommittersPerTenant { get; init; } = 2;
+    /// <summary>Authorisation transactions one instance keeps in flight per tenant, each on its own lane.</summary>
+    public int CommittersPerTenant { get; init; } = 3;
 
     /// <summary>How long a row this instance read but did not write may be reused without reading it again.</summary>
     public TimeSpan CacheStaleness { get; init; } = TimeSpan.FromSeconds(1);
@@ -444,7 +444,7 @@ public sealed partial class TableBudgetStore : IBudgetRepository, IBudgetLedger,
                         // Lost a race: another committer or instance wrote a row this one read. Move to another
                         // lane, so competing writers spread out instead of meeting again.
                         BudgetMetrics.Conflicts.Add(1, new KeyValuePair<string, object?>("queue", queue.Name));
-                        queue.Lanes[committer] = Random.Shared.Next(LedgerLimits.MaxLanes * 16);
+                        queue.MoveLane(committer, _options.Lanes);
                     }
 
                     return (done, count);
@@ -1066,6 +1066,17 @@ public sealed partial class TableBudgetStore : IBudgetRepository, IBudgetLedger,
         public LinkedList<PendingCommand> Items { get; } = new();
         public bool[] Busy { get; }
         public int[] Lanes { get; }
+
+        /// <summary>After a lost race: another lane, never one a sibling committer of this instance is using.</summary>
+        public void MoveLane(int committer, int laneCount)
+        {
+            lock (Lanes)
+            {
+                var taken = Lanes.Where((_, c) => c != committer).Select(l => l % laneCount).ToHashSet();
+                var free = Enumerable.Range(0, laneCount).Where(l => !taken.Contains(l)).ToList();
+                Lanes[committer] = free.Count == 0 ? Random.Shared.Next(laneCount) : free[Random.Shared.Next(free.Count)];
+            }
+        }
     }
 
     /// <summary>The rows one attempt works on: value (null = absent), ETag, and whether it was read from storage now.</summary>
