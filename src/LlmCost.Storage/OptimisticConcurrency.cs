@@ -100,6 +100,28 @@ public static class OptimisticConcurrency
     }
 
     /// <summary>
+    /// Like <see cref="SubmitAsync"/>, and returns the new ETag of every written row (in action order; default for
+    /// deletes) so a caller can keep what it wrote as its cached version. 404 (a row deleted meanwhile) counts as a
+    /// conflict too: the caller re-reads and decides again.
+    /// </summary>
+    /// <returns>The status, the new ETags, and on a conflict the index of the action that failed (when the service says).</returns>
+    public static async Task<(WriteStatus Status, IReadOnlyList<ETag> ETags, int? FailedIndex)> SubmitVersionedAsync(
+        TableClient table, IReadOnlyList<TableTransactionAction> actions, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        EnsureValidTransaction(actions);
+        try
+        {
+            Response<IReadOnlyList<Response>> response = await table.SubmitTransactionAsync(actions, cancellationToken).ConfigureAwait(false);
+            return (WriteStatus.Written, response.Value.Select(r => r.Headers.ETag ?? default).ToList(), null);
+        }
+        catch (RequestFailedException ex) when (IsConflict(ex) || ex.Status == 404)
+        {
+            return (WriteStatus.Conflict, [], (ex as TableTransactionFailedException)?.FailedTransactionActionIndex);
+        }
+    }
+
+    /// <summary>
     /// Read–decide–write on one row until the write wins: <paramref name="decide"/> sees the current row (or null)
     /// and returns what to write; a conflict re-reads and decides again, at most <paramref name="maxAttempts"/> times.
     /// </summary>

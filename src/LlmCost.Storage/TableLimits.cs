@@ -26,6 +26,47 @@ public static class TableLimits
     /// <summary>Custom properties per entity (255 minus PartitionKey, RowKey and Timestamp).</summary>
     public const int MaxProperties = 252;
 
+    /// <summary>Actions per entity-group transaction.</summary>
+    public const int MaxActions = 100;
+
+    /// <summary>Bytes per entity-group transaction.</summary>
+    public const long MaxTransactionBytes = 4 * 1024 * 1024;
+
+    /// <summary>
+    /// Throws <see cref="TableLimitException"/> when <paramref name="actions"/> could not be one transaction. Rows
+    /// that grow with traffic must never get near the limits by design; this turns a design mistake into a clear
+    /// failure instead of a storage 400.
+    /// </summary>
+    public static void Check(IReadOnlyList<TableTransactionAction> actions)
+    {
+        ArgumentNullException.ThrowIfNull(actions);
+        if (actions.Count > MaxActions)
+        {
+            throw new TableLimitException($"a transaction holds at most {MaxActions} actions, this one {actions.Count}");
+        }
+
+        long total = 0;
+        foreach (TableTransactionAction action in actions)
+        {
+            if (action.Entity is not TableEntity entity)
+            {
+                continue;
+            }
+
+            if (Problem(entity) is { } problem)
+            {
+                throw new TableLimitException($"row '{entity.RowKey}' property {problem.Property}: {problem.Reason}");
+            }
+
+            total += EntityBytes(entity) + 512; // the action's own envelope in the batch body
+        }
+
+        if (total > MaxTransactionBytes)
+        {
+            throw new TableLimitException($"a transaction holds at most {MaxTransactionBytes} bytes, this one about {total}");
+        }
+    }
+
     /// <summary>The size of <paramref name="entity"/> by the service's formula (see remarks).</summary>
     public static long EntityBytes(TableEntity entity)
     {
@@ -95,3 +136,6 @@ public static class TableLimits
         _ => 8, // long, double, DateTime, DateTimeOffset
     };
 }
+
+/// <summary>A write that Table Storage would refuse for its size: a design bug, answered as unavailable (503), never sent.</summary>
+public sealed class TableLimitException(string message) : Exception(message);

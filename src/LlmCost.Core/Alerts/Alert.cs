@@ -6,6 +6,9 @@ public static class AlertKinds
     public const string BudgetThreshold = "budget_threshold";
     public const string BudgetProjectedOverrun = "budget_projected_overrun";
     public const string CircuitBreaker = "circuit_breaker";
+
+    /// <summary>Actual spend passed a hard (or adaptive) budget's limit: a late settlement, or a call costing more than its worst case.</summary>
+    public const string BudgetOverspend = "budget_overspend";
     public const string CostAnomaly = "cost_anomaly";
     public const string TokenSpike = "token_spike";
     public const string ErrorRateSpike = "error_rate_spike";

@@ -46,6 +46,7 @@ public static class BudgetAlerts
 {
     public const string ProjectedKey = "projected";
     public const string BreakerKey = "breaker";
+    public const string OverspendKey = "overspend";
 
     public static string AlertId(BudgetPeriodState state, string alertKey)
     {
@@ -61,7 +62,8 @@ public static class BudgetAlerts
         BudgetPeriodState state,
         IBudgetSpendForecaster forecaster,
         DateTimeOffset now,
-        bool breakerTripped = false)
+        bool breakerTripped = false,
+        decimal overcommitted = 0m)
     {
         ArgumentNullException.ThrowIfNull(budget);
         ArgumentNullException.ThrowIfNull(state);
@@ -80,6 +82,18 @@ public static class BudgetAlerts
                     alerts.Add(Create(budget, state, AlertKinds.BudgetThreshold, key, now, threshold,
                         $"budget '{budget.BudgetId}' reached {key}% of its {BudgetNames.Of(budget.Period)} limit"));
                 }
+            }
+
+            // An enforced budget never admits more than its limit, so spend (plus what is still reserved) beyond it
+            // came from a settlement after its reservation closed or a call costing more than its worst case:
+            // recorded with the spend that caused it, never silent.
+            if (budget.Mode != BudgetMode.Soft && (spent > limit || overcommitted > 0m) && state.MarkFired(OverspendKey))
+            {
+                alerts.Add(Create(budget, state, AlertKinds.BudgetOverspend, OverspendKey, now, null,
+                    $"budget '{budget.BudgetId}' is overspent: actual spend plus open reservations exceed its limit {limit.ToString(CultureInfo.InvariantCulture)}",
+                    ("overspent", Math.Max(0m, spent - limit).ToString(CultureInfo.InvariantCulture)),
+                    ("overcommitted", Math.Max(overcommitted, spent - limit).ToString(CultureInfo.InvariantCulture)),
+                    ("late_settlements", state.LateSettlements.ToString(CultureInfo.InvariantCulture))));
             }
 
             if (budget.AlertOnProjectedOverrun && !state.HasFired(ProjectedKey) && spent <= limit

@@ -32,6 +32,10 @@ public sealed record AuthorizationDecision
     public string? ReservationId { get; init; }
     public decimal ReservedUsd { get; init; }
     public long ReservedTokens { get; init; }
+
+    /// <summary>Until when the reservation's worst case counts at least (it counts until it is settled, released or closed by the expiry sweep).</summary>
+    public DateTimeOffset? ExpiresAt { get; init; }
+
     public string? SuggestedProvider { get; init; }
     public string? SuggestedModel { get; init; }
     public IReadOnlyList<BudgetStanding> Budgets { get; init; } = [];
@@ -45,7 +49,14 @@ public sealed record AuthorizationDecision
 }
 
 /// <summary>One applicable budget with its current period state (null for per-request budgets).</summary>
-public sealed record BudgetSlot(BudgetDefinition Definition, string Subject, BudgetPeriodState? State);
+public sealed record BudgetSlot(BudgetDefinition Definition, string Subject, BudgetPeriodState? State)
+{
+    /// <summary>Headroom this decision may use, in the budget's unit (USD or tokens); null = the whole limit.</summary>
+    public decimal? Available { get; init; }
+
+    /// <summary>Limit minus spend minus open reservations, in the budget's unit: exact, or a lower bound when not every lane was read.</summary>
+    public decimal? Remaining { get; init; }
+}
 
 /// <summary>
 /// The authorisation rule, pure: hard budgets deny what would exceed them; adaptive budgets that would be exceeded
@@ -84,7 +95,7 @@ public static class BudgetAuthorizer
                 tripped.Definition.BudgetId);
         }
 
-        var failing = slots.Where(s => !Fits(s, requested, now)).ToList();
+        var failing = slots.Where(s => !Fits(s, requested)).ToList();
         var hardFail = failing.FirstOrDefault(s => s.Definition.Mode == BudgetMode.Hard);
         var adaptiveFail = failing.FirstOrDefault(s => s.Definition.Mode == BudgetMode.Adaptive);
         var softFail = failing.FirstOrDefault(s => s.Definition.Mode == BudgetMode.Soft);
@@ -94,7 +105,7 @@ public static class BudgetAuthorizer
             var binding = slots.Where(s => s.Definition.Mode != BudgetMode.Soft).ToList();
             foreach (var candidate in candidates)
             {
-                if (candidate.Estimate.Priced && binding.All(s => Fits(s, candidate.Estimate, now)))
+                if (candidate.Estimate.Priced && binding.All(s => Fits(s, candidate.Estimate)))
                 {
                     return new AuthorizationVerdict(
                         AuthorizationOutcome.Downgrade,
@@ -127,21 +138,23 @@ public static class BudgetAuthorizer
             softFail?.Definition.BudgetId);
     }
 
-    /// <summary>Whether a request of this worst case fits what is left of the budget (per-request: the limit itself).</summary>
-    public static bool Fits(BudgetSlot slot, WorstCase estimate, DateTimeOffset now)
+    /// <summary>Whether a request of this worst case fits what this decision may use of the budget (per-request: the limit itself).</summary>
+    public static bool Fits(BudgetSlot slot, WorstCase estimate)
     {
         ArgumentNullException.ThrowIfNull(slot);
         ArgumentNullException.ThrowIfNull(estimate);
         var definition = slot.Definition;
-        if (definition.AmountUsd is not null)
+        if (definition.IsUsd && !estimate.Priced)
         {
-            return estimate.Priced && estimate.WorstCaseUsd <= RemainingUsd(slot, now)!.Value;
+            return false;
         }
 
-        return estimate.WorstCaseTokens <= RemainingTokens(slot, now)!.Value;
+        var units = BudgetUnits.Of(definition, estimate.WorstCaseUsd, estimate.WorstCaseTokens);
+        var available = slot.State is null ? BudgetUnits.Limit(definition) : slot.Available ?? BudgetUnits.Limit(definition);
+        return units <= available;
     }
 
-    public static decimal? RemainingUsd(BudgetSlot slot, DateTimeOffset now)
+    public static decimal? RemainingUsd(BudgetSlot slot)
     {
         ArgumentNullException.ThrowIfNull(slot);
         if (slot.Definition.AmountUsd is not { } limit)
@@ -149,10 +162,10 @@ public static class BudgetAuthorizer
             return null;
         }
 
-        return slot.State is null ? limit : limit - slot.State.SpentUsd - slot.State.ReservedUsd(now);
+        return slot.State is null ? limit : slot.Remaining ?? limit;
     }
 
-    public static long? RemainingTokens(BudgetSlot slot, DateTimeOffset now)
+    public static long? RemainingTokens(BudgetSlot slot)
     {
         ArgumentNullException.ThrowIfNull(slot);
         if (slot.Definition.TokenLimit is not { } limit)
@@ -160,10 +173,10 @@ public static class BudgetAuthorizer
             return null;
         }
 
-        return slot.State is null ? limit : limit - slot.State.SpentTokens - slot.State.ReservedTokens(now);
+        return slot.State is null ? limit : (long)decimal.Floor(slot.Remaining ?? limit);
     }
 
-    public static BudgetStanding Standing(BudgetSlot slot, DateTimeOffset now)
+    public static BudgetStanding Standing(BudgetSlot slot)
     {
         ArgumentNullException.ThrowIfNull(slot);
         return new BudgetStanding(
@@ -172,9 +185,9 @@ public static class BudgetAuthorizer
             slot.Subject,
             slot.Definition.Mode,
             slot.Definition.AmountUsd,
-            RemainingUsd(slot, now),
+            RemainingUsd(slot),
             slot.Definition.TokenLimit,
-            RemainingTokens(slot, now),
+            RemainingTokens(slot),
             slot.State?.Window.Key);
     }
 

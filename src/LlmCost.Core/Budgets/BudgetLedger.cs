@@ -6,42 +6,99 @@ namespace LlmCost.Core.Budgets;
 /// <summary>
 /// The rows of one tenant's budget partition that a batch of ledger commands reads and changes. The storage
 /// adapter loads the keys the commands ask for, lets the commands apply (pure, in memory), then writes every
-/// changed row in one entity-group transaction guarded by the ETags it read. On a conflict it loads again and
-/// re-applies the same commands, which is why commands carry pre-generated ids and never depend on call count.
+/// changed row in one entity-group transaction guarded by the ETags it read. A command that finds it needs rows
+/// not loaded yet (<see cref="Require"/>), rows read from storage rather than a cache (<see cref="RequireFresh"/>)
+/// or a seed (<see cref="SeedRequests"/>) asks for them; the adapter then discards this partition, loads what
+/// was asked and applies the whole batch again. Commands therefore carry pre-generated ids and never depend on
+/// how often they run; the last application counts.
 /// </summary>
-public sealed class LedgerPartition
+public sealed class LedgerPartition(string tenantId)
 {
-    public LedgerPartition(string tenantId)
-    {
-        TenantId = tenantId;
-    }
-
-    public string TenantId { get; }
+    public string TenantId { get; } = tenantId;
     public Dictionary<string, BudgetPeriodState> States { get; } = new(StringComparer.Ordinal);
+    public Dictionary<string, BudgetLane> Lanes { get; } = new(StringComparer.Ordinal);
     public Dictionary<string, ReservationRecord> Reservations { get; } = new(StringComparer.Ordinal);
     public Dictionary<string, FreezeRecord> Freezes { get; } = new(StringComparer.Ordinal);
-    public HashSet<string> AppliedEvents { get; } = new(StringComparer.Ordinal);
 
-    /// <summary>Keys already looked up, whether found or not.</summary>
+    /// <summary>Applied-event markers loaded (key to when the event was applied).</summary>
+    public Dictionary<string, DateTimeOffset> AppliedEvents { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Keys looked up, whether found or not.</summary>
     public HashSet<string> Loaded { get; } = new(StringComparer.Ordinal);
 
-    /// <summary>Keys of states, reservations and freezes to write (freezes absent from <see cref="Freezes"/> are deleted).</summary>
+    /// <summary>Keys read from storage for this attempt (not taken from an instance cache).</summary>
+    public HashSet<string> Fresh { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Keys of states, lanes, reservations and freezes to write (freezes absent from <see cref="Freezes"/> are deleted).</summary>
     public HashSet<string> Changed { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>Index rows to delete (the expiry entry of a reservation that closed).</summary>
+    public HashSet<string> Deleted { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Expiry index rows to add, by key, with the reservation they index.</summary>
+    public Dictionary<string, ReservationRecord> NewExpiries { get; } = new(StringComparer.Ordinal);
+
     public Dictionary<string, Alert> NewAlerts { get; } = new(StringComparer.Ordinal);
-    public HashSet<string> NewEventMarkers { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Applied-event markers to add (key to when the event was applied).</summary>
+    public Dictionary<string, DateTimeOffset> NewEventMarkers { get; } = new(StringComparer.Ordinal);
+
     public List<AuditEntry> NewAuditEntries { get; } = [];
 
-    public BudgetPeriodState GetOrAddState(string budgetId, string subject, PeriodWindow window)
+    /// <summary>Seeds read for states that did not exist yet (kept by the adapter across re-applications).</summary>
+    public Dictionary<string, RecordedSpend> Seeds { get; } = new(StringComparer.Ordinal);
+
+    public HashSet<string> Missing { get; } = new(StringComparer.Ordinal);
+    public HashSet<string> NeedFresh { get; } = new(StringComparer.Ordinal);
+    public Dictionary<string, SeedRequest> SeedRequests { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>True when a command asked for something this partition does not hold: apply again after loading it.</summary>
+    public bool Incomplete => Missing.Count > 0 || NeedFresh.Count > 0 || SeedRequests.Count > 0;
+
+    /// <summary>Rows the transaction would write.</summary>
+    public int Writes => Changed.Count + Deleted.Count + NewExpiries.Count + NewAlerts.Count + NewEventMarkers.Count + NewAuditEntries.Count;
+
+    /// <summary>True when every key is loaded; otherwise asks for the missing ones.</summary>
+    public bool Require(IEnumerable<string> keys)
     {
-        var key = BudgetKeys.State(budgetId, subject, window.Key);
-        if (!States.TryGetValue(key, out var state))
+        ArgumentNullException.ThrowIfNull(keys);
+        var complete = true;
+        foreach (var key in keys)
         {
-            state = new BudgetPeriodState(budgetId, subject, window);
-            States[key] = state;
+            if (!Loaded.Contains(key))
+            {
+                Missing.Add(key);
+                complete = false;
+            }
         }
 
-        return state;
+        return complete;
+    }
+
+    /// <summary>True when every key was read from storage in this attempt; otherwise asks for a fresh read.</summary>
+    public bool RequireFresh(IEnumerable<string> keys)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        var complete = true;
+        foreach (var key in keys)
+        {
+            if (!Fresh.Contains(key))
+            {
+                NeedFresh.Add(key);
+                complete = false;
+            }
+        }
+
+        return complete;
+    }
+
+    /// <summary>Removes a reservation's expiry index row: not written at all if this batch was about to add it.</summary>
+    public void DropExpiry(string expiryKey)
+    {
+        if (!NewExpiries.Remove(expiryKey))
+        {
+            Deleted.Add(expiryKey);
+        }
     }
 
     public void AddAlerts(IEnumerable<Alert> alerts)
@@ -54,20 +111,31 @@ public sealed class LedgerPartition
 }
 
 /// <summary>Shared inputs of one application of a command batch.</summary>
-public sealed record LedgerContext(DateTimeOffset Now, IBudgetSpendForecaster Forecaster);
+/// <param name="Lane">The lane this attempt reserves in (the adapter spreads instances and committers over lanes).</param>
+/// <param name="LaneCount">Lanes a new period state gets.</param>
+public sealed record LedgerContext(DateTimeOffset Now, IBudgetSpendForecaster Forecaster, int Lane = 0, int LaneCount = LedgerLimits.DefaultLanes);
 
-/// <summary>One change to a tenant's budget partition. Apply may run several times (after conflicts); the last run counts.</summary>
+/// <summary>One change to a tenant's budget partition. Apply may run several times (after conflicts or reloads); the last run counts.</summary>
 public abstract class LedgerCommand
 {
     public abstract string TenantId { get; }
 
-    /// <summary>Keys to load, given what is loaded so far (a settlement first loads its reservation, then the states it holds).</summary>
-    public abstract IEnumerable<string> RequiredKeys(LedgerPartition partition, DateTimeOffset now);
+    /// <summary>Keys worth loading before the first application (an optimisation: Apply asks for anything else).</summary>
+    public virtual IEnumerable<string> RequiredKeys(LedgerPartition partition, LedgerContext context) => [];
 
     public abstract void Apply(LedgerPartition partition, LedgerContext context);
 
-    /// <summary>How many rows this command may add to the transaction at most (for batch sizing).</summary>
-    public virtual int MaxNewRows => 4;
+    /// <summary>
+    /// Rows this command usually writes: a committer takes commands from its queue until their estimates fill one
+    /// transaction, so it loads only what it can commit (the exact count is checked after applying).
+    /// </summary>
+    public virtual int EstimatedRows => 2;
+
+    /// <summary>
+    /// Called when this command alone needs more rows than one transaction holds. A command that can answer with a
+    /// decision instead (a denial) does so and returns true; otherwise the write fails as unavailable (503).
+    /// </summary>
+    public virtual bool Overflow(int writes) => false;
 
     internal static IEnumerable<string> FreezeKeys(string? userId, string? teamId, string? keyId)
     {
@@ -88,29 +156,219 @@ public abstract class LedgerCommand
         }
     }
 
-    /// <summary>The applicable budgets' slots at an instant (period states loaded or created, per-request without state).</summary>
-    internal static List<BudgetSlot> Slots(LedgerPartition partition, IReadOnlyList<BudgetDefinition> budgets, string userId, DateTimeOffset at)
-    {
-        var slots = new List<BudgetSlot>(budgets.Count);
-        foreach (var budget in budgets)
-        {
-            var subject = budget.SubjectFor(userId);
-            var window = BudgetPeriodCalculator.WindowFor(budget, at);
-            slots.Add(new BudgetSlot(budget, subject, window is { } w ? partition.GetOrAddState(budget.BudgetId, subject, w) : null));
-        }
-
-        return slots;
-    }
-
-    internal static IEnumerable<string> StateKeys(IReadOnlyList<BudgetDefinition> budgets, string userId, DateTimeOffset at)
+    /// <summary>Main-row keys of the stateful budgets at an instant, and the lane of this attempt when the main row is known.</summary>
+    internal static IEnumerable<string> StateKeys(LedgerPartition partition, IReadOnlyList<BudgetDefinition> budgets, string userId, DateTimeOffset at, LedgerContext context, bool withLane)
     {
         foreach (var budget in budgets)
         {
-            if (BudgetPeriodCalculator.WindowFor(budget, at) is { } window)
+            if (BudgetPeriodCalculator.WindowFor(budget, at) is not { } window)
             {
-                yield return BudgetKeys.State(budget.BudgetId, budget.SubjectFor(userId), window.Key);
+                continue;
+            }
+
+            var key = BudgetKeys.State(budget.BudgetId, budget.SubjectFor(userId), window.Key);
+            yield return key;
+            if (withLane)
+            {
+                var lanes = partition.States.TryGetValue(key, out var state) ? state.LaneCount : context.LaneCount;
+                yield return BudgetKeys.Lane(key, context.Lane % lanes);
             }
         }
+    }
+
+    /// <summary>
+    /// Opens the period state of every stateful budget at an instant (creating it, seeded when it is the budget's
+    /// first period and began before the budget existed) and, when asked, the lane of this attempt. Null when
+    /// something must be loaded first.
+    /// </summary>
+    internal static List<StateView>? OpenViews(LedgerPartition partition, IReadOnlyList<BudgetDefinition> budgets, string userId, DateTimeOffset at, LedgerContext context, bool withLane)
+    {
+        var views = new List<StateView>();
+        var complete = true;
+        foreach (var budget in budgets)
+        {
+            if (BudgetPeriodCalculator.WindowFor(budget, at) is not { } window)
+            {
+                continue;
+            }
+
+            var subject = budget.SubjectFor(userId);
+            var key = BudgetKeys.State(budget.BudgetId, subject, window.Key);
+            if (!partition.Require([key]))
+            {
+                complete = false;
+                continue;
+            }
+
+            var created = false;
+            if (!partition.States.TryGetValue(key, out var state))
+            {
+                created = true;
+                state = new BudgetPeriodState(budget.BudgetId, subject, window, context.LaneCount) { LimitVersion = BudgetUnits.LimitVersion(budget) };
+                if (NeedsSeed(budget, window))
+                {
+                    if (!partition.Seeds.TryGetValue(key, out var seed))
+                    {
+                        partition.SeedRequests[key] = new SeedRequest(key, budget, subject, window);
+                        complete = false;
+                        continue;
+                    }
+
+                    state.Seed(seed);
+                    // A seed is worth keeping even if this command ends up writing nothing else.
+                    partition.Changed.Add(key);
+                }
+
+                partition.States[key] = state;
+            }
+
+            BudgetLane? lane = null;
+            if (withLane)
+            {
+                var laneKey = BudgetKeys.Lane(key, context.Lane % state.LaneCount);
+                if (!partition.Require([laneKey]))
+                {
+                    complete = false;
+                    continue;
+                }
+
+                lane = GetOrAddLane(partition, laneKey);
+            }
+
+            views.Add(new StateView(budget, state, lane) { Created = created });
+        }
+
+        return complete ? views : null;
+    }
+
+    /// <summary>A budget's first period that began before the budget existed starts from the spend already recorded in it.</summary>
+    internal static bool NeedsSeed(BudgetDefinition budget, PeriodWindow window) =>
+        window.Start < budget.CreatedAt && window.Contains(budget.CreatedAt);
+
+    internal static BudgetLane GetOrAddLane(LedgerPartition partition, string laneKey)
+    {
+        if (!partition.Lanes.TryGetValue(laneKey, out var lane))
+        {
+            var separator = laneKey.LastIndexOf('|');
+            lane = new BudgetLane(laneKey[..separator], int.Parse(laneKey.AsSpan(separator + 2), System.Globalization.CultureInfo.InvariantCulture));
+            partition.Lanes[laneKey] = lane;
+        }
+
+        return lane;
+    }
+
+    /// <summary>
+    /// Recomputes the grants under the definition's current limit: every lane keeps exactly what it has reserved
+    /// (free 0) and the rest returns to the pool, so a lowered limit binds at once. False when lanes must be loaded.
+    /// </summary>
+    internal static bool Rebase(LedgerPartition partition, StateView view)
+    {
+        if (!view.LoadAllLanes(partition))
+        {
+            return false;
+        }
+
+        var enforced = BudgetUnits.Enforced(view.Budget);
+        foreach (var lane in view.AllLanes!)
+        {
+            view.State.Fold(lane);
+            lane.Grant = enforced ? Math.Max(0m, lane.Reserved(view.Budget, view.State)) : 0m;
+            partition.Changed.Add(lane.Key);
+        }
+
+        view.State.Granted = view.AllLanes.Sum(l => l.Grant);
+        view.State.LimitVersion = BudgetUnits.LimitVersion(view.Budget);
+        partition.Changed.Add(view.State.Key);
+        return true;
+    }
+
+    /// <summary>Rebases every view whose grants were computed under another version of its limit. False when lanes must be loaded.</summary>
+    internal static bool RebaseOutdated(LedgerPartition partition, IEnumerable<StateView> views)
+    {
+        var complete = true;
+        foreach (var view in views)
+        {
+            if (BudgetUnits.IsOutdated(view.State.LimitVersion, view.Budget) && !Rebase(partition, view))
+            {
+                complete = false;
+            }
+        }
+
+        return complete;
+    }
+}
+
+/// <summary>One budget's period state as a command sees it: the main row, this attempt's lane, and all lanes once loaded.</summary>
+internal sealed class StateView(BudgetDefinition budget, BudgetPeriodState state, BudgetLane? lane)
+{
+    public BudgetDefinition Budget { get; } = budget;
+    public BudgetPeriodState State { get; } = state;
+    public BudgetLane? Lane { get; } = lane;
+    public List<BudgetLane>? AllLanes { get; private set; }
+    public bool Enforced => BudgetUnits.Enforced(Budget);
+
+    /// <summary>True when the main row did not exist before this command.</summary>
+    public bool Created { get; init; }
+
+    public bool LoadAllLanes(LedgerPartition partition)
+    {
+        if (AllLanes is not null)
+        {
+            return true;
+        }
+
+        var keys = BudgetKeys.Lanes(State.Key, State.LaneCount).ToList();
+        if (!partition.Require(keys))
+        {
+            return false;
+        }
+
+        AllLanes = keys.Select(k => LedgerCommand.GetOrAddLane(partition, k)).ToList();
+        return true;
+    }
+
+    public IEnumerable<string> AllKeys => BudgetKeys.Lanes(State.Key, State.LaneCount).Prepend(State.Key);
+
+    public decimal Free(BudgetLane lane) => lane.Free(Budget, State);
+
+    /// <summary>
+    /// Headroom this decision may use, in the budget's unit. Enforced budgets: this lane's free grant plus the pool
+    /// (every lane's free grant once all are loaded); soft budgets: what is left after spend and every loaded
+    /// lane's reservations (they never block, the figure only words the answer).
+    /// </summary>
+    public decimal Available()
+    {
+        if (!Enforced)
+        {
+            return Remaining();
+        }
+
+        var pool = State.Pool(Budget);
+        return AllLanes is { } all ? pool + all.Sum(Free) : Math.Max(0m, pool) + (Lane is null ? 0m : Free(Lane));
+    }
+
+    /// <summary>Limit minus spend minus open reservations: exact once all lanes are loaded, else a lower bound (enforced budgets).</summary>
+    public decimal Remaining()
+    {
+        var limit = BudgetUnits.Limit(Budget);
+        if (AllLanes is { } all)
+        {
+            return limit - State.Spent(Budget) - all.Sum(l => l.Reserved(Budget, State));
+        }
+
+        return Enforced
+            ? Math.Max(0m, State.Pool(Budget)) + (Lane is null ? 0m : Free(Lane))
+            : limit - State.Spent(Budget) - (Lane?.Reserved(Budget, State) ?? 0m);
+    }
+
+    public BudgetSlot Slot() => new(Budget, State.Subject, State) { Available = Available(), Remaining = Remaining() };
+
+    /// <summary>Folds the main row's delta into a lane this transaction will write (and so writes the main row too).</summary>
+    public void Touch(LedgerPartition partition, BudgetLane lane)
+    {
+        State.Fold(lane);
+        partition.Changed.Add(lane.Key);
+        partition.Changed.Add(State.Key);
     }
 }
 
@@ -130,10 +388,10 @@ public sealed record AuthorizationWork
     /// <summary>Generated once per request (or derived from the caller's request id), so a retry never reserves twice.</summary>
     public required string ReservationId { get; init; }
 
-    public required TimeSpan ReservationTtl { get; init; }
+    /// <summary>Ids a retry of the same caller request id may already hold (this UTC day's and the previous one's).</summary>
+    public IReadOnlyList<string> ReplayIds { get; init; } = [];
 
-    /// <summary>True when <see cref="ReservationId"/> derives from the caller's request id and may already exist.</summary>
-    public bool Idempotent { get; init; }
+    public required TimeSpan ReservationTtl { get; init; }
 }
 
 public sealed class AuthorizeCommand(AuthorizationWork work) : LedgerCommand
@@ -142,22 +400,56 @@ public sealed class AuthorizeCommand(AuthorizationWork work) : LedgerCommand
     public AuthorizationDecision? Result { get; private set; }
     public override string TenantId => Work.TenantId;
 
-    public override int MaxNewRows => 1 + Work.Budgets.Count;
+    private IEnumerable<string> ReplayKeys => Work.ReplayIds.Select(BudgetKeys.Reservation);
 
-    // A random reservation id cannot exist yet, so only a caller-keyed one costs a lookup.
-    public override IEnumerable<string> RequiredKeys(LedgerPartition partition, DateTimeOffset now) =>
-        StateKeys(Work.Budgets, Work.UserId, now)
+    /// <summary>The reservation, its expiry row and a lane per period budget.</summary>
+    public override int EstimatedRows => 2 + Work.Budgets.Count(b => b.IsStateful);
+
+    public override IEnumerable<string> RequiredKeys(LedgerPartition partition, LedgerContext context) =>
+        StateKeys(partition, Work.Budgets, Work.UserId, context.Now, context, withLane: true)
             .Concat(FreezeKeys(Work.UserId, Work.TeamId, Work.KeyId))
-            .Concat(Work.Idempotent ? [BudgetKeys.Reservation(Work.ReservationId)] : []);
+            .Concat(ReplayKeys);
+
+    public override bool Overflow(int writes)
+    {
+        Result = new AuthorizationDecision
+        {
+            Outcome = AuthorizationOutcome.Deny,
+            Reason = $"this request would change {writes} budget rows, more than one storage transaction holds; reduce the budgets that apply to it",
+        };
+        return true;
+    }
 
     public override void Apply(LedgerPartition partition, LedgerContext context)
     {
         ArgumentNullException.ThrowIfNull(partition);
         ArgumentNullException.ThrowIfNull(context);
+        Result = null;
         var now = context.Now;
-        var slots = Slots(partition, Work.Budgets, Work.UserId, now);
 
-        if (partition.Reservations.TryGetValue(BudgetKeys.Reservation(Work.ReservationId), out var existing))
+        if (Work.Budgets.Count(b => b.IsStateful) > LedgerLimits.MaxApplicableBudgets)
+        {
+            Result = new AuthorizationDecision
+            {
+                Outcome = AuthorizationOutcome.Deny,
+                Reason = $"{Work.Budgets.Count(b => b.IsStateful)} period budgets apply to this request; at most {LedgerLimits.MaxApplicableBudgets} can be enforced together",
+            };
+            return;
+        }
+
+        // Reservations are never taken from a cache: a retry must see the one its first attempt wrote.
+        if (!partition.RequireFresh(ReplayKeys))
+        {
+            return;
+        }
+
+        var views = OpenViews(partition, Work.Budgets, Work.UserId, now, context, withLane: true);
+        if (views is null || !RebaseOutdated(partition, views))
+        {
+            return;
+        }
+
+        if (ReplayKeys.Select(k => partition.Reservations.GetValueOrDefault(k)).OfType<ReservationRecord>().FirstOrDefault() is { } existing)
         {
             // A retry of an admitted request: answer as before, reserve nothing more.
             Result = new AuthorizationDecision
@@ -166,26 +458,52 @@ public sealed class AuthorizeCommand(AuthorizationWork work) : LedgerCommand
                 ReservationId = existing.ReservationId,
                 ReservedUsd = existing.AmountUsd,
                 ReservedTokens = existing.Tokens,
+                ExpiresAt = existing.ExpiresAt,
                 SuggestedProvider = existing.Outcome == AuthorizationOutcome.Downgrade ? existing.Provider : null,
                 SuggestedModel = existing.Outcome == AuthorizationOutcome.Downgrade ? existing.Model : null,
-                Budgets = slots.Select(s => BudgetAuthorizer.Standing(s, now)).ToList(),
+                Budgets = Standings(views),
                 Replayed = true,
             };
             return;
         }
 
-        var freezes = FreezeKeys(Work.UserId, Work.TeamId, Work.KeyId)
-            .Select(k => partition.Freezes.GetValueOrDefault(k))
-            .OfType<FreezeRecord>()
-            .ToList();
-        var verdict = BudgetAuthorizer.Decide(slots, freezes, Work.Provider, Work.Model, Work.Requested, Work.Candidates, now);
-        if (verdict.Outcome != AuthorizationOutcome.Deny
-            && slots.FirstOrDefault(s => s.State?.ActiveReservations(now) >= BudgetPeriodState.MaxActiveReservations) is { } crowded)
+        // Soft budgets never block; their answer counts every lane's reservations (cached rows are good enough).
+        var complete = true;
+        foreach (var soft in views.Where(v => !v.Enforced))
         {
-            // Bounded so a period state row stays far below the entity size limit.
-            verdict = AuthorizationVerdict.Denied(
-                $"budget '{crowded.Definition.BudgetId}' has {BudgetPeriodState.MaxActiveReservations} requests in flight; settle some first",
-                crowded.Definition.BudgetId);
+            complete &= soft.LoadAllLanes(partition);
+        }
+
+        if (!complete)
+        {
+            return;
+        }
+
+        var freezeKeys = FreezeKeys(Work.UserId, Work.TeamId, Work.KeyId).ToList();
+        var verdict = Decide(partition, views, freezeKeys, now);
+
+        // A lane and the pool are what this attempt can use without touching other lanes; when that does not fit an
+        // enforced budget, look at every lane (a gather) before refusing.
+        var blocked = views.Where(v => v.Enforced && v.AllLanes is null && !BudgetAuthorizer.Fits(v.Slot(), Work.Requested)).ToList();
+        if (blocked.Count > 0 && verdict.Outcome != AuthorizationOutcome.Allow && !IsFrozen(partition, freezeKeys))
+        {
+            foreach (var view in blocked)
+            {
+                complete &= view.LoadAllLanes(partition);
+            }
+
+            if (!complete)
+            {
+                return;
+            }
+
+            verdict = Decide(partition, views, freezeKeys, now);
+        }
+
+        // A refusal writes nothing, so nothing would catch a stale cached row: it must stand on rows read now.
+        if (verdict.Outcome != AuthorizationOutcome.Allow && !ConfirmedFresh(partition, views, freezeKeys, now))
+        {
+            return;
         }
 
         if (verdict.Outcome == AuthorizationOutcome.Deny || verdict.Admitted is null)
@@ -193,7 +511,7 @@ public sealed class AuthorizeCommand(AuthorizationWork work) : LedgerCommand
             Result = new AuthorizationDecision
             {
                 Outcome = AuthorizationOutcome.Deny,
-                Budgets = slots.Select(s => BudgetAuthorizer.Standing(s, now)).ToList(),
+                Budgets = Standings(views),
                 Reason = verdict.Reason,
                 LimitingBudgetId = verdict.LimitingBudgetId,
             };
@@ -204,14 +522,24 @@ public sealed class AuthorizeCommand(AuthorizationWork work) : LedgerCommand
         var amountUsd = admitted.Priced ? admitted.WorstCaseUsd : 0m;
         var expiresAt = now + Work.ReservationTtl;
         var heldIn = new List<string>();
-        foreach (var slot in slots)
+        foreach (var view in views)
         {
-            if (slot.State is { } state)
+            var lane = view.Lane!;
+            var units = BudgetUnits.Of(view.Budget, amountUsd, admitted.WorstCaseTokens);
+            if (view.Enforced && view.Free(lane) < units)
             {
-                state.Hold(new HeldReservation(Work.ReservationId, amountUsd, admitted.WorstCaseTokens, expiresAt));
-                partition.Changed.Add(state.Key);
-                heldIn.Add(state.Key);
+                Provision(partition, view, units - view.Free(lane));
             }
+
+            if (view.Created)
+            {
+                // The main row exists whenever a lane does: closing a reservation writes its delta there.
+                partition.Changed.Add(view.State.Key);
+            }
+
+            lane.Hold(amountUsd, admitted.WorstCaseTokens);
+            partition.Changed.Add(lane.Key);
+            heldIn.Add(lane.Key);
         }
 
         string? reservationId = null;
@@ -219,7 +547,7 @@ public sealed class AuthorizeCommand(AuthorizationWork work) : LedgerCommand
         {
             reservationId = Work.ReservationId;
             var key = BudgetKeys.Reservation(reservationId);
-            partition.Reservations[key] = new ReservationRecord
+            var record = new ReservationRecord
             {
                 ReservationId = reservationId,
                 TenantId = Work.TenantId,
@@ -235,7 +563,9 @@ public sealed class AuthorizeCommand(AuthorizationWork work) : LedgerCommand
                 ExpiresAt = expiresAt,
                 HeldIn = heldIn,
             };
+            partition.Reservations[key] = record;
             partition.Changed.Add(key);
+            partition.NewExpiries[BudgetKeys.Expiry(expiresAt, reservationId)] = record;
         }
 
         Result = new AuthorizationDecision
@@ -244,12 +574,106 @@ public sealed class AuthorizeCommand(AuthorizationWork work) : LedgerCommand
             ReservationId = reservationId,
             ReservedUsd = reservationId is null ? 0m : amountUsd,
             ReservedTokens = reservationId is null ? 0 : admitted.WorstCaseTokens,
+            ExpiresAt = reservationId is null ? null : expiresAt,
             SuggestedProvider = verdict.Outcome == AuthorizationOutcome.Downgrade ? verdict.Provider : null,
             SuggestedModel = verdict.Outcome == AuthorizationOutcome.Downgrade ? verdict.Model : null,
-            Budgets = slots.Select(s => BudgetAuthorizer.Standing(s, now)).ToList(),
+            Budgets = Standings(views),
             Reason = verdict.Reason,
             LimitingBudgetId = verdict.LimitingBudgetId,
         };
+    }
+
+    private AuthorizationVerdict Decide(LedgerPartition partition, List<StateView> views, List<string> freezeKeys, DateTimeOffset now)
+    {
+        var freezes = freezeKeys.Select(k => partition.Freezes.GetValueOrDefault(k)).OfType<FreezeRecord>().ToList();
+        return BudgetAuthorizer.Decide(Slots(views), freezes, Work.Provider, Work.Model, Work.Requested, Work.Candidates, now);
+    }
+
+    private static bool IsFrozen(LedgerPartition partition, List<string> freezeKeys) => freezeKeys.Any(partition.Freezes.ContainsKey);
+
+    /// <summary>Per-request budgets as slots without state, then the period budgets' views.</summary>
+    private List<BudgetSlot> Slots(List<StateView> views)
+    {
+        var byKey = views.ToDictionary(v => v.Budget.BudgetId, StringComparer.Ordinal);
+        return Work.Budgets.Select(b => byKey.TryGetValue(b.BudgetId, out var view) ? view.Slot() : new BudgetSlot(b, b.SubjectFor(Work.UserId), null)).ToList();
+    }
+
+    private List<BudgetStanding> Standings(List<StateView> views) =>
+        Slots(views).Select(s => BudgetAuthorizer.Standing(s)).ToList();
+
+    /// <summary>Asks for a fresh read of every row the refusal depends on; true when they are fresh already.</summary>
+    private bool ConfirmedFresh(LedgerPartition partition, List<StateView> views, List<string> freezeKeys, DateTimeOffset now)
+    {
+        var keys = new List<string>();
+        if (IsFrozen(partition, freezeKeys))
+        {
+            keys.AddRange(freezeKeys);
+        }
+        else
+        {
+            foreach (var view in views)
+            {
+                if (view.State.IsTripped(now))
+                {
+                    keys.Add(view.State.Key);
+                }
+                else if (view.Enforced && !BudgetAuthorizer.Fits(view.Slot(), Work.Requested))
+                {
+                    // The main row and every lane, read in one query: one consistent snapshot of the budget.
+                    keys.AddRange(view.AllKeys);
+                }
+            }
+        }
+
+        return partition.RequireFresh(keys);
+    }
+
+    /// <summary>
+    /// Gives this attempt's lane at least <paramref name="need"/> more free grant: a share of the pool when it
+    /// holds enough (one more row, the main one), else the pool plus other lanes' free grant (a gather, all lanes
+    /// loaded by the decision). The decision checked that enough exists.
+    /// </summary>
+    private static void Provision(LedgerPartition partition, StateView view, decimal need)
+    {
+        var lane = view.Lane!;
+        var state = view.State;
+        view.Touch(partition, lane);
+        var pool = state.Pool(view.Budget);
+        if (pool >= need)
+        {
+            // A share of what is left (a sixteenth with 8 lanes), so a lane refills rarely far from the limit and
+            // in small steps near it.
+            var amount = Math.Max(need, Math.Min(pool, pool / (2 * state.LaneCount)));
+            lane.Grant += amount;
+            state.Granted += amount;
+            return;
+        }
+
+        if (pool > 0m)
+        {
+            lane.Grant += pool;
+            state.Granted += pool;
+            need -= pool;
+        }
+
+        foreach (var other in view.AllLanes!.Where(l => l.Key != lane.Key).OrderByDescending(view.Free))
+        {
+            if (need <= 0m)
+            {
+                break;
+            }
+
+            var take = Math.Min(view.Free(other), need);
+            if (take <= 0m)
+            {
+                break;
+            }
+
+            view.Touch(partition, other);
+            other.Grant -= take;
+            lane.Grant += take;
+            need -= take;
+        }
     }
 }
 
@@ -266,12 +690,15 @@ public sealed record SettlementWork
     /// <summary>When the call happened: picks the period (a late event for an earlier day counts in that day).</summary>
     public required DateTimeOffset Timestamp { get; init; }
 
+    /// <summary>When the event was acknowledged: an event recorded before a state's seed cutoff is already in its seed.</summary>
+    public DateTimeOffset RecordedAt { get; init; }
+
     public required decimal CostUsd { get; init; }
     public required bool Priced { get; init; }
     public required long Tokens { get; init; }
     public required IReadOnlyList<BudgetDefinition> Budgets { get; init; }
 
-    /// <summary>All of the tenant's budgets: the key budgets of the reservation's key apply too (events carry no key id).</summary>
+    /// <summary>All of the tenant's budgets: the key budgets of the reservation's key apply too.</summary>
     public IReadOnlyList<BudgetDefinition> TenantBudgets { get; init; } = [];
 }
 
@@ -284,7 +711,8 @@ public enum SettlementOutcome
     Duplicate,
 }
 
-public sealed record SettlementResult(SettlementOutcome Outcome, bool ReservationReleased, IReadOnlyList<Alert> Alerts);
+/// <param name="Late">The reservation had expired or been released before this event settled it (its cost still counts).</param>
+public sealed record SettlementResult(SettlementOutcome Outcome, bool ReservationReleased, IReadOnlyList<Alert> Alerts, bool Late = false, TimeSpan? ReservationAge = null);
 
 public sealed class SettleCommand(SettlementWork work) : LedgerCommand
 {
@@ -292,13 +720,17 @@ public sealed class SettleCommand(SettlementWork work) : LedgerCommand
     public SettlementResult? Result { get; private set; }
     public override string TenantId => Work.TenantId;
 
-    public override int MaxNewRows => 4 + (2 * Math.Max(Work.Budgets.Count, Work.TenantBudgets.Count));
+    private string EventKey => BudgetKeys.AppliedEvent(Work.EventId, Work.Timestamp);
+
+    /// <summary>The marker, the reservation and its expiry row, and the main rows (shared with the batch).</summary>
+    public override int EstimatedRows => Work.ReservationId is null ? 1 : 3;
+
+    private string? ReservationKey => Work.ReservationId is null ? null : BudgetKeys.Reservation(Work.ReservationId);
 
     /// <summary>The event's budgets, plus the key budgets of the key its reservation was made with.</summary>
-    private IReadOnlyList<BudgetDefinition> BudgetsFor(LedgerPartition partition)
+    private IReadOnlyList<BudgetDefinition> BudgetsFor(ReservationRecord? reservation)
     {
-        if (Work.KeyId is null && Work.ReservationId is { } id
-            && partition.Reservations.TryGetValue(BudgetKeys.Reservation(id), out var reservation) && reservation.KeyId is { } keyId)
+        if (Work.KeyId is null && reservation?.KeyId is { } keyId)
         {
             return BudgetService.Applicable(Work.TenantBudgets, Work.UserId, Work.TeamId, keyId);
         }
@@ -306,26 +738,19 @@ public sealed class SettleCommand(SettlementWork work) : LedgerCommand
         return Work.Budgets;
     }
 
-    public override IEnumerable<string> RequiredKeys(LedgerPartition partition, DateTimeOffset now)
+    public override IEnumerable<string> RequiredKeys(LedgerPartition partition, LedgerContext context)
     {
         ArgumentNullException.ThrowIfNull(partition);
-        yield return BudgetKeys.AppliedEvent(Work.EventId);
-        foreach (var key in StateKeys(BudgetsFor(partition), Work.UserId, Work.Timestamp))
+        ArgumentNullException.ThrowIfNull(context);
+        yield return EventKey;
+        if (ReservationKey is { } reservationKey)
         {
-            yield return key;
+            yield return reservationKey;
         }
 
-        if (Work.ReservationId is { } reservationId)
+        foreach (var key in StateKeys(partition, Work.Budgets, Work.UserId, Work.Timestamp, context, withLane: false))
         {
-            var reservationKey = BudgetKeys.Reservation(reservationId);
-            yield return reservationKey;
-            if (partition.Reservations.TryGetValue(reservationKey, out var reservation))
-            {
-                foreach (var key in reservation.HeldIn)
-                {
-                    yield return key;
-                }
-            }
+            yield return key;
         }
     }
 
@@ -333,117 +758,247 @@ public sealed class SettleCommand(SettlementWork work) : LedgerCommand
     {
         ArgumentNullException.ThrowIfNull(partition);
         ArgumentNullException.ThrowIfNull(context);
-        var eventKey = BudgetKeys.AppliedEvent(Work.EventId);
-        ReservationRecord? reservation = null;
-        var reservationKey = Work.ReservationId is null ? null : BudgetKeys.Reservation(Work.ReservationId);
-        if (reservationKey is not null)
+        Result = null;
+
+        // Markers and reservations are never taken from a cache: exactly-once rests on them.
+        if (!partition.RequireFresh(ReservationKey is { } rk ? [EventKey, rk] : [EventKey]))
         {
-            reservation = partition.Reservations.GetValueOrDefault(reservationKey);
+            return;
         }
 
-        if (partition.AppliedEvents.Contains(eventKey))
+        if (partition.AppliedEvents.ContainsKey(EventKey))
         {
             Result = new SettlementResult(SettlementOutcome.Duplicate, false, []);
             return;
         }
 
-        // A reservation already settled by another event is not released twice; this event's cost still counts.
-        var released = false;
-        if (reservation is not null && reservation.Status != ReservationStatus.Settled)
+        var reservation = ReservationKey is null ? null : partition.Reservations.GetValueOrDefault(ReservationKey);
+        if (reservation is not null && (reservation.TenantId != Work.TenantId || reservation.UserId != Work.UserId))
         {
-            foreach (var key in reservation.HeldIn)
-            {
-                if (partition.States.TryGetValue(key, out var holding) && holding.Release(reservation.ReservationId))
-                {
-                    partition.Changed.Add(key);
-                    released = true;
-                }
-            }
+            // Refused before recording (the admission check); never let another user's event release a hold.
+            reservation = null;
+        }
 
-            // An expired reservation is closed as settled too: the event's cost still counts below.
-            partition.Reservations[reservationKey!] = reservation with
+        var views = OpenViews(partition, BudgetsFor(reservation), Work.UserId, Work.Timestamp, context, withLane: false);
+        var holders = reservation is { Status: ReservationStatus.Active }
+            ? reservation.HeldIn.Select(BudgetKeys.StateOfLane).Distinct(StringComparer.Ordinal).ToList()
+            : [];
+        if (views is null || !partition.Require(holders) || !RebaseOutdated(partition, views))
+        {
+            return;
+        }
+
+        var released = false;
+        var late = false;
+        TimeSpan? age = null;
+        if (reservation is not null)
+        {
+            age = context.Now - reservation.CreatedAt;
+            switch (reservation.Status)
             {
-                Status = ReservationStatus.Settled,
-                SettledEventId = Work.EventId,
-                SettledCostUsd = Work.CostUsd,
-                ClosedAt = context.Now,
-            };
-            partition.Changed.Add(reservationKey!);
+                case ReservationStatus.Active:
+                    foreach (var laneKey in reservation.HeldIn)
+                    {
+                        var stateKey = BudgetKeys.StateOfLane(laneKey);
+                        if (!partition.States.TryGetValue(stateKey, out var holder))
+                        {
+                            continue;
+                        }
+
+                        // The reservation's grant pays the actual cost (up to its worst case) when the event counts
+                        // in the same state; what it did not use stays free in its lane.
+                        var consumed = 0m;
+                        if (views.FirstOrDefault(v => v.State.Key == stateKey) is { Enforced: true } same && !same.State.InSeed(Work.RecordedAt))
+                        {
+                            consumed = Math.Min(
+                                BudgetUnits.Of(same.Budget, Work.CostUsd, Work.Tokens),
+                                BudgetUnits.Of(same.Budget, reservation.AmountUsd, reservation.Tokens));
+                        }
+
+                        holder.Release(BudgetKeys.LaneIndex(laneKey), reservation.AmountUsd, reservation.Tokens, consumed);
+                        partition.Changed.Add(stateKey);
+                    }
+
+                    released = true;
+                    partition.Reservations[ReservationKey!] = reservation with
+                    {
+                        Status = ReservationStatus.Settled,
+                        SettledEventId = Work.EventId,
+                        SettledCostUsd = Work.CostUsd,
+                        ClosedAt = context.Now,
+                    };
+                    partition.Changed.Add(ReservationKey!);
+                    partition.DropExpiry(BudgetKeys.Expiry(reservation.ExpiresAt, reservation.ReservationId));
+                    break;
+                case ReservationStatus.Expired or ReservationStatus.Released when reservation.SettledEventId is null:
+                    // Its worst case stopped counting when it closed; the actual cost counts now, and is visible.
+                    late = true;
+                    partition.Reservations[ReservationKey!] = reservation with
+                    {
+                        SettledEventId = Work.EventId,
+                        SettledCostUsd = Work.CostUsd,
+                        SettledLate = true,
+                    };
+                    partition.Changed.Add(ReservationKey!);
+                    break;
+                default:
+                    // Settled by another event already: nothing to release; this event's cost still counts below.
+                    break;
+            }
         }
 
         var alerts = new List<Alert>();
-        foreach (var slot in Slots(partition, BudgetsFor(partition), Work.UserId, Work.Timestamp))
+        foreach (var view in views)
         {
-            if (slot.State is not { } state)
+            var state = view.State;
+            if (state.InSeed(Work.RecordedAt))
             {
+                // Recorded before this state was seeded: the seed already holds it.
                 continue;
             }
 
-            var tripped = state.AddSpend(Work.CostUsd, Work.Tokens, Work.Priced, context.Now, slot.Definition.CircuitBreaker);
+            var tripped = state.AddSpend(Work.CostUsd, Work.Tokens, Work.Priced, context.Now, view.Budget.CircuitBreaker);
+            if (late)
+            {
+                state.CountLateSettlement();
+            }
+
             partition.Changed.Add(state.Key);
-            alerts.AddRange(BudgetAlerts.Evaluate(slot.Definition, state, context.Forecaster, context.Now, tripped));
+            var overcommitted = 0m;
+            if (view.Enforced && !CoverDeficit(partition, view, out overcommitted))
+            {
+                return;
+            }
+
+            alerts.AddRange(BudgetAlerts.Evaluate(view.Budget, state, context.Forecaster, context.Now, tripped, overcommitted));
         }
 
-        partition.AppliedEvents.Add(eventKey);
-        partition.NewEventMarkers.Add(eventKey);
+        partition.AppliedEvents[EventKey] = context.Now;
+        partition.NewEventMarkers[EventKey] = context.Now;
         partition.AddAlerts(alerts);
-        Result = new SettlementResult(SettlementOutcome.Applied, released, alerts);
+        Result = new SettlementResult(SettlementOutcome.Applied, released, alerts, late, age);
+    }
+
+    /// <summary>
+    /// Keeps the escrow invariant after actual spend: spend beyond a reservation's worst case, or without one,
+    /// comes out of the pool, and a pool that went negative (near the limit) takes it back from every lane's free
+    /// grant. When even that does not cover it, the budget is overcommitted: every lane is left with no free
+    /// grant, so nothing more is admitted, and the overspend alert says by how much
+    /// (<paramref name="overcommitted"/>: spend plus open reservations beyond the limit). False when the lanes must
+    /// be loaded first.
+    /// </summary>
+    private static bool CoverDeficit(LedgerPartition partition, StateView view, out decimal overcommitted)
+    {
+        overcommitted = 0m;
+        var state = view.State;
+        if (state.Pool(view.Budget) >= 0m)
+        {
+            return true;
+        }
+
+        if (!view.LoadAllLanes(partition))
+        {
+            return false;
+        }
+
+        var missing = -state.Pool(view.Budget);
+        foreach (var lane in view.AllLanes!.OrderByDescending(view.Free))
+        {
+            var take = Math.Min(view.Free(lane), missing);
+            if (take <= 0m)
+            {
+                break;
+            }
+
+            view.Touch(partition, lane);
+            lane.Grant -= take;
+            state.Granted -= take;
+            missing -= take;
+        }
+
+        overcommitted = missing;
+        return true;
     }
 }
 
-/// <summary>Closes reservations that reached their expiry unsettled and removes them from the states holding them.</summary>
-public sealed class ExpireReservationsCommand(string tenantId, IReadOnlyList<string> reservationIds) : LedgerCommand
+/// <summary>
+/// Closes open reservations and removes their worst case from the lanes holding them: at their expiry (the sweep),
+/// or at once when the caller releases one it will not use (or a user's data is erased).
+/// </summary>
+public sealed class CloseReservationsCommand(string tenantId, IReadOnlyList<string> reservationIds, ReservationStatus closeAs, string? userId = null) : LedgerCommand
 {
     public IReadOnlyList<string> ReservationIds { get; } = reservationIds;
-    public int Expired { get; private set; }
     public override string TenantId { get; } = tenantId;
-    public override int MaxNewRows => 0;
 
-    public override IEnumerable<string> RequiredKeys(LedgerPartition partition, DateTimeOffset now)
-    {
-        ArgumentNullException.ThrowIfNull(partition);
-        foreach (var id in ReservationIds)
-        {
-            var key = BudgetKeys.Reservation(id);
-            yield return key;
-            if (partition.Reservations.TryGetValue(key, out var reservation))
-            {
-                foreach (var stateKey in reservation.HeldIn)
-                {
-                    yield return stateKey;
-                }
-            }
-        }
-    }
+    /// <summary>Reservations closed by this command (the last application).</summary>
+    public List<ReservationRecord> Closed { get; } = [];
+
+    /// <summary>Each reservation and its expiry row, plus the main rows holding them.</summary>
+    public override int EstimatedRows => (2 * ReservationIds.Count) + 2;
+
+    public override IEnumerable<string> RequiredKeys(LedgerPartition partition, LedgerContext context) =>
+        ReservationIds.Select(BudgetKeys.Reservation);
 
     public override void Apply(LedgerPartition partition, LedgerContext context)
     {
         ArgumentNullException.ThrowIfNull(partition);
         ArgumentNullException.ThrowIfNull(context);
-        Expired = 0;
-        foreach (var id in ReservationIds)
+        Closed.Clear();
+        var keys = ReservationIds.Select(BudgetKeys.Reservation).ToList();
+        if (!partition.RequireFresh(keys))
         {
-            var key = BudgetKeys.Reservation(id);
-            if (!partition.Reservations.TryGetValue(key, out var reservation)
-                || reservation.Status != ReservationStatus.Active
-                || reservation.ExpiresAt > context.Now)
-            {
-                continue;
-            }
+            return;
+        }
 
-            foreach (var stateKey in reservation.HeldIn)
+        var closing = keys.Select(k => partition.Reservations.GetValueOrDefault(k))
+            .OfType<ReservationRecord>()
+            .Where(r => r.Status == ReservationStatus.Active
+                && (closeAs != ReservationStatus.Expired || r.ExpiresAt <= context.Now)
+                && (userId is null || r.UserId == userId))
+            .ToList();
+
+        // The worst case leaves through the main row's delta: the lanes, which authorisations write, stay untouched.
+        if (!partition.Require(closing.SelectMany(r => r.HeldIn).Select(BudgetKeys.StateOfLane).Distinct(StringComparer.Ordinal)))
+        {
+            return;
+        }
+
+        foreach (var reservation in closing)
+        {
+            foreach (var laneKey in reservation.HeldIn)
             {
-                if (partition.States.TryGetValue(stateKey, out var state))
+                if (partition.States.TryGetValue(BudgetKeys.StateOfLane(laneKey), out var holder))
                 {
-                    state.Release(id);
-                    partition.Changed.Add(stateKey);
+                    holder.Release(BudgetKeys.LaneIndex(laneKey), reservation.AmountUsd, reservation.Tokens, 0m);
+                    partition.Changed.Add(holder.Key);
                 }
             }
 
-            partition.Reservations[key] = reservation with { Status = ReservationStatus.Expired, ClosedAt = context.Now };
+            var key = BudgetKeys.Reservation(reservation.ReservationId);
+            partition.Reservations[key] = reservation with { Status = closeAs, ClosedAt = context.Now };
             partition.Changed.Add(key);
-            Expired++;
+            partition.DropExpiry(BudgetKeys.Expiry(reservation.ExpiresAt, reservation.ReservationId));
+            Closed.Add(reservation);
         }
+    }
+}
+
+/// <summary>
+/// Creates a budget's current period state (seeded with the spend recorded so far in the period when the budget
+/// starts mid-period), so the seed is read when the budget is created rather than by its first authorisation.
+/// </summary>
+public sealed class OpenStateCommand(BudgetDefinition budget, string subject) : LedgerCommand
+{
+    public override string TenantId => budget.TenantId;
+
+    public override IEnumerable<string> RequiredKeys(LedgerPartition partition, LedgerContext context) =>
+        StateKeys(partition, [budget], subject, context.Now, context, withLane: false);
+
+    public override void Apply(LedgerPartition partition, LedgerContext context)
+    {
+        ArgumentNullException.ThrowIfNull(partition);
+        ArgumentNullException.ThrowIfNull(context);
+        _ = OpenViews(partition, [budget], subject, context.Now, context, withLane: false);
     }
 }
 
@@ -453,15 +1008,15 @@ public sealed class SetFreezeCommand(string tenantId, BudgetScope scope, string 
     public override string TenantId { get; } = tenantId;
     public bool Changed { get; private set; }
 
-    public override IEnumerable<string> RequiredKeys(LedgerPartition partition, DateTimeOffset now)
-    {
-        yield return BudgetKeys.Freeze(scope, scopeId);
-    }
-
     public override void Apply(LedgerPartition partition, LedgerContext context)
     {
         ArgumentNullException.ThrowIfNull(partition);
         var key = BudgetKeys.Freeze(scope, scopeId);
+        if (!partition.RequireFresh([key]))
+        {
+            return;
+        }
+
         var present = partition.Freezes.ContainsKey(key);
         if (freeze is null)
         {
@@ -486,16 +1041,18 @@ public sealed class ResetBreakerCommand(BudgetDefinition budget, string subject,
     /// <summary>True when a tripped breaker was lifted.</summary>
     public bool WasTripped { get; private set; }
 
-    public override IEnumerable<string> RequiredKeys(LedgerPartition partition, DateTimeOffset now) =>
-        StateKeys([budget], subject, now);
-
     public override void Apply(LedgerPartition partition, LedgerContext context)
     {
         ArgumentNullException.ThrowIfNull(partition);
         ArgumentNullException.ThrowIfNull(context);
         WasTripped = false;
-        if (BudgetPeriodCalculator.WindowFor(budget, context.Now) is not { } window
-            || !partition.States.TryGetValue(BudgetKeys.State(budget.BudgetId, budget.SubjectFor(subject), window.Key), out var state))
+        if (BudgetPeriodCalculator.WindowFor(budget, context.Now) is not { } window)
+        {
+            return;
+        }
+
+        var key = BudgetKeys.State(budget.BudgetId, budget.SubjectFor(subject), window.Key);
+        if (!partition.RequireFresh([key]) || !partition.States.TryGetValue(key, out var state))
         {
             return;
         }

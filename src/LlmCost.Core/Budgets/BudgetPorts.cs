@@ -24,22 +24,94 @@ public interface IBudgetRepository
 }
 
 /// <summary>
-/// One tenant's budget ledger (period states, reservations, freezes, fired alerts). <see cref="ExecuteAsync"/>
-/// applies a command atomically with ETag optimistic concurrency: whichever instance writes first wins, the
-/// others re-read and re-apply, a bounded number of times (then an outage-like exception the host maps to 503).
+/// One tenant's budget ledger (period states and lanes, reservations, freezes, fired alerts, applied events).
+/// <see cref="ExecuteAsync"/> applies a command atomically with ETag optimistic concurrency: whichever instance
+/// writes first wins, the others re-read and re-apply, a bounded number of times; a write that cannot complete
+/// (storage unreachable, sustained contention, a storage limit) throws <see cref="BudgetUnavailableException"/>.
 /// </summary>
 public interface IBudgetLedger
 {
     Task ExecuteAsync(LedgerCommand command, CancellationToken cancellationToken = default);
 
-    /// <summary>Reads rows (for status and admin views); nothing is changed.</summary>
+    /// <summary>Reads rows from storage (status, admin views, admission checks); nothing is changed.</summary>
     Task<LedgerPartition> ReadAsync(string tenantId, IReadOnlyCollection<string> keys, CancellationToken cancellationToken = default);
 
-    /// <summary>Active reservations whose expiry is at or before <paramref name="now"/>, across tenants.</summary>
-    Task<IReadOnlyList<ReservationRecord>> ListExpiredReservationsAsync(DateTimeOffset now, int max, CancellationToken cancellationToken = default);
+    /// <summary>Tenants that have (or had) open reservations: the expiry sweep's work list.</summary>
+    Task<IReadOnlyList<string>> ListReservationTenantsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Ids of open reservations of a tenant whose expiry is at or before <paramref name="now"/>, soonest first.</summary>
+    Task<IReadOnlyList<string>> ListDueReservationsAsync(string tenantId, DateTimeOffset now, int max, CancellationToken cancellationToken = default);
 
     /// <summary>Freezes in force for a tenant.</summary>
     Task<IReadOnlyList<FreezeRecord>> ListFreezesAsync(string tenantId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Deletes rows that can no longer matter: applied-event markers of events applied before
+    /// <paramref name="markersAppliedBefore"/> and closed reservations created before <paramref name="reservationsCreatedBefore"/>
+    /// (their expiry index is gone with them). At most <paramref name="max"/> rows; returns how many were deleted.
+    /// </summary>
+    Task<int> PruneAsync(string tenantId, DateTimeOffset markersAppliedBefore, DateTimeOffset reservationsCreatedBefore, int max, CancellationToken cancellationToken = default);
+
+    /// <summary>Ids of a user's reservations (open or closed) that are still kept.</summary>
+    Task<IReadOnlyList<ReservationRecord>> ListUserReservationsAsync(string tenantId, string userId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Deletes what the ledger holds about one user: their own period states and lanes (user budgets and
+    /// every-user budgets), their freezes, their closed reservations and the pending alerts about them. Open
+    /// reservations must be released first (they are held in shared lanes). Returns the rows deleted by kind.
+    /// </summary>
+    Task<IReadOnlyDictionary<string, int>> DeleteUserRowsAsync(string tenantId, string userId, CancellationToken cancellationToken = default);
+}
+
+/// <summary>
+/// Spend already recorded for a budget's subject in the elapsed part of a period, read from the usage summaries
+/// (hour buckets): where a budget created mid-period starts from.
+/// </summary>
+public interface IBudgetSpendHistory
+{
+    /// <summary>
+    /// Recorded spend of <paramref name="scope"/>/<paramref name="subject"/> in the UTC hours overlapping
+    /// [<paramref name="from"/>, now]. <see cref="RecordedSpend.Cutoff"/> is when the read started.
+    /// </summary>
+    Task<RecordedSpend> ReadAsync(string tenantId, BudgetScope scope, string subject, DateTimeOffset from, CancellationToken cancellationToken = default);
+}
+
+/// <summary>What the budgets module keeps about one user, for GDPR erasure.</summary>
+public interface IBudgetUserData
+{
+    /// <summary>
+    /// Releases the user's open reservations and deletes their per-user budget state (period states, lanes,
+    /// reservations, freezes, pending alerts, and budgets scoped to the user alone). Tenant and team totals keep
+    /// the user's past spend as anonymous sums. Idempotent.
+    /// </summary>
+    Task<BudgetUserErasure> ForgetUserAsync(string tenantId, string userId, CancellationToken cancellationToken = default);
+}
+
+/// <summary>What an erasure removed, by kind (states, lanes, reservations, freezes, alerts, budgets).</summary>
+public sealed record BudgetUserErasure(int ReleasedReservations, IReadOnlyDictionary<string, int> DeletedRows);
+
+/// <summary>
+/// The budget store could not complete a write or read that is not a decision: storage unreachable, contention
+/// beyond the retry bound, or a storage limit reached. The host answers 503 with Retry-After; the caller retries.
+/// </summary>
+public sealed class BudgetUnavailableException : Exception
+{
+    public BudgetUnavailableException()
+    {
+    }
+
+    public BudgetUnavailableException(string message)
+        : base(message)
+    {
+    }
+
+    public BudgetUnavailableException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+
+    /// <summary>How long the caller should wait before retrying.</summary>
+    public TimeSpan RetryAfter { get; init; } = TimeSpan.FromSeconds(1);
 }
 
 /// <summary>
@@ -75,10 +147,3 @@ public interface IPromptTokenCounter
 }
 
 public sealed record PromptMessage(string Role, string Content);
-
-/// <summary>Finds the settlement marker an event wrote for a reservation (in the event's partition).</summary>
-public interface ISettlementMarkerSource
-{
-    /// <summary>The settling event of <paramref name="reservation"/>, looked up on the UTC days the call can have happened on.</summary>
-    Task<BudgetUsage?> FindAsync(ReservationRecord reservation, CancellationToken cancellationToken = default);
-}

@@ -6,8 +6,21 @@ namespace LlmCost.Core.Budgets;
 
 public sealed record BudgetOptions
 {
-    /// <summary>How long an unsettled reservation counts before it expires.</summary>
+    /// <summary>How long an unsettled reservation counts at least when the caller does not choose (ttl_seconds).</summary>
     public TimeSpan ReservationTtl { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>The longest lifetime a caller may choose for a reservation.</summary>
+    public TimeSpan MaxReservationTtl { get; init; } = TimeSpan.FromHours(24);
+
+    /// <summary>
+    /// How long an applied-event marker is kept after its event was applied. Re-delivery of an event to the budgets
+    /// comes only from the ingest log's pending row, which is deleted right after the budgets applied it; a marker
+    /// older than this can no longer meet its event again.
+    /// </summary>
+    public TimeSpan AppliedEventRetention { get; init; } = TimeSpan.FromDays(7);
+
+    /// <summary>How long a closed reservation is kept after it was made (a usage event may name it until then).</summary>
+    public TimeSpan ReservationRetention { get; init; } = TimeSpan.FromDays(35);
 
     /// <summary>How long another instance may keep using a cached budget definition list.</summary>
     public TimeSpan DefinitionCacheTtl { get; init; } = TimeSpan.FromSeconds(5);
@@ -34,9 +47,13 @@ public sealed record AuthorizeRequest
 
     /// <summary>The caller's idempotency key: a retry with the same one gets the same reservation.</summary>
     public string? RequestId { get; init; }
+
+    /// <summary>How long the reservation must count at least (1 s to <see cref="BudgetOptions.MaxReservationTtl"/>); null = the default.</summary>
+    public long? TtlSeconds { get; init; }
 }
 
 /// <summary>A stored usage event, as the budgets need it (from the ingestion observer).</summary>
+/// <param name="RecordedAt">When the event was acknowledged; default = unknown (counted everywhere).</param>
 public sealed record BudgetUsage(
     string TenantId,
     string UserId,
@@ -47,7 +64,21 @@ public sealed record BudgetUsage(
     DateTimeOffset Timestamp,
     decimal CostUsd,
     bool Priced,
-    long Tokens);
+    long Tokens,
+    DateTimeOffset RecordedAt = default);
+
+public enum ReleaseOutcome
+{
+    Released,
+
+    /// <summary>Already settled, expired or released: nothing changed.</summary>
+    AlreadyClosed,
+
+    /// <summary>No such reservation for this tenant (and user).</summary>
+    NotFound,
+}
+
+public sealed record ReleaseResult(ReleaseOutcome Outcome);
 
 public sealed record BudgetStatus
 {
@@ -61,11 +92,23 @@ public sealed record BudgetStatus
     public long ReservedTokens { get; init; }
     public long? RemainingTokens { get; init; }
     public decimal? Forecast { get; init; }
-    public int ActiveReservations { get; init; }
+    public long ActiveReservations { get; init; }
     public long EventCount { get; init; }
     public long UnpricedEvents { get; init; }
     public IReadOnlyList<string> FiredAlerts { get; init; } = [];
     public DateTimeOffset? TrippedUntil { get; init; }
+
+    /// <summary>Actual spend beyond the limit (USD or tokens, as the budget), 0 when within it.</summary>
+    public decimal Overspent { get; init; }
+
+    /// <summary>Events that settled after their reservation had expired or been released.</summary>
+    public long LateSettlements { get; init; }
+
+    /// <summary>Spend recorded before the budget existed that its first period started from, and when it was read.</summary>
+    public decimal SeededUsd { get; init; }
+
+    public long SeededTokens { get; init; }
+    public DateTimeOffset? SeedCutoff { get; init; }
 }
 
 /// <summary>
@@ -81,10 +124,11 @@ public sealed class BudgetService(
     IPromptTokenCounter tokenCounter,
     IBudgetSpendForecaster forecaster,
     TimeProvider time,
-    BudgetOptions options,
-    ISettlementMarkerSource? settlementMarkers = null)
+    BudgetOptions options) : IBudgetUserData
 {
-    private readonly ConcurrentDictionary<string, (DateTimeOffset Expires, Task<IReadOnlyList<BudgetDefinition>> Budgets)> _cache = new(StringComparer.Ordinal);
+    private const int CloseChunk = 40;
+
+    private readonly ConcurrentDictionary<string, (DateTimeOffset LoadedAt, Task<IReadOnlyList<BudgetDefinition>> Budgets)> _cache = new(StringComparer.Ordinal);
 
     public BudgetOptions Options => options;
 
@@ -100,9 +144,66 @@ public sealed class BudgetService(
         }
 
         var budget = validated.Value!;
+        if (await TooManyApplicableAsync(budget, cancellationToken).ConfigureAwait(false) is { } problem)
+        {
+            return Validated<BudgetDefinition>.Fail("scope", problem);
+        }
+
         await repository.SaveAsync(budget, Audit(budget.TenantId, actor, "budget.create", "budget", budget.BudgetId, now, Describe(budget)), create: true, cancellationToken).ConfigureAwait(false);
         Invalidate(budget.TenantId);
+        await OpenFirstPeriodAsync(budget, cancellationToken).ConfigureAwait(false);
         return validated;
+    }
+
+    /// <summary>
+    /// Creates the new budget's current period state now, seeded with the spend already recorded in the period, so
+    /// the seed is read at creation (not by the first authorisation). Best effort: the budget exists either way, and
+    /// a state not created here is created (and seeded) by its first use.
+    /// </summary>
+    private async Task OpenFirstPeriodAsync(BudgetDefinition budget, CancellationToken cancellationToken)
+    {
+        if (!budget.IsStateful || budget.AppliesToEveryUser)
+        {
+            return;
+        }
+
+        try
+        {
+            await ledger.ExecuteAsync(new OpenStateCommand(budget, budget.ScopeId), cancellationToken).ConfigureAwait(false);
+        }
+        catch (BudgetUnavailableException)
+        {
+            // Seeded at first use instead; a 503 here would invite a retry that creates the budget twice.
+        }
+    }
+
+    /// <summary>
+    /// At most <see cref="LedgerLimits.MaxApplicableBudgets"/> period budgets may apply to one request (the tenant's,
+    /// one team's, one key's, and the user's own or the every-user ones), so one ledger transaction always holds a
+    /// request's rows.
+    /// </summary>
+    private async Task<string?> TooManyApplicableAsync(BudgetDefinition candidate, CancellationToken cancellationToken)
+    {
+        if (!candidate.IsStateful)
+        {
+            return null;
+        }
+
+        var all = (await repository.ListAsync(candidate.TenantId, cancellationToken).ConfigureAwait(false))
+            .Where(b => b.IsStateful && b.BudgetId != candidate.BudgetId)
+            .Append(candidate)
+            .ToList();
+        static int Max(IEnumerable<BudgetDefinition> budgets) => budgets.GroupBy(b => b.ScopeId, StringComparer.Ordinal).Select(g => g.Count()).DefaultIfEmpty(0).Max();
+        var tenant = all.Count(b => b.Scope == BudgetScope.Tenant);
+        var team = Max(all.Where(b => b.Scope == BudgetScope.Team));
+        var key = Max(all.Where(b => b.Scope == BudgetScope.Key));
+        // The configured default applies as an every-user budget while the tenant has none of its own.
+        var everyUser = all.Count(b => b.AppliesToEveryUser) is var n and > 0 ? n : options.DefaultMonthly is null ? 0 : 1;
+        var user = Math.Max(Max(all.Where(b => b.Scope == BudgetScope.User && !b.AppliesToEveryUser)), everyUser);
+        var worst = tenant + team + key + user;
+        return worst > LedgerLimits.MaxApplicableBudgets
+            ? $"at most {LedgerLimits.MaxApplicableBudgets} period budgets may apply to one request (tenant {tenant} + team {team} + key {key} + user {user} = {worst} with this one); delete or merge some first"
+            : null;
     }
 
     /// <summary>Null when the budget does not exist.</summary>
@@ -124,6 +225,11 @@ public sealed class BudgetService(
         }
 
         var budget = validated.Value!;
+        if (await TooManyApplicableAsync(budget, cancellationToken).ConfigureAwait(false) is { } problem)
+        {
+            return Validated<BudgetDefinition>.Fail("scope", problem);
+        }
+
         if (!await repository.SaveAsync(budget, Audit(budget.TenantId, actor, "budget.update", "budget", budgetId, now, Describe(budget)), create: false, cancellationToken).ConfigureAwait(false))
         {
             return Validated<BudgetDefinition>.Fail("budget_id", "The budget was changed or deleted concurrently; read it again.");
@@ -238,6 +344,11 @@ public sealed class BudgetService(
             errors["request_id"] = [$"request_id {BudgetValidator.IdProblem(request.RequestId)}"];
         }
 
+        if (request.TtlSeconds is { } ttl && (ttl < 1 || ttl > options.MaxReservationTtl.TotalSeconds))
+        {
+            errors["ttl_seconds"] = [$"ttl_seconds must be 1 to {(long)options.MaxReservationTtl.TotalSeconds} (how long the reservation counts at least)."];
+        }
+
         if (errors.Count > 0)
         {
             return Validated<AuthorizationDecision>.Fail(errors);
@@ -263,87 +374,204 @@ public sealed class BudgetService(
             Requested = requested,
             Candidates = candidates,
             Budgets = budgets,
-            ReservationId = BudgetValidator.NewReservationId(tenantId, request.UserId!, request.RequestId),
-            ReservationTtl = options.ReservationTtl,
-            Idempotent = request.RequestId is not null,
+            ReservationId = BudgetValidator.NewReservationId(tenantId, request.UserId!, request.RequestId, now),
+            ReplayIds = request.RequestId is { } requestId ? BudgetValidator.ReplayReservationIds(tenantId, request.UserId!, requestId, now) : [],
+            ReservationTtl = request.TtlSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : options.ReservationTtl,
         });
         await ledger.ExecuteAsync(command, cancellationToken).ConfigureAwait(false);
-        return Validated<AuthorizationDecision>.Ok(command.Result!);
+        var decision = command.Result!;
+        BudgetMetrics.Decisions.Add(1, new KeyValuePair<string, object?>("outcome", decision.Outcome.ToString().ToLowerInvariant()));
+        return Validated<AuthorizationDecision>.Ok(decision);
     }
 
     /// <summary>Counts a stored usage event against the budgets, settling its reservation (idempotent per event and reservation).</summary>
     public async Task<SettlementResult> RecordUsageAsync(BudgetUsage usage, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(usage);
-        var all = await DefinitionsAsync(usage.TenantId, cancellationToken).ConfigureAwait(false);
-        var budgets = Applicable(all, usage.UserId, usage.TeamId, usage.KeyId);
-        if (usage.ReservationId is null && !budgets.Any(b => b.IsStateful))
-        {
-            // Nothing holds a running total for this event: no budget row to touch.
-            return new SettlementResult(SettlementOutcome.Applied, false, []);
-        }
-
-        var command = new SettleCommand(new SettlementWork
-        {
-            TenantId = usage.TenantId,
-            UserId = usage.UserId,
-            TeamId = usage.TeamId,
-            KeyId = usage.KeyId,
-            EventId = usage.EventId,
-            ReservationId = usage.ReservationId,
-            Timestamp = usage.Timestamp,
-            CostUsd = usage.CostUsd,
-            Priced = usage.Priced,
-            Tokens = usage.Tokens,
-            Budgets = budgets,
-            TenantBudgets = all,
-        });
-        await ledger.ExecuteAsync(command, cancellationToken).ConfigureAwait(false);
-        return command.Result!;
+        return (await RecordUsageAsync([usage], cancellationToken).ConfigureAwait(false))[0];
     }
 
     /// <summary>
-    /// Closes every reservation whose expiry has passed; returns how many expired. A reservation whose event was
-    /// recorded (its settlement marker exists) but never applied to the budget is settled with the actual cost
-    /// instead: the safety net for a crash between recording the event and updating the budget.
+    /// Counts recorded events against the budgets, at least once per event from the caller, exactly once in the
+    /// ledger (applied-event markers, reservation status). The events of one tenant are handed to the ledger
+    /// together, so its group commit writes them in as few transactions as 100 actions allow.
+    /// </summary>
+    public async Task<IReadOnlyList<SettlementResult>> RecordUsageAsync(IReadOnlyList<BudgetUsage> events, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        var results = new SettlementResult[events.Count];
+        var commands = new List<(int Index, SettleCommand Command)>();
+        foreach (var tenant in events.Select((e, i) => (Event: e, Index: i)).GroupBy(x => x.Event.TenantId, StringComparer.Ordinal))
+        {
+            // A budget created before an event was recorded must be known when the event is applied: the state's
+            // seed cutoff assumes every later event reaches it.
+            var newest = tenant.Max(x => x.Event.RecordedAt);
+            var all = await DefinitionsAsync(tenant.Key, cancellationToken, loadedAfter: newest).ConfigureAwait(false);
+            foreach (var (usage, index) in tenant)
+            {
+                var budgets = Applicable(all, usage.UserId, usage.TeamId, usage.KeyId);
+                if (usage.ReservationId is null && !budgets.Any(b => b.IsStateful))
+                {
+                    // Nothing holds a running total for this event: no budget row to touch.
+                    results[index] = new SettlementResult(SettlementOutcome.Applied, false, []);
+                    continue;
+                }
+
+                commands.Add((index, new SettleCommand(new SettlementWork
+                {
+                    TenantId = usage.TenantId,
+                    UserId = usage.UserId,
+                    TeamId = usage.TeamId,
+                    KeyId = usage.KeyId,
+                    EventId = usage.EventId,
+                    ReservationId = usage.ReservationId,
+                    Timestamp = usage.Timestamp,
+                    RecordedAt = usage.RecordedAt,
+                    CostUsd = usage.CostUsd,
+                    Priced = usage.Priced,
+                    Tokens = usage.Tokens,
+                    Budgets = budgets,
+                    TenantBudgets = all,
+                })));
+            }
+        }
+
+        await Task.WhenAll(commands.Select(c => ledger.ExecuteAsync(c.Command, cancellationToken))).ConfigureAwait(false);
+        foreach (var (index, command) in commands)
+        {
+            var result = command.Result!;
+            results[index] = result;
+            if (result.Late)
+            {
+                BudgetMetrics.LateSettlements.Add(1);
+            }
+
+            if (result.ReservationReleased && result.ReservationAge is { } age)
+            {
+                BudgetMetrics.ReservationAge.Record(age.TotalSeconds, new KeyValuePair<string, object?>("end", "settled"));
+            }
+
+            foreach (var alert in result.Alerts.Where(a => a.Kind == Alerts.AlertKinds.BudgetOverspend))
+            {
+                BudgetMetrics.Overspends.Add(1, new KeyValuePair<string, object?>("budget_id", alert.BudgetId));
+            }
+        }
+
+        return results;
+    }
+
+    /// <summary>
+    /// Closes every open reservation whose expiry has passed (in every tenant with reservations) and removes its
+    /// worst case from the lanes holding it; returns how many closed. Each closes exactly once: the close is
+    /// conditional on the reservation still being open, and its expiry index row goes in the same transaction.
     /// </summary>
     public async Task<int> ExpireReservationsAsync(CancellationToken cancellationToken = default)
     {
         var total = 0;
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        while (true)
+        foreach (var tenantId in await ledger.ListReservationTenantsAsync(cancellationToken).ConfigureAwait(false))
         {
-            var due = await ledger.ListExpiredReservationsAsync(time.GetUtcNow(), 500, cancellationToken).ConfigureAwait(false);
-            var fresh = due.Where(r => seen.Add(r.ReservationId)).ToList();
-            if (fresh.Count == 0)
+            while (true)
             {
-                return total;
-            }
-
-            var toExpire = new List<ReservationRecord>();
-            foreach (var reservation in fresh)
-            {
-                if (settlementMarkers is not null
-                    && await settlementMarkers.FindAsync(reservation, cancellationToken).ConfigureAwait(false) is { } usage)
+                var now = time.GetUtcNow();
+                var due = await ledger.ListDueReservationsAsync(tenantId, now, 2000, cancellationToken).ConfigureAwait(false);
+                if (due.Count == 0)
                 {
-                    await RecordUsageAsync(usage with { KeyId = reservation.KeyId }, cancellationToken).ConfigureAwait(false);
+                    break;
                 }
-                else
-                {
-                    toExpire.Add(reservation);
-                }
-            }
 
-            foreach (var group in toExpire.GroupBy(r => r.TenantId, StringComparer.Ordinal))
-            {
-                foreach (var chunk in group.Select(r => r.ReservationId).Chunk(40))
+                // Chunks in a random order: two instances sweeping at once mostly close different reservations.
+                var commands = due.Chunk(CloseChunk).OrderBy(_ => Random.Shared.Next())
+                    .Select(ids => new CloseReservationsCommand(tenantId, ids, ReservationStatus.Expired)).ToList();
+                await Task.WhenAll(commands.Select(c => ledger.ExecuteAsync(c, cancellationToken))).ConfigureAwait(false);
+                var closed = commands.SelectMany(c => c.Closed).ToList();
+                foreach (var reservation in closed)
                 {
-                    var command = new ExpireReservationsCommand(group.Key, chunk);
-                    await ledger.ExecuteAsync(command, cancellationToken).ConfigureAwait(false);
-                    total += command.Expired;
+                    BudgetMetrics.ReservationAge.Record((now - reservation.CreatedAt).TotalSeconds, new KeyValuePair<string, object?>("end", "expired"));
+                }
+
+                total += closed.Count;
+                if (due.Count < 2000)
+                {
+                    break;
                 }
             }
         }
+
+        return total;
+    }
+
+    /// <summary>
+    /// Releases a reservation the caller will not use (the call was not made): its worst case stops counting at
+    /// once. Only the tenant (and, when given, the user) it was made for can release it.
+    /// </summary>
+    public async Task<Validated<ReleaseResult>> ReleaseReservationAsync(string? tenantId, string? reservationId, string? userId, CancellationToken cancellationToken = default)
+    {
+        if (!BudgetValidator.IsValidId(tenantId))
+        {
+            return Validated<ReleaseResult>.Fail("tenant_id", $"tenant_id {BudgetValidator.IdProblem(tenantId)}");
+        }
+
+        if (!BudgetValidator.IsReservationId(reservationId))
+        {
+            return Validated<ReleaseResult>.Fail("reservation_id", "reservation_id is not a reservation id this service issued.");
+        }
+
+        var key = BudgetKeys.Reservation(reservationId!);
+        var existing = (await ledger.ReadAsync(tenantId!, [key], cancellationToken).ConfigureAwait(false)).Reservations.GetValueOrDefault(key);
+        if (existing is null || (userId is not null && existing.UserId != userId))
+        {
+            return Validated<ReleaseResult>.Ok(new ReleaseResult(ReleaseOutcome.NotFound));
+        }
+
+        var command = new CloseReservationsCommand(tenantId!, [reservationId!], ReservationStatus.Released, existing.UserId);
+        await ledger.ExecuteAsync(command, cancellationToken).ConfigureAwait(false);
+        if (command.Closed.Count == 0)
+        {
+            return Validated<ReleaseResult>.Ok(new ReleaseResult(ReleaseOutcome.AlreadyClosed));
+        }
+
+        BudgetMetrics.ReservationAge.Record((time.GetUtcNow() - existing.CreatedAt).TotalSeconds, new KeyValuePair<string, object?>("end", "released"));
+        return Validated<ReleaseResult>.Ok(new ReleaseResult(ReleaseOutcome.Released));
+    }
+
+    /// <summary>Deletes what can no longer matter in every tenant with reservations (bounded work per call); returns rows deleted.</summary>
+    public async Task<int> PruneAsync(int maxPerTenant = 1000, CancellationToken cancellationToken = default)
+    {
+        var now = time.GetUtcNow();
+        var deleted = 0;
+        foreach (var tenantId in await ledger.ListReservationTenantsAsync(cancellationToken).ConfigureAwait(false))
+        {
+            deleted += await ledger.PruneAsync(tenantId, now - options.AppliedEventRetention, now - options.ReservationRetention, maxPerTenant, cancellationToken).ConfigureAwait(false);
+        }
+
+        return deleted;
+    }
+
+    public async Task<BudgetUserErasure> ForgetUserAsync(string tenantId, string userId, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(tenantId);
+        ArgumentException.ThrowIfNullOrEmpty(userId);
+        // Open reservations are held in lanes shared with other users' reservations: release them through the
+        // ledger first, so the tenant's and team's reserved totals stay exact.
+        var open = (await ledger.ListUserReservationsAsync(tenantId, userId, cancellationToken).ConfigureAwait(false))
+            .Where(r => r.Status == ReservationStatus.Active).Select(r => r.ReservationId).ToList();
+        var commands = open.Chunk(CloseChunk).Select(ids => new CloseReservationsCommand(tenantId, ids, ReservationStatus.Released, userId)).ToList();
+        await Task.WhenAll(commands.Select(c => ledger.ExecuteAsync(c, cancellationToken))).ConfigureAwait(false);
+        var deleted = new Dictionary<string, int>(await ledger.DeleteUserRowsAsync(tenantId, userId, cancellationToken).ConfigureAwait(false), StringComparer.Ordinal);
+
+        // Budgets scoped to this user alone name them: deleted like an admin would, with an audit line.
+        var budgets = 0;
+        foreach (var budget in (await repository.ListAsync(tenantId, cancellationToken).ConfigureAwait(false)).Where(b => b.Scope == BudgetScope.User && b.ScopeId == userId))
+        {
+            if (await repository.DeleteAsync(budget, Audit(tenantId, "gdpr-erasure", "budget.delete", "budget", budget.BudgetId, time.GetUtcNow(), new Dictionary<string, string>(StringComparer.Ordinal) { ["reason"] = "user data erased" }), cancellationToken).ConfigureAwait(false))
+            {
+                budgets++;
+            }
+        }
+
+        deleted["budgets"] = budgets;
+        Invalidate(tenantId);
+        return new BudgetUserErasure(commands.Sum(c => c.Closed.Count), deleted);
     }
 
     /// <summary>Status of a budget for its scope (or, for an every-user budget, for <paramref name="userId"/>).</summary>
@@ -364,31 +592,44 @@ public sealed class BudgetService(
         var subject = budget.AppliesToEveryUser ? userId! : budget.ScopeId;
         var window = BudgetPeriodCalculator.WindowFor(budget, now);
         BudgetPeriodState? state = null;
+        List<BudgetLane> lanes = [];
         if (window is { } w)
         {
+            // The main row and every lane it may have, read in one query: one consistent snapshot.
             var key = BudgetKeys.State(budget.BudgetId, subject, w.Key);
-            var partition = await ledger.ReadAsync(budget.TenantId, [key], cancellationToken).ConfigureAwait(false);
-            state = partition.States.GetValueOrDefault(key) ?? new BudgetPeriodState(budget.BudgetId, subject, w);
+            var partition = await ledger.ReadAsync(budget.TenantId, [key, .. BudgetKeys.Lanes(key, LedgerLimits.MaxLanes)], cancellationToken).ConfigureAwait(false);
+            state = partition.States.GetValueOrDefault(key) ?? new BudgetPeriodState(budget.BudgetId, subject, w, 1);
+            lanes = partition.Lanes.Values.ToList();
         }
 
-        var slot = new BudgetSlot(budget, subject, state);
+        var reservedUsd = lanes.Sum(l => l.OpenUsd(state));
+        var reservedTokens = lanes.Sum(l => l.OpenTokens(state));
+        var slot = new BudgetSlot(budget, subject, state)
+        {
+            Remaining = state is null ? null : BudgetUnits.Limit(budget) - state.Spent(budget) - BudgetUnits.Of(budget, reservedUsd, reservedTokens),
+        };
         return Validated<BudgetStatus>.Ok(new BudgetStatus
         {
             Budget = budget,
             Subject = subject,
             Window = window,
             SpentUsd = state?.SpentUsd ?? 0m,
-            ReservedUsd = state?.ReservedUsd(now) ?? 0m,
-            RemainingUsd = BudgetAuthorizer.RemainingUsd(slot, now),
+            ReservedUsd = reservedUsd,
+            RemainingUsd = BudgetAuthorizer.RemainingUsd(slot),
             SpentTokens = state?.SpentTokens ?? 0,
-            ReservedTokens = state?.ReservedTokens(now) ?? 0,
-            RemainingTokens = BudgetAuthorizer.RemainingTokens(slot, now),
+            ReservedTokens = reservedTokens,
+            RemainingTokens = BudgetAuthorizer.RemainingTokens(slot),
             Forecast = state is null ? null : forecaster.ForecastPeriodEnd(budget, state, now),
-            ActiveReservations = state?.ActiveReservations(now) ?? 0,
+            ActiveReservations = lanes.Sum(l => l.OpenCount(state)),
             EventCount = state?.EventCount ?? 0,
             UnpricedEvents = state?.UnpricedEvents ?? 0,
             FiredAlerts = state?.FiredAlerts.Order(StringComparer.Ordinal).ToList() ?? [],
             TrippedUntil = state?.TrippedUntil,
+            Overspent = state is null || !budget.IsStateful ? 0m : Math.Max(0m, state.Spent(budget) - BudgetUnits.Limit(budget)),
+            LateSettlements = state?.LateSettlements ?? 0,
+            SeededUsd = state?.SeedUsd ?? 0m,
+            SeededTokens = state?.SeedTokens ?? 0,
+            SeedCutoff = state?.SeedCutoff,
         });
     }
 
@@ -482,16 +723,21 @@ public sealed class BudgetService(
             .ToList();
     }
 
-    private Task<IReadOnlyList<BudgetDefinition>> DefinitionsAsync(string tenantId, CancellationToken cancellationToken)
+    /// <summary>
+    /// The tenant's enforced definitions, cached <see cref="BudgetOptions.DefinitionCacheTtl"/> per instance; with
+    /// <paramref name="loadedAfter"/>, a cached list read before that instant is read again.
+    /// </summary>
+    private Task<IReadOnlyList<BudgetDefinition>> DefinitionsAsync(string tenantId, CancellationToken cancellationToken, DateTimeOffset? loadedAfter = null)
     {
         var now = time.GetUtcNow();
-        if (_cache.TryGetValue(tenantId, out var entry) && entry.Expires > now && !entry.Budgets.IsFaulted)
+        if (_cache.TryGetValue(tenantId, out var entry) && entry.LoadedAt + options.DefinitionCacheTtl > now && !entry.Budgets.IsFaulted
+            && (loadedAfter is not { } after || entry.LoadedAt > after))
         {
             return entry.Budgets;
         }
 
         var load = WithDefaultAsync(repository.ListAsync(tenantId, cancellationToken), tenantId);
-        _cache[tenantId] = (now + options.DefinitionCacheTtl, load);
+        _cache[tenantId] = (now, load);
         return load;
     }
 

@@ -1,100 +1,63 @@
-using System.Globalization;
 using LlmCost.Core.Recording;
 
 namespace LlmCost.Core.Budgets;
 
 /// <summary>
-/// Settles budget reservations from recorded usage. Two halves, because the event's partition (tenant|user|day)
-/// and the budget's partition (tenant) cannot share one transaction:
-/// <list type="number">
-/// <item><see cref="ReservationSettlementContributor"/> writes a settlement marker row for the event's
-/// reservation IN the event's transaction: the settlement is durable exactly when the event is.</item>
-/// <item><see cref="BudgetUsageObserver"/>, after the commit, applies the event to the budget ledger
-/// (idempotent per event id and per reservation). If that step is lost (crash, outage), the reservation keeps
-/// counting (the safe side) until the expiry timer finds the marker and settles it with the actual cost.</item>
-/// </list>
+/// Counts recorded events against the budgets and settles their reservations. The recording side calls it
+/// durably (at least once per event, off the request, retried until it succeeds: the ingest log's pending row is
+/// the intent); the ledger makes it exactly once (applied-event markers, reservation status). A batch of one
+/// tenant's events goes to the ledger together, so it costs one transaction per 100 rows, not one per event.
 /// </summary>
-public sealed class ReservationSettlementContributor : IPartitionContributor
-{
-    public const string MarkerPrefix = PartitionRowOperation.RowKeyPrefix + "rsv|";
-
-    public static string MarkerRowKey(string reservationId) => MarkerPrefix + reservationId;
-
-    /// <summary>Reservation ids this service issues ("rsv_" + 32 hex): anything else cannot be ours and gets no marker.</summary>
-    public static bool IsReservationId(string? id) =>
-        id is { Length: 36 } && id.StartsWith("rsv_", StringComparison.Ordinal) && id.AsSpan(4).ContainsAnyExcept("0123456789abcdef") is false;
-
-    public async Task<IReadOnlyList<PartitionRowOperation>> ContributeAsync(PartitionBatch batch, IPartitionRowReader rows, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(batch);
-        ArgumentNullException.ThrowIfNull(rows);
-        var operations = new List<PartitionRowOperation>();
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var e in batch.Events)
-        {
-            if (!IsReservationId(e.ReservationId) || !seen.Add(e.ReservationId!) || operations.Count >= PartitionRowOperation.MaxPerBatch)
-            {
-                continue;
-            }
-
-            // A reservation settled earlier (by another event) keeps its first marker.
-            var key = MarkerRowKey(e.ReservationId!);
-            if (await rows.ReadAsync(key, cancellationToken).ConfigureAwait(false) is not null)
-            {
-                continue;
-            }
-
-            operations.Add(new PartitionRowOperation(PartitionRowOperationKind.Add, key, new Dictionary<string, object?>
-            {
-                ["Kind"] = "budget_settlement",
-                ["ReservationId"] = e.ReservationId,
-                ["EventId"] = e.EventId,
-                ["TeamId"] = e.TeamId,
-                ["CostUsd"] = e.CostUsd.ToString(CultureInfo.InvariantCulture),
-                ["Priced"] = e.Priced,
-                ["Tokens"] = e.Usage.TotalTokens,
-                ["EventTimestamp"] = e.Timestamp,
-            }));
-        }
-
-        return operations;
-    }
-
-    /// <summary>Reads a marker row back (for the expiry timer's safety net).</summary>
-    public static BudgetUsage? FromMarker(string tenantId, string userId, IReadOnlyDictionary<string, object?> properties)
-    {
-        ArgumentNullException.ThrowIfNull(properties);
-        if (properties.GetValueOrDefault("EventId") is not string eventId
-            || properties.GetValueOrDefault("ReservationId") is not string reservationId
-            || properties.GetValueOrDefault("CostUsd") is not string cost
-            || properties.GetValueOrDefault("EventTimestamp") is not DateTimeOffset timestamp)
-        {
-            return null;
-        }
-
-        return new BudgetUsage(
-            tenantId,
-            userId,
-            properties.GetValueOrDefault("TeamId") as string,
-            null,
-            eventId,
-            reservationId,
-            timestamp,
-            decimal.Parse(cost, CultureInfo.InvariantCulture),
-            properties.GetValueOrDefault("Priced") as bool? ?? false,
-            properties.GetValueOrDefault("Tokens") switch { long l => l, int i => i, _ => 0 });
-    }
-}
-
-/// <summary>Counts every newly recorded event against the budgets and settles its reservation.</summary>
 public sealed class BudgetUsageObserver(BudgetService budgets) : IUsageRecordedObserver
 {
     public Task OnRecordedAsync(IReadOnlyList<UsageEvent> recorded, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(recorded);
-        // Concurrent calls for one tenant are coalesced by the ledger into one transaction.
-        return Task.WhenAll(recorded.Select(e => budgets.RecordUsageAsync(
-            new BudgetUsage(e.TenantId, e.UserId, e.TeamId, null, e.EventId, e.ReservationId, e.Timestamp, e.CostUsd, e.Priced, e.Usage.TotalTokens),
-            cancellationToken)));
+        return budgets.RecordUsageAsync(
+            recorded.Select(e => new BudgetUsage(e.TenantId, e.UserId, e.TeamId, e.KeyId, e.EventId, e.ReservationId, e.Timestamp, e.CostUsd, e.Priced, e.Usage.TotalTokens, e.RecordedAt)).ToList(),
+            cancellationToken);
+    }
+}
+
+/// <summary>
+/// Refuses, before anything is stored, an event whose <c>reservation_id</c> this tenant's ledger does not hold for
+/// the same user (and the same key, when the reservation was made with one): another user's event must never
+/// release a hold, and an id that is not ours is a client error, not something to ignore. Expired, released or
+/// already settled reservations are accepted: a late settlement still counts.
+/// </summary>
+public sealed class ReservationAdmissionCheck(IBudgetLedger ledger) : IUsageAdmissionCheck
+{
+    public async Task<IReadOnlyList<AdmissionProblem>> CheckAsync(IReadOnlyList<UsageEvent> events, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        var problems = new List<AdmissionProblem>();
+        var named = events.Select((e, i) => (Event: e, Index: i)).Where(x => x.Event.ReservationId is not null).ToList();
+        foreach (var tenant in named.GroupBy(x => x.Event.TenantId, StringComparer.Ordinal))
+        {
+            var keys = tenant.Where(x => BudgetValidator.IsReservationId(x.Event.ReservationId))
+                .Select(x => BudgetKeys.Reservation(x.Event.ReservationId!)).Distinct(StringComparer.Ordinal).ToList();
+            var held = keys.Count == 0
+                ? new LedgerPartition(tenant.Key)
+                : await ledger.ReadAsync(tenant.Key, keys, cancellationToken).ConfigureAwait(false);
+            foreach (var (e, index) in tenant)
+            {
+                var reservation = BudgetValidator.IsReservationId(e.ReservationId)
+                    ? held.Reservations.GetValueOrDefault(BudgetKeys.Reservation(e.ReservationId!))
+                    : null;
+                if (reservation is null || reservation.UserId != e.UserId)
+                {
+                    // One answer for "unknown" and "another user's": an id's existence is not revealed.
+                    problems.Add(new AdmissionProblem(index, "reservation_id", $"is not a reservation of tenant '{e.TenantId}' for user '{e.UserId}'"));
+                }
+                else if (reservation.KeyId is { } keyId && e.KeyId != keyId)
+                {
+                    problems.Add(new AdmissionProblem(index, "key_id", e.KeyId is null
+                        ? "is required: the reservation was made with a key_id, and only an event of that key settles it"
+                        : "does not match the key_id the reservation was made with"));
+                }
+            }
+        }
+
+        return problems.OrderBy(p => p.Index).ToList();
     }
 }

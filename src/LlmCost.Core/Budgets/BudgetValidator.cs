@@ -163,6 +163,11 @@ public static class BudgetValidator
             }
 
             thresholds = parsed.Distinct().Order().ToList();
+            if (thresholds.Count > LedgerLimits.MaxThresholds)
+            {
+                // Every fired threshold is kept in the period state row: bounded by design.
+                Error("thresholds", $"at most {LedgerLimits.MaxThresholds} thresholds per budget.");
+            }
         }
 
         CircuitBreakerSettings? breaker = null;
@@ -294,17 +299,32 @@ public static class BudgetValidator
         }
     }
 
-    /// <summary>A reservation id: random, or derived from the caller's request id so a retried authorisation finds its reservation.</summary>
-    public static string NewReservationId(string tenantId, string userId, string? requestId)
+    /// <summary>
+    /// A reservation id, "rsv_" + the UTC day it was made (yyyyMMdd) + 24 hex digits: random, or derived from the
+    /// caller's request id so a retried authorisation finds its reservation. The day makes reservation rows sort by
+    /// age, so closed ones are pruned by a key range.
+    /// </summary>
+    public static string NewReservationId(string tenantId, string userId, string? requestId, DateTimeOffset now)
     {
+        var day = now.UtcDateTime.ToString("yyyyMMdd", CultureInfo.InvariantCulture);
         if (requestId is null)
         {
-            return "rsv_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+            return $"rsv_{day}{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12))}";
         }
 
         var hash = SHA256.HashData(Encoding.UTF8.GetBytes($"{tenantId}\n{userId}\n{requestId}"));
-        return "rsv_" + Convert.ToHexStringLower(hash.AsSpan(0, 16));
+        return $"rsv_{day}{Convert.ToHexStringLower(hash.AsSpan(0, 12))}";
     }
+
+    /// <summary>Ids a retry of <paramref name="requestId"/> may already hold: made today or the previous UTC day.</summary>
+    public static IReadOnlyList<string> ReplayReservationIds(string tenantId, string userId, string requestId, DateTimeOffset now) =>
+        [NewReservationId(tenantId, userId, requestId, now), NewReservationId(tenantId, userId, requestId, now.AddDays(-1))];
+
+    /// <summary>Whether <paramref name="id"/> has the shape of a reservation id this service issues.</summary>
+    public static bool IsReservationId(string? id) =>
+        id is { Length: 36 } && id.StartsWith("rsv_", StringComparison.Ordinal)
+        && id.AsSpan(4, 8).ContainsAnyExcept("0123456789") is false
+        && id.AsSpan(12).ContainsAnyExcept("0123456789abcdef") is false;
 
     private static string Base64Url(byte[] bytes) =>
         Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');

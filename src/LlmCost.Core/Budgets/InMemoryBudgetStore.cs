@@ -6,18 +6,30 @@ namespace LlmCost.Core.Budgets;
 /// <summary>
 /// The budget ports in memory (one lock = one serialised writer): the reference the Table Storage adapter is
 /// tested against, and what the benchmark uses to measure in-process overhead without storage round trips.
+/// Every command runs on the next lane in turn, so the escrow paths (refill, gather, cover) run here as they do
+/// when instances compete.
 /// </summary>
-public sealed class InMemoryBudgetStore(TimeProvider time, IBudgetSpendForecaster forecaster) : IBudgetRepository, IBudgetLedger, IPendingAlertSource
+public sealed class InMemoryBudgetStore(TimeProvider time, IBudgetSpendForecaster forecaster, IBudgetSpendHistory? history = null, int laneCount = LedgerLimits.DefaultLanes)
+    : IBudgetRepository, IBudgetLedger, IPendingAlertSource
 {
+    private const int MaxRounds = 8;
+
     private readonly Lock _lock = new();
     private readonly Dictionary<string, BudgetDefinition> _budgets = new(StringComparer.Ordinal);
     private readonly Dictionary<(string Tenant, string Key), BudgetPeriodState> _states = [];
+    private readonly Dictionary<(string Tenant, string Key), BudgetLane> _lanes = [];
     private readonly Dictionary<(string Tenant, string Key), ReservationRecord> _reservations = [];
     private readonly Dictionary<(string Tenant, string Key), FreezeRecord> _freezes = [];
-    private readonly HashSet<(string Tenant, string Key)> _events = [];
+    private readonly Dictionary<(string Tenant, string Key), DateTimeOffset> _events = [];
+    private readonly SortedSet<(string Tenant, string Key)> _expiries = new(Comparer<(string Tenant, string Key)>.Create(
+        (a, b) => string.CompareOrdinal(a.Tenant, b.Tenant) is var c and not 0 ? c : string.CompareOrdinal(a.Key, b.Key)));
+
+    private readonly Dictionary<(string Tenant, string Key), string> _reservationOfExpiry = [];
     private readonly Dictionary<string, (Alert Alert, bool Dispatched, long Sequence)> _alerts = new(StringComparer.Ordinal);
     private readonly List<AuditEntry> _audit = [];
+    private readonly HashSet<string> _tenants = new(StringComparer.Ordinal);
     private long _sequence;
+    private int _lane;
 
     public Task<BudgetDefinition?> GetAsync(string budgetId, CancellationToken cancellationToken = default)
     {
@@ -74,19 +86,70 @@ public sealed class InMemoryBudgetStore(TimeProvider time, IBudgetSpendForecaste
         }
     }
 
-    public Task ExecuteAsync(LedgerCommand command, CancellationToken cancellationToken = default)
+    public async Task ExecuteAsync(LedgerCommand command, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(command);
-        lock (_lock)
+        var seeds = new Dictionary<string, RecordedSpend>(StringComparer.Ordinal);
+        var lane = Interlocked.Increment(ref _lane) & int.MaxValue;
+        while (true)
         {
-            var now = time.GetUtcNow();
-            var partition = new LedgerPartition(command.TenantId);
-            LoadRequired(partition, [command], now);
-            command.Apply(partition, new LedgerContext(now, forecaster));
-            Commit(partition);
-        }
+            List<SeedRequest> requests;
+            lock (_lock)
+            {
+                var now = time.GetUtcNow();
+                var context = new LedgerContext(now, forecaster, lane, laneCount);
+                var loaded = new HashSet<string>(command.RequiredKeys(new LedgerPartition(command.TenantId), context), StringComparer.Ordinal);
+                LedgerPartition partition;
+                var round = 0;
+                while (true)
+                {
+                    partition = new LedgerPartition(command.TenantId);
+                    Load(partition, loaded);
+                    foreach (var (key, seed) in seeds)
+                    {
+                        partition.Seeds[key] = seed;
+                    }
 
-        return Task.CompletedTask;
+                    command.Apply(partition, context);
+                    if (partition.SeedRequests.Count > 0 || !partition.Incomplete)
+                    {
+                        break;
+                    }
+
+                    if (++round >= MaxRounds)
+                    {
+                        throw new InvalidOperationException("a budget command kept asking for more rows");
+                    }
+
+                    loaded.UnionWith(partition.Missing);
+                    loaded.UnionWith(partition.NeedFresh);
+                }
+
+                requests = partition.SeedRequests.Values.ToList();
+                if (requests.Count == 0)
+                {
+                    if (partition.Writes > LedgerLimits.MaxActionsPerTransaction && !command.Overflow(partition.Writes))
+                    {
+                        throw new BudgetUnavailableException($"a budget command needs {partition.Writes} rows, more than one transaction holds");
+                    }
+
+                    if (partition.Writes <= LedgerLimits.MaxActionsPerTransaction)
+                    {
+                        Commit(partition);
+                    }
+
+                    return;
+                }
+            }
+
+            // Seeds come from the usage summaries: read outside the lock, then apply again.
+            foreach (var request in requests)
+            {
+                seeds[request.StateKey] = history is null
+                    ? RecordedSpend.None(time.GetUtcNow())
+                    : await history.ReadAsync(command.TenantId, request.Budget.Scope, request.Subject, request.Window.Start, cancellationToken).ConfigureAwait(false);
+            }
+        }
     }
 
     public Task<LedgerPartition> ReadAsync(string tenantId, IReadOnlyCollection<string> keys, CancellationToken cancellationToken = default)
@@ -99,12 +162,24 @@ public sealed class InMemoryBudgetStore(TimeProvider time, IBudgetSpendForecaste
         }
     }
 
-    public Task<IReadOnlyList<ReservationRecord>> ListExpiredReservationsAsync(DateTimeOffset now, int max, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<string>> ListReservationTenantsAsync(CancellationToken cancellationToken = default)
     {
         lock (_lock)
         {
-            return Task.FromResult<IReadOnlyList<ReservationRecord>>(_reservations.Values
-                .Where(r => r.Status == ReservationStatus.Active && r.ExpiresAt <= now).Take(max).ToList());
+            return Task.FromResult<IReadOnlyList<string>>(_tenants.Order(StringComparer.Ordinal).ToList());
+        }
+    }
+
+    public Task<IReadOnlyList<string>> ListDueReservationsAsync(string tenantId, DateTimeOffset now, int max, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            var upper = BudgetKeys.Expiry(now, "\uffff");
+            return Task.FromResult<IReadOnlyList<string>>(_expiries
+                .Where(e => e.Tenant == tenantId && string.CompareOrdinal(e.Key, upper) <= 0)
+                .Take(max)
+                .Select(e => _reservationOfExpiry[e])
+                .ToList());
         }
     }
 
@@ -113,6 +188,63 @@ public sealed class InMemoryBudgetStore(TimeProvider time, IBudgetSpendForecaste
         lock (_lock)
         {
             return Task.FromResult<IReadOnlyList<FreezeRecord>>(_freezes.Where(f => f.Key.Tenant == tenantId).Select(f => f.Value).ToList());
+        }
+    }
+
+    public Task<int> PruneAsync(string tenantId, DateTimeOffset markersAppliedBefore, DateTimeOffset reservationsCreatedBefore, int max, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            var markers = _events.Where(e => e.Key.Tenant == tenantId && e.Value < markersAppliedBefore).Select(e => e.Key).Take(max).ToList();
+            foreach (var key in markers)
+            {
+                _events.Remove(key);
+            }
+
+            var reservations = _reservations
+                .Where(r => r.Key.Tenant == tenantId && r.Value.Status != ReservationStatus.Active && r.Value.CreatedAt < reservationsCreatedBefore)
+                .Select(r => r.Key).Take(max - markers.Count).ToList();
+            foreach (var key in reservations)
+            {
+                _reservations.Remove(key);
+            }
+
+            return Task.FromResult(markers.Count + reservations.Count);
+        }
+    }
+
+    public Task<IReadOnlyList<ReservationRecord>> ListUserReservationsAsync(string tenantId, string userId, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            return Task.FromResult<IReadOnlyList<ReservationRecord>>(_reservations
+                .Where(r => r.Key.Tenant == tenantId && r.Value.UserId == userId).Select(r => r.Value).ToList());
+        }
+    }
+
+    public Task<IReadOnlyDictionary<string, int>> DeleteUserRowsAsync(string tenantId, string userId, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            var states = _states.Where(s => s.Key.Tenant == tenantId && s.Value.Subject == userId).Select(s => s.Key).ToList();
+            var stateKeys = states.Select(s => s.Key).ToHashSet(StringComparer.Ordinal);
+            var lanes = _lanes.Where(l => l.Key.Tenant == tenantId && stateKeys.Contains(l.Value.StateKey)).Select(l => l.Key).ToList();
+            var reservations = _reservations.Where(r => r.Key.Tenant == tenantId && r.Value.UserId == userId && r.Value.Status != ReservationStatus.Active).Select(r => r.Key).ToList();
+            var freezes = _freezes.Where(f => f.Key.Tenant == tenantId && f.Value.Scope == BudgetScope.User && f.Value.ScopeId == userId).Select(f => f.Key).ToList();
+            var alerts = _alerts.Where(a => a.Value.Alert.TenantId == tenantId && a.Value.Alert.Scope == BudgetNames.Of(BudgetScope.User) && a.Value.Alert.ScopeId == userId).Select(a => a.Key).ToList();
+            states.ForEach(k => _states.Remove(k));
+            lanes.ForEach(k => _lanes.Remove(k));
+            reservations.ForEach(k => _reservations.Remove(k));
+            freezes.ForEach(k => _freezes.Remove(k));
+            alerts.ForEach(k => _alerts.Remove(k));
+            return Task.FromResult<IReadOnlyDictionary<string, int>>(new Dictionary<string, int>(StringComparer.Ordinal)
+            {
+                ["states"] = states.Count,
+                ["lanes"] = lanes.Count,
+                ["reservations"] = reservations.Count,
+                ["freezes"] = freezes.Count,
+                ["alerts"] = alerts.Count,
+            });
         }
     }
 
@@ -143,30 +275,20 @@ public sealed class InMemoryBudgetStore(TimeProvider time, IBudgetSpendForecaste
         return Task.CompletedTask;
     }
 
-    private void LoadRequired(LedgerPartition partition, IReadOnlyList<LedgerCommand> commands, DateTimeOffset now)
-    {
-        // Commands may need more keys once they see what they loaded (a reservation names its states).
-        for (var round = 0; round < 3; round++)
-        {
-            var missing = commands.SelectMany(c => c.RequiredKeys(partition, now)).Where(k => !partition.Loaded.Contains(k)).Distinct().ToList();
-            if (missing.Count == 0)
-            {
-                return;
-            }
-
-            Load(partition, missing);
-        }
-    }
-
     private void Load(LedgerPartition partition, IEnumerable<string> keys)
     {
         var tenant = partition.TenantId;
         foreach (var key in keys)
         {
             partition.Loaded.Add(key);
+            partition.Fresh.Add(key);
             if (_states.TryGetValue((tenant, key), out var state))
             {
                 partition.States[key] = state.Copy();
+            }
+            else if (_lanes.TryGetValue((tenant, key), out var lane))
+            {
+                partition.Lanes[key] = lane.Copy();
             }
             else if (_reservations.TryGetValue((tenant, key), out var reservation))
             {
@@ -176,9 +298,9 @@ public sealed class InMemoryBudgetStore(TimeProvider time, IBudgetSpendForecaste
             {
                 partition.Freezes[key] = freeze;
             }
-            else if (_events.Contains((tenant, key)))
+            else if (_events.TryGetValue((tenant, key), out var applied))
             {
-                partition.AppliedEvents.Add(key);
+                partition.AppliedEvents[key] = applied;
             }
         }
     }
@@ -191,6 +313,10 @@ public sealed class InMemoryBudgetStore(TimeProvider time, IBudgetSpendForecaste
             if (partition.States.TryGetValue(key, out var state))
             {
                 _states[(tenant, key)] = state.Copy();
+            }
+            else if (partition.Lanes.TryGetValue(key, out var lane))
+            {
+                _lanes[(tenant, key)] = lane.Copy();
             }
             else if (partition.Reservations.TryGetValue(key, out var reservation))
             {
@@ -206,9 +332,22 @@ public sealed class InMemoryBudgetStore(TimeProvider time, IBudgetSpendForecaste
             }
         }
 
-        foreach (var key in partition.NewEventMarkers)
+        foreach (var key in partition.Deleted)
         {
-            _events.Add((tenant, key));
+            _expiries.Remove((tenant, key));
+            _reservationOfExpiry.Remove((tenant, key));
+        }
+
+        foreach (var (key, reservation) in partition.NewExpiries)
+        {
+            _expiries.Add((tenant, key));
+            _reservationOfExpiry[(tenant, key)] = reservation.ReservationId;
+            _tenants.Add(tenant);
+        }
+
+        foreach (var (key, applied) in partition.NewEventMarkers)
+        {
+            _events[(tenant, key)] = applied;
         }
 
         foreach (var alert in partition.NewAlerts.Values)

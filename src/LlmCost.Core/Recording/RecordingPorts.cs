@@ -23,68 +23,17 @@ public interface IUsageRecordedObserver
 }
 
 /// <summary>
-/// Rows added to the transaction of an event's partition. No longer applied by the recording path (the ingest log's
-/// pending row is now the durable intent and <see cref="IUsageRecordedObserver"/> is called durably); kept only
-/// until the budgets module drops its last implementation, then deleted with these types.
+/// Checked before any event of a request is stored (e.g. budgets: a <c>reservation_id</c> must be one of the
+/// tenant's, made for the same user). Any problem refuses the whole request with a 4xx naming the field, and
+/// nothing is written.
 /// </summary>
-/// <remarks>
-/// Called once per transaction attempt with the events that are about to be added (duplicates already removed);
-/// when the attempt loses a race (412/409/404) it is called again with fresh reads, so it must be a pure function
-/// of what it reads. Its rows must use row keys starting with <see cref="PartitionRowOperation.RowKeyPrefix"/>
-/// (kept apart from event ids and summary rows) and at most <see cref="PartitionRowOperation.MaxPerBatch"/> rows.
-/// Property values: string, bool, int, long, double, DateTimeOffset, Guid (decimals as invariant strings).
-/// </remarks>
-public interface IPartitionContributor
+public interface IUsageAdmissionCheck
 {
-    Task<IReadOnlyList<PartitionRowOperation>> ContributeAsync(
-        PartitionBatch batch, IPartitionRowReader rows, CancellationToken cancellationToken = default);
+    Task<IReadOnlyList<AdmissionProblem>> CheckAsync(IReadOnlyList<UsageEvent> events, CancellationToken cancellationToken = default);
 }
 
-/// <summary>The events about to be recorded in one partition.</summary>
-public sealed record PartitionBatch(string TenantId, string UserId, DateOnly Day, IReadOnlyList<UsageEvent> Events);
-
-/// <summary>Reads rows of the partition being written (for contributors that need the current state and ETag).</summary>
-public interface IPartitionRowReader
-{
-    Task<PartitionRow?> ReadAsync(string rowKey, CancellationToken cancellationToken = default);
-
-    /// <summary>Rows whose key starts with <paramref name="rowKeyPrefix"/> (which must start with <see cref="PartitionRowOperation.RowKeyPrefix"/>).</summary>
-    Task<IReadOnlyList<PartitionRow>> QueryAsync(string rowKeyPrefix, CancellationToken cancellationToken = default);
-}
-
-/// <summary>A storage-neutral row: key, properties and the version (ETag) a conditional write must present.</summary>
-public sealed record PartitionRow(string RowKey, IReadOnlyDictionary<string, object?> Properties, string ETag);
-
-public enum PartitionRowOperationKind
-{
-    /// <summary>Insert; fails the transaction (409 → retried) if the row exists.</summary>
-    Add,
-
-    /// <summary>Replace the whole row; with <see cref="PartitionRowOperation.ETag"/> only if unchanged.</summary>
-    Replace,
-
-    /// <summary>Merge properties; with <see cref="PartitionRowOperation.ETag"/> only if unchanged.</summary>
-    Merge,
-
-    /// <summary>Delete; with <see cref="PartitionRowOperation.ETag"/> only if unchanged.</summary>
-    Delete,
-
-    UpsertReplace,
-    UpsertMerge,
-}
-
-/// <param name="ETag">The version read via <see cref="IPartitionRowReader"/>; null = unconditional ("*").</param>
-public sealed record PartitionRowOperation(
-    PartitionRowOperationKind Kind,
-    string RowKey,
-    IReadOnlyDictionary<string, object?> Properties,
-    string? ETag = null)
-{
-    /// <summary>Contributed rows live under this prefix: "~x|" (events never start with '~'; summaries use "~day" and "~b|").</summary>
-    public const string RowKeyPrefix = "~x|";
-
-    public const int MaxPerBatch = 20;
-}
+/// <summary>Why event <paramref name="Index"/> of a request is refused; <paramref name="Field"/> is its JSON name (e.g. "reservation_id").</summary>
+public sealed record AdmissionProblem(int Index, string Field, string Message);
 
 /// <summary>Reads recorded events and the partitions touched by recent writes (rollups, anomalies, reports, retention).</summary>
 public interface IUsageEventReader

@@ -65,6 +65,9 @@ public sealed record UsageEvent
     /// <summary>The budget reservation this call was authorised under; recording it settles the reservation.</summary>
     public string? ReservationId { get; init; }
 
+    /// <summary>The caller's key id (as given to the budget authorisation): key budgets count the event.</summary>
+    public string? KeyId { get; init; }
+
     /// <summary>When the service accepted it (processing time, not event time).</summary>
     public DateTimeOffset RecordedAt { get; init; }
 

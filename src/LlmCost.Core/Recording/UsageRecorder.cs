@@ -3,7 +3,8 @@ using LlmCost.Core.Pricing;
 namespace LlmCost.Core.Recording;
 
 /// <summary>The result of recording a batch: one outcome per submitted event, in order.</summary>
-public sealed record RecordBatchResult(IReadOnlyList<RecordOutcome> Outcomes);
+/// <param name="Rejected">Problems found by the admission checks; when any, nothing was recorded and Outcomes is empty.</param>
+public sealed record RecordBatchResult(IReadOnlyList<RecordOutcome> Outcomes, IReadOnlyList<AdmissionProblem>? Rejected = null);
 
 /// <summary>
 /// Validates, prices and records submissions exactly once through <see cref="IUsageEventStore"/>. An unknown model
@@ -14,8 +15,11 @@ public sealed record RecordBatchResult(IReadOnlyList<RecordOutcome> Outcomes);
 public sealed class UsageRecorder(
     IPriceCalculator pricer,
     IUsageEventStore store,
-    TimeProvider time)
+    TimeProvider time,
+    IEnumerable<IUsageAdmissionCheck>? admissionChecks = null)
 {
+    private readonly IUsageAdmissionCheck[] _admissionChecks = admissionChecks?.ToArray() ?? [];
+
     /// <summary>Prices one submission (also used by POST /api/price, which records nothing).</summary>
     public PriceQuote Quote(UsageSubmission submission, string? tenantId, DateTimeOffset timestamp)
     {
@@ -52,6 +56,7 @@ public sealed class UsageRecorder(
             PriceSource = quote.Source,
             ReservationId = submission.ReservationId,
             ReportedCostUsd = submission.ReportedCostUsd,
+            KeyId = submission.KeyId,
             RecordedAt = receivedAt,
         };
     }
@@ -65,6 +70,15 @@ public sealed class UsageRecorder(
         UsageEvent[] events = submissions
             .Select(s => ToEvent(s, s.TenantId ?? throw new ArgumentException("every submission needs its resolved tenant", nameof(submissions)), receivedAt))
             .ToArray();
+        foreach (IUsageAdmissionCheck check in _admissionChecks)
+        {
+            IReadOnlyList<AdmissionProblem> problems = await check.CheckAsync(events, cancellationToken).ConfigureAwait(false);
+            if (problems.Count > 0)
+            {
+                return new RecordBatchResult([], problems);
+            }
+        }
+
         IReadOnlyList<RecordOutcome> outcomes = await store.RecordAsync(events, cancellationToken).ConfigureAwait(false);
         return new RecordBatchResult(outcomes);
     }

@@ -33,6 +33,7 @@ public sealed record UsageSubmission
 
     /// <summary>A cost the provider or a gateway reported (event field <c>reported_cost_usd</c>, or read from <c>raw_usage</c>).</summary>
     public decimal? ReportedCostUsd { get; init; }
+    public string? KeyId { get; init; }
 }
 
 /// <summary>Limits applied to submitted events (configuration <c>LlmCost:Usage</c>).</summary>

@@ -14,7 +14,7 @@ public static class UsageSubmissionParser
     public static IReadOnlyList<string> KnownFields { get; } =
     [
         "event_id", "tenant_id", "user_id", "team_id", "app", "provider", "model", "timestamp", "usage", "raw_usage",
-        "latency_ms", "status", "tags", "reservation_id", "reported_cost_usd",
+        "latency_ms", "status", "tags", "reservation_id", "reported_cost_usd", "key_id",
     ];
 
     /// <summary>A reported cost above this (USD, one call) is a unit mistake (cents, micro-dollars), not a cost.</summary>
@@ -52,6 +52,7 @@ public static class UsageSubmissionParser
         string? userId = Id(element, prefix, "user_id", required: requireUser, errors, RecordKeys.Problem);
         string? teamId = Id(element, prefix, "team_id", required: false, errors, RecordKeys.Problem);
         string? reservationId = Id(element, prefix, "reservation_id", required: false, errors, RecordKeys.Problem);
+        string? keyId = Id(element, prefix, "key_id", required: false, errors, RecordKeys.Problem);
         string? app = Text(element, prefix, "app", limits.MaxAppLength, required: false, errors);
         string? provider = Text(element, prefix, "provider", limits.MaxProviderLength, required: false, errors);
         string? model = Text(element, prefix, "model", limits.MaxModelLength, required: true, errors);
@@ -84,6 +85,7 @@ public static class UsageSubmissionParser
             Tags = tags,
             ReservationId = reservationId,
             ReportedCostUsd = reportedCost,
+            KeyId = keyId,
         };
     }
 

@@ -28,11 +28,32 @@ public static class BudgetsModule
         {
             DefaultMonthly = defaults,
             ReservationTtl = TimeSpan.FromSeconds(section.GetValue("ReservationTtlSeconds", 600.0)),
+            MaxReservationTtl = TimeSpan.FromSeconds(section.GetValue("MaxReservationTtlSeconds", 86400.0)),
             DefinitionCacheTtl = TimeSpan.FromSeconds(section.GetValue("DefinitionCacheSeconds", 5.0)),
+            AppliedEventRetention = TimeSpan.FromDays(section.GetValue("AppliedEventRetentionDays", 7.0)),
+            ReservationRetention = TimeSpan.FromDays(section.GetValue("ReservationRetentionDays", 35.0)),
         };
-        if (options.ReservationTtl <= TimeSpan.Zero || options.DefinitionCacheTtl < TimeSpan.Zero)
+        if (options.ReservationTtl <= TimeSpan.Zero || options.ReservationTtl > options.MaxReservationTtl || options.DefinitionCacheTtl < TimeSpan.Zero)
         {
-            throw new InvalidOperationException($"{Section}:ReservationTtlSeconds must be positive and {Section}:DefinitionCacheSeconds not negative.");
+            throw new InvalidOperationException($"{Section}:ReservationTtlSeconds must be positive and at most {Section}:MaxReservationTtlSeconds, and {Section}:DefinitionCacheSeconds not negative.");
+        }
+
+        // A marker or a closed reservation must outlive every reservation that could still be settled.
+        if (options.AppliedEventRetention < options.MaxReservationTtl || options.ReservationRetention < options.MaxReservationTtl + TimeSpan.FromDays(1))
+        {
+            throw new InvalidOperationException($"{Section}:AppliedEventRetentionDays must be at least MaxReservationTtlSeconds and {Section}:ReservationRetentionDays a day longer.");
+        }
+
+        var ledger = section.GetSection("Ledger");
+        var ledgerOptions = new TableBudgetStoreOptions
+        {
+            Lanes = ledger.GetValue("Lanes", LedgerLimits.DefaultLanes),
+            CommittersPerTenant = ledger.GetValue("CommittersPerTenant", 3),
+            CacheStaleness = TimeSpan.FromMilliseconds(ledger.GetValue("CacheStalenessMilliseconds", 1000.0)),
+        };
+        if (ledgerOptions.Lanes is < 1 or > LedgerLimits.MaxLanes || ledgerOptions.CommittersPerTenant is < 1 or > 16 || ledgerOptions.CacheStaleness < TimeSpan.Zero)
+        {
+            throw new InvalidOperationException($"{Section}:Ledger:Lanes must be 1-{LedgerLimits.MaxLanes}, {Section}:Ledger:CommittersPerTenant 1-16, CacheStalenessMilliseconds not negative.");
         }
 
         // Extra (cross-provider) downgrade candidates: LlmCost:Budgets:DowngradeModels:anthropic:0 = "claude-3-5-haiku-latest", ...
@@ -50,15 +71,22 @@ public static class BudgetsModule
             downgrades));
         services.TryAddSingleton<IBudgetCostEstimator>(sp => new EstimatorBudgetCostEstimator(
             new CostEstimator(sp.GetRequiredService<IPriceCalculator>(), sp.GetRequiredService<TimeProvider>())));
-        services.AddSingleton<TableBudgetStore>();
+        services.AddSingleton(ledgerOptions);
+        // A budget created mid-period starts from the usage summaries (registered by the usage module).
+        services.TryAddSingleton<IBudgetSpendHistory>(sp => new UsageSummarySpendHistory(sp.GetRequiredService<IUsageSummaryReader>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new TableBudgetStore(
+            sp.GetRequiredService<LlmCostStorage>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IBudgetSpendForecaster>(),
+            sp.GetRequiredService<IBudgetSpendHistory>(), ledgerOptions, sp.GetRequiredService<ILogger<TableBudgetStore>>()));
         services.AddSingleton<IBudgetRepository>(sp => sp.GetRequiredService<TableBudgetStore>());
         services.AddSingleton<IBudgetLedger>(sp => sp.GetRequiredService<TableBudgetStore>());
         services.AddSingleton<IPendingAlertSource>(sp => sp.GetRequiredService<TableBudgetStore>());
         services.AddSingleton<LlmCost.Core.Audit.IAuditOutbox, BudgetAuditOutbox>();
-        services.AddSingleton<LlmCost.Core.Retention.IUserDataHolder, BudgetUserData>();
-        services.AddSingleton<ISettlementMarkerSource, TableSettlementMarkerSource>();
         services.AddSingleton<BudgetService>();
-        // Settlement: the usage projector hands every logged event to this observer, durably and off the request.
+        services.AddSingleton<IBudgetUserData>(sp => sp.GetRequiredService<BudgetService>());
+        services.AddSingleton<LlmCost.Core.Retention.IUserDataHolder, BudgetUserData>();
+        // Recording: a reservation_id is checked before anything is stored; the usage projector hands every logged
+        // event to the observer, durably and off the request (idempotent per event id, batched per tenant).
+        services.AddSingleton<IUsageAdmissionCheck, ReservationAdmissionCheck>();
         services.AddSingleton<IUsageRecordedObserver, BudgetUsageObserver>();
         services.AddBackgroundFunction<BudgetReservationExpiryFunction>();
         return services;

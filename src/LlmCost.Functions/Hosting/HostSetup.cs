@@ -112,6 +112,7 @@ internal sealed partial class LlmCostExceptionHandler(IProblemDetailsService pro
                 (400, "Invalid request", $"{parameter} is not a valid value of its type", parameter),
             BadHttpRequestException bad => (bad.StatusCode, bad.StatusCode == 413 ? "Payload too large" : "Bad request", bad.Message, null),
             JsonException json => (400, "Invalid request", $"{JsonInputPolicy.FieldFromPath(json.Path)} has the wrong JSON type or shape", JsonInputPolicy.FieldFromPath(json.Path)),
+            LlmCost.Core.Budgets.BudgetUnavailableException unavailable => (503, "Budgets unavailable", unavailable.Message, null),
             _ when StorageOutage.IsOutage(exception) => (503, "Storage unavailable", "storage did not answer in time; retry shortly", null),
             _ => (500, "Internal error", null, null),
         };
@@ -123,7 +124,10 @@ internal sealed partial class LlmCostExceptionHandler(IProblemDetailsService pro
         if (status == 503)
         {
             LogStorageUnavailable(logger, exception.GetType().Name, httpContext.Request.Method, httpContext.Request.Path);
-            httpContext.Response.Headers.RetryAfter = StorageOutage.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            int retryAfter = exception is LlmCost.Core.Budgets.BudgetUnavailableException { RetryAfter: var wait }
+                ? Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds))
+                : StorageOutage.RetryAfterSeconds;
+            httpContext.Response.Headers.RetryAfter = retryAfter.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
 
         httpContext.Response.StatusCode = status;

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Azure;
 using Azure.Data.Tables;
 using LlmCost.Core.Alerts;
 using LlmCost.Core.Budgets;
@@ -12,10 +11,11 @@ namespace LlmCost.Storage.Budgets;
 /// <summary>
 /// The budget module's per-user data for GDPR: period states whose subject is the user (spend of user budgets and
 /// of budgets every user inherits), reservations made for the user, freezes on the user, budgets scoped to the user
-/// and budget alerts about the user. Export lists them; erasure deletes the rows (the user's next call, if any,
-/// starts from nothing).
+/// and budget alerts about the user. Export lists them; erasure goes through the budgets module
+/// (<see cref="IBudgetUserData"/>), which also releases the user's open reservations and removes their lanes, so the
+/// user's next call, if any, starts from nothing.
 /// </summary>
-public sealed class BudgetUserData(LlmCostStorage storage) : IUserDataHolder
+public sealed class BudgetUserData(LlmCostStorage storage, IBudgetUserData budgets) : IUserDataHolder
 {
     public string Name => "budgets";
 
@@ -42,7 +42,6 @@ public sealed class BudgetUserData(LlmCostStorage storage) : IUserDataHolder
                     ["spent_usd"] = row.GetString("SpentUsd"),
                     ["spent_tokens"] = row.GetInt64("SpentTokens"),
                     ["event_count"] = row.GetInt64("EventCount"),
-                    ["held"] = JsonNode.Parse(row.GetString("Held") ?? "[]"),
                 }
                 : JsonNode.Parse(row.GetString("Json"))!;
             export[Section(kind)]!.AsArray().Add(node);
@@ -53,15 +52,8 @@ public sealed class BudgetUserData(LlmCostStorage storage) : IUserDataHolder
 
     public async Task<int> EraseAsync(string tenantId, string userId, CancellationToken cancellationToken = default)
     {
-        var deleted = 0;
-        await foreach (var (_, row) in UserRowsAsync(tenantId, userId, cancellationToken).ConfigureAwait(false))
-        {
-            // A row deleted meanwhile (404) is already gone: DeleteEntity treats it as done.
-            await Table.DeleteEntityAsync(row.PartitionKey, row.RowKey, ETag.All, cancellationToken).ConfigureAwait(false);
-            deleted++;
-        }
-
-        return deleted;
+        BudgetUserErasure erased = await budgets.ForgetUserAsync(tenantId, userId, cancellationToken).ConfigureAwait(false);
+        return erased.DeletedRows.Values.Sum();
     }
 
     private async IAsyncEnumerable<(string Kind, TableEntity Row)> UserRowsAsync(

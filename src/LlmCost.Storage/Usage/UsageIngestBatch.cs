@@ -17,7 +17,7 @@ namespace LlmCost.Storage.Usage;
 /// Fields: event id, id generated, tenant, user, team?, app?, provider, model, timestamp (UTC ticks), usage (map
 /// usage key → count, every non-zero unit, requests always), latency?, status, tags (map), cost (decimal as an
 /// invariant string: exact), priced, unpriced reason?, reported cost?, priced provider?, priced model?, price
-/// source?, reservation id?, received time (UTC ticks). <c>CanonicalUsage.Passes</c> is not kept (as in every
+/// source?, reservation id?, received time (UTC ticks), then appended: the recording key id?. <c>CanonicalUsage.Passes</c> is not kept (as in every
 /// stored row: the usage is their sum and the cost is already priced). A usage key this version does not know is
 /// an error, never skipped: a batch written by a newer version waits for an instance that can count it.
 /// </remarks>
@@ -25,12 +25,15 @@ internal static class UsageEventCodec
 {
     private const int FieldCount = 22;
 
+    /// <summary>Fields appended after format 1's; a reader of format 1 skips them, this version reads them when present.</summary>
+    private const int FieldCountWithKey = FieldCount + 1;
+
     public static byte[] Encode(UsageEvent e)
     {
         ArgumentNullException.ThrowIfNull(e);
         var buffer = new ArrayBufferWriter<byte>(256);
         var writer = new MessagePackWriter(buffer);
-        writer.WriteArrayHeader(FieldCount);
+        writer.WriteArrayHeader(FieldCountWithKey);
         writer.Write(e.EventId);
         writer.Write(e.EventIdGenerated);
         writer.Write(e.TenantId);
@@ -81,6 +84,7 @@ internal static class UsageEventCodec
         writer.Write(e.PriceSource);
         writer.Write(e.ReservationId);
         writer.Write(e.RecordedAt.UtcTicks);
+        writer.Write(e.KeyId);
         writer.Flush();
         return buffer.WrittenSpan.ToArray();
     }
@@ -135,7 +139,8 @@ internal static class UsageEventCodec
         string? priceSource = reader.ReadString();
         string? reservation = reader.ReadString();
         DateTimeOffset recordedAt = Utc(reader.ReadInt64());
-        for (int i = FieldCount; i < fields; i++)
+        string? keyId = fields >= FieldCountWithKey ? reader.ReadString() : null;
+        for (int i = FieldCountWithKey; i < fields; i++)
         {
             reader.Skip(); // appended by a newer version
         }
@@ -163,6 +168,7 @@ internal static class UsageEventCodec
             PricedModel = pricedModel,
             PriceSource = priceSource,
             ReservationId = reservation,
+            KeyId = keyId,
             RecordedAt = recordedAt,
         };
     }

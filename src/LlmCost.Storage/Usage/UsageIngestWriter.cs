@@ -150,6 +150,7 @@ public sealed partial class UsageIngestWriter : IUsageEventStore
         "UserId" => "user_id",
         "TeamId" => "team_id",
         "ReservationId" => "reservation_id",
+        "KeyId" => "key_id",
         _ => "event",
     };
 

@@ -97,6 +97,7 @@ internal static class UsageRows
             ["PricedModel"] = e.PricedModel,
             ["PriceSource"] = e.PriceSource,
             ["ReservationId"] = e.ReservationId,
+            ["KeyId"] = e.KeyId,
             ["EventIdGenerated"] = e.EventIdGenerated,
             ["RecordedAt"] = e.RecordedAt,
             ["ReportedCostUsd"] = e.ReportedCostUsd is { } reported ? Money(reported) : null,
@@ -130,6 +131,7 @@ internal static class UsageRows
             PricedModel = entity.GetString("PricedModel"),
             PriceSource = entity.GetString("PriceSource"),
             ReservationId = entity.GetString("ReservationId"),
+            KeyId = entity.GetString("KeyId"),
             RecordedAt = entity.GetDateTimeOffset("RecordedAt") ?? default,
             ReportedCostUsd = entity.GetString("ReportedCostUsd") is { } reported ? ParseMoney(reported) : null,
         };

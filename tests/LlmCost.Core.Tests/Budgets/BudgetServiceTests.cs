@@ -16,8 +16,6 @@ public sealed class BudgetServiceTests
     private readonly InMemoryBudgetStore _store;
     private readonly BudgetService _service;
 
-    private readonly Mock<ISettlementMarkerSource> _markers = new();
-
     public BudgetServiceTests()
     {
         _store = new InMemoryBudgetStore(_time, new LinearBudgetForecaster());
@@ -36,7 +34,7 @@ public sealed class BudgetServiceTests
         catalog.Setup(c => c.Candidates(It.IsAny<string>(), It.IsAny<string>()))
             .Returns([("other", "cheap-other"), ("openai", "small"), ("openai", "mid"), ("openai", "big")]);
         _service = new BudgetService(_store, _store, estimator.Object, catalog.Object, new SharedPromptTokenCounter(),
-            new LinearBudgetForecaster(), _time, new BudgetOptions { ReservationTtl = TimeSpan.FromMinutes(5) }, _markers.Object);
+            new LinearBudgetForecaster(), _time, new BudgetOptions { ReservationTtl = TimeSpan.FromMinutes(5) });
     }
 
     private async Task<BudgetDefinition> Create(string amount, string mode = "hard", string period = "daily", string scope = "user", string scopeId = "u1", BudgetDraft? extra = null)
@@ -117,25 +115,61 @@ public sealed class BudgetServiceTests
     }
 
     [Fact]
-    public async Task Reservations_stop_counting_at_expiry_and_the_timer_closes_them()
+    public async Task Reservations_count_until_the_expiry_sweep_closes_them_and_a_late_event_still_counts()
     {
         var budget = await Create("0.02");
-        await Authorize();
+        var first = await Authorize();
         var second = await Authorize();
         Assert.Equal(AuthorizationOutcome.Deny, (await Authorize()).Outcome);
+        Assert.Equal(_time.GetUtcNow().AddMinutes(5), first.ExpiresAt);
 
-        _time.Advance(TimeSpan.FromMinutes(5));
+        // Past the expiry the worst case still counts (the safe side) until the sweep closes it.
+        _time.Advance(TimeSpan.FromMinutes(6));
+        Assert.Equal(0.02m, (await Status(budget)).ReservedUsd);
+        Assert.Equal(AuthorizationOutcome.Deny, (await Authorize()).Outcome);
 
-        Assert.Equal(0m, (await Status(budget)).ReservedUsd);
-        Assert.Equal(AuthorizationOutcome.Allow, (await Authorize()).Outcome);
         Assert.Equal(2, await _service.ExpireReservationsAsync());
         Assert.Equal(0, await _service.ExpireReservationsAsync());
+        Assert.Equal(0m, (await Status(budget)).ReservedUsd);
+        Assert.Equal(AuthorizationOutcome.Allow, (await Authorize()).Outcome);
 
-        // A late event for an expired reservation still counts its actual cost.
-        await Record("evt-late", 0.007m, second.ReservationId);
+        // A late event for an expired reservation still counts its actual cost, and says so.
+        var late = await Record("evt-late", 0.007m, second.ReservationId);
+        Assert.True(late.Late);
+        Assert.False(late.ReservationReleased);
         var status = await Status(budget);
         Assert.Equal(0.007m, status.SpentUsd);
         Assert.Equal(0.01m, status.ReservedUsd);
+        Assert.Equal(1, status.LateSettlements);
+        Assert.Equal(1, status.ActiveReservations);
+    }
+
+    [Fact]
+    public async Task A_late_settlement_that_overspends_a_hard_budget_is_recorded_and_alerted_and_blocks_admission()
+    {
+        var budget = await Create("0.02", extra: new BudgetDraft { Thresholds = ["200"], AlertOnProjectedOverrun = false });
+        var first = await Authorize();
+        var second = await Authorize();
+        _time.Advance(TimeSpan.FromMinutes(6));
+        Assert.Equal(2, await _service.ExpireReservationsAsync());
+        Assert.Equal(AuthorizationOutcome.Allow, (await Authorize()).Outcome);
+        Assert.Equal(AuthorizationOutcome.Allow, (await Authorize()).Outcome);
+
+        // Both expired calls report afterwards: $0.02 reserved anew + $0.009 late = $0.029 against $0.02.
+        var overspent = await Record("late-1", 0.009m, first.ReservationId);
+        var again = await Record("late-2", 0.010m, second.ReservationId);
+
+        var alert = Assert.Single(overspent.Alerts, a => a.Kind == AlertKinds.BudgetOverspend);
+        Assert.Equal("0", alert.Details["overspent"]);
+        Assert.Equal("0.009", alert.Details["overcommitted"]);
+        Assert.DoesNotContain(again.Alerts, a => a.Kind == AlertKinds.BudgetOverspend);
+        var status = await Status(budget);
+        Assert.Equal(-0.019m, status.RemainingUsd);
+        Assert.Equal(0.019m, status.SpentUsd);
+        Assert.Equal(0.02m, status.ReservedUsd);
+        Assert.Equal(2, status.LateSettlements);
+        Assert.Equal(AuthorizationOutcome.Deny, (await Authorize(model: "small")).Outcome);
+        Assert.Contains(BudgetAlerts.OverspendKey, status.FiredAlerts);
     }
 
     [Fact]
@@ -468,27 +502,6 @@ public sealed class BudgetServiceTests
     }
 
     [Fact]
-    public async Task Expiry_settles_a_reservation_whose_event_was_recorded_but_never_applied()
-    {
-        var budget = await Create("0.05");
-        var decision = await Authorize();
-        var recordedAt = _time.GetUtcNow().AddMinutes(1);
-        _markers.Setup(m => m.FindAsync(It.Is<ReservationRecord>(r => r.ReservationId == decision.ReservationId), It.IsAny<CancellationToken>()))
-            .ReturnsAsync(new BudgetUsage(Tenant, "u1", null, null, "evt-lost", decision.ReservationId, recordedAt, 0.004m, true, 120));
-
-        _time.Advance(TimeSpan.FromMinutes(5));
-        var expired = await _service.ExpireReservationsAsync();
-        var retried = await Record("evt-lost", 0.004m, decision.ReservationId, recordedAt);
-
-        Assert.Equal(0, expired);
-        Assert.Equal(SettlementOutcome.Duplicate, retried.Outcome);
-        var status = await Status(budget);
-        Assert.Equal(0.004m, status.SpentUsd);
-        Assert.Equal(0m, status.ReservedUsd);
-        Assert.Equal(0, status.ActiveReservations);
-    }
-
-    [Fact]
     public async Task An_admin_reset_lifts_a_tripped_breaker_and_is_audited()
     {
         var budget = await Create("100.00", mode: "soft", extra: new BudgetDraft
@@ -515,7 +528,7 @@ public sealed class BudgetServiceTests
         })).Value!;
         Assert.Equal(0.01m, (await Status(keyBudget)).ReservedUsd);
 
-        // Recorded usage carries no key id; the reservation knows it.
+        // The event need not repeat the key id for its cost to count against the key: the reservation knows it.
         await Record("evt-key", 0.006m, decision.ReservationId);
 
         var status = await Status(keyBudget);

@@ -23,7 +23,7 @@ public sealed class ServiceProcess : IAsyncDisposable
         Client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64, PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
         {
             BaseAddress = new Uri($"http://127.0.0.1:{port}/"),
-            Timeout = TimeSpan.FromSeconds(60),
+            Timeout = TimeSpan.FromSeconds(180),
         };
         Client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", LlmCostTestHost.AdminKey);
     }

@@ -25,7 +25,11 @@ public sealed class RecordingHooksTests : IAsyncLifetime
     [Fact]
     public async Task ObserversHearAboutRecordedEventsButNotDuplicates()
     {
-        object e1 = new { event_id = "o1", tenant_id = "acme", user_id = "olga", model = "gpt-4o", reservation_id = "r-7", usage = new { input_tokens = 10, output_tokens = 1 } };
+        // A reservation_id must be a real reservation of the same user (else the request is refused before recording).
+        await _host.Client.PostAsync("api/budgets", new { tenant_id = "acme", scope = "user", scope_id = "olga", amount_usd = "1", period = "daily", mode = "hard" });
+        (_, JsonElement authorised) = await _host.Client.PostAsync("api/budgets/authorize", new { tenant_id = "acme", user_id = "olga", provider = "openai", model = "gpt-4o", input_tokens = 10, max_tokens = 10 });
+        string reservation = authorised.GetProperty("reservation_id").GetString()!;
+        object e1 = new { event_id = "o1", tenant_id = "acme", user_id = "olga", model = "gpt-4o", reservation_id = reservation, usage = new { input_tokens = 10, output_tokens = 1 } };
         object e2 = new { event_id = "o2", tenant_id = "acme", user_id = "olga", model = "gpt-4o", usage = new { input_tokens = 20, output_tokens = 2 } };
         await _host.Client.PostAsync("api/usage", new { events = new[] { e1 } });
         await _host.Client.PostAsync("api/usage", new { events = new[] { e1, e2 } });
@@ -34,7 +38,7 @@ public sealed class RecordingHooksTests : IAsyncLifetime
 
         Assert.Equal(["o1", "o2"], _observer.Seen.Select(e => e.EventId).Order().ToArray());
         UsageEvent settled = _observer.Seen.Single(e => e.EventId == "o1");
-        Assert.Equal("r-7", settled.ReservationId);
+        Assert.Equal(reservation, settled.ReservationId);
         Assert.True(settled.Priced);
     }
 

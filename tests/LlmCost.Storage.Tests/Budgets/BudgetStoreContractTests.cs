@@ -39,11 +39,27 @@ public abstract class BudgetStoreContractTests
     protected FakeTimeProvider Time { get; } = new(DateTimeOffset.Parse("2026-06-10T08:00:00Z"));
 
     /// <summary>A new instance over the same storage (same prefix) as every other instance of this test.</summary>
-    protected abstract (IBudgetRepository Repository, IBudgetLedger Ledger, IPendingAlertSource Alerts) NewInstance();
+    protected abstract (IBudgetRepository Repository, IBudgetLedger Ledger, IPendingAlertSource Alerts) NewInstance(IBudgetSpendHistory? history = null);
 
     private BudgetService Service((IBudgetRepository Repository, IBudgetLedger Ledger, IPendingAlertSource Alerts) instance) =>
         new(instance.Repository, instance.Ledger, new FixedPriceEstimator(), new NoDowngrades(), new CountingPrompt(),
             new LinearBudgetForecaster(), Time, new BudgetOptions { ReservationTtl = TimeSpan.FromMinutes(2), DefinitionCacheTtl = TimeSpan.Zero });
+
+    /// <summary>Runs <paramref name="count"/> calls with at most <paramref name="parallel"/> in flight, as concurrent clients would.</summary>
+    private static async Task<T[]> RunAsync<T>(int count, int parallel, Func<int, Task<T>> call)
+    {
+        var results = new T[count];
+        var next = -1;
+        await Task.WhenAll(Enumerable.Range(0, parallel).Select(_ => Task.Run(async () =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < count)
+            {
+                results[i] = await call(i);
+            }
+        })));
+        return results;
+    }
 
     private static AuthorizeRequest Request(string user = "u1", string model = "big", string? requestId = null) => new()
     {
@@ -161,6 +177,144 @@ public abstract class BudgetStoreContractTests
         Assert.Null(await a.UpdateAsync(budget.BudgetId, new BudgetDraft { Scope = "user", ScopeId = "u1", AmountUsd = "2", Period = "daily", Mode = "hard" }, "x"));
     }
 
+    /// <summary>
+    /// Thousands in flight for one tenant-wide hard budget: N authorisations (2,000 here so the suite stays quick on
+    /// a loaded machine; LLMCOST_BUDGET_CONTRACT_AUTHORISATIONS=20000 runs the full size, and the HTTP load tool runs
+    /// it end to end) from three instances, half of them settled while the others keep arriving, half still open
+    /// at the end. The reserved total equals the sum
+    /// of the open reservations to the last digit; then expiry (on two instances at once) and late events racing it
+    /// close every open one exactly once.
+    /// </summary>
+    [Fact]
+    public async Task Thousands_of_open_reservations_stay_exact_and_each_closes_exactly_once()
+    {
+        var authorisations = int.TryParse(Environment.GetEnvironmentVariable("LLMCOST_BUDGET_CONTRACT_AUTHORISATIONS"), out var n) ? n : 2_000;
+        var instances = Enumerable.Range(0, 3).Select(_ => Service(NewInstance())).ToArray();
+        var budget = await CreateAsync(instances[0], "1000000", scope: "tenant", scopeId: Tenant);
+
+        // Every other admitted call reports its usage (at most 1/4 of its $0.01 worst case) while the rest arrive.
+        var decisions = await RunAsync(authorisations, 64, async i =>
+        {
+            var instance = instances[i % 3];
+            var decision = (await instance.AuthorizeAsync(Request(user: $"user-{i % 50}"))).Value!;
+            if (i % 2 == 0 && decision.ReservationId is { } id)
+            {
+                await instance.RecordUsageAsync(new BudgetUsage(Tenant, $"user-{i % 50}", null, null, $"evt-{i}", id, Time.GetUtcNow(), Actual(i), true, 150));
+            }
+
+            return decision;
+        });
+        Assert.All(decisions, d => Assert.Equal(AuthorizationOutcome.Allow, d.Outcome));
+        Assert.Equal(authorisations, decisions.Select(d => d.ReservationId).Distinct().Count());
+        var open = decisions.Where((_, i) => i % 2 == 1).ToList();
+        var status = (await instances[1].GetStatusAsync(budget.BudgetId, null))!.Value!;
+        Assert.Equal(open.Count, status.ActiveReservations);
+        Assert.Equal(open.Sum(d => d.ReservedUsd), status.ReservedUsd);
+        Assert.Equal(Enumerable.Range(0, authorisations).Where(i => i % 2 == 0).Sum(Actual), status.SpentUsd);
+        Assert.Equal(authorisations / 2, status.EventCount);
+
+        // Past the expiry: two instances sweep while a fifth of the open calls report late, concurrently.
+        Time.Advance(TimeSpan.FromMinutes(3));
+        var late = Enumerable.Range(0, authorisations).Where(i => i % 2 == 1 && i % 5 == 0).ToList();
+        var sweeps = Task.WhenAll(instances[0].ExpireReservationsAsync(), instances[2].ExpireReservationsAsync());
+        var lateResults = await RunAsync(late.Count, 16, j => instances[j % 3].RecordUsageAsync(new BudgetUsage(
+            Tenant, $"user-{late[j] % 50}", null, null, $"late-{late[j]}", decisions[late[j]].ReservationId, Time.GetUtcNow(), Actual(late[j]), true, 150)));
+        var expired = (await sweeps).Sum() + await instances[1].ExpireReservationsAsync();
+
+        // Each open reservation ended once: expired by a sweep, or released by its event before a sweep got to it.
+        Assert.Equal(open.Count, expired + lateResults.Count(r => r.ReservationReleased));
+        Assert.Equal(late.Count, lateResults.Count(r => r.ReservationReleased || r.Late));
+        Assert.Equal(0, await instances[0].ExpireReservationsAsync());
+        status = (await instances[0].GetStatusAsync(budget.BudgetId, null))!.Value!;
+        Assert.Equal(0m, status.ReservedUsd);
+        Assert.Equal(0, status.ActiveReservations);
+        Assert.Equal(Enumerable.Range(0, authorisations).Where(i => i % 2 == 0).Concat(late).Sum(Actual), status.SpentUsd);
+        Assert.Equal(lateResults.Count(r => r.Late), status.LateSettlements);
+        Assert.Empty(await NewInstance().Ledger.ListDueReservationsAsync(Tenant, Time.GetUtcNow(), 10));
+
+        static decimal Actual(int i) => 0.0001m * (1 + (i % 25));
+    }
+
+    [Fact]
+    public async Task Late_events_racing_the_expiry_sweep_settle_or_expire_each_reservation_once_and_always_count()
+    {
+        var instances = Enumerable.Range(0, 3).Select(_ => Service(NewInstance())).ToArray();
+        var budget = await CreateAsync(instances[0], "100", scope: "tenant", scopeId: Tenant);
+        var decisions = await RunAsync(300, 32, i => instances[i % 3].AuthorizeAsync(Request(user: $"user-{i % 3}")));
+        Time.Advance(TimeSpan.FromMinutes(3));
+
+        var sweep = Task.WhenAll(instances.Select(s => s.ExpireReservationsAsync()));
+        var settled = await RunAsync(300, 32, i => instances[(i + 1) % 3].RecordUsageAsync(new BudgetUsage(
+            Tenant, $"user-{i % 3}", null, null, $"evt-{i}", decisions[i].Value!.ReservationId, Time.GetUtcNow(), 0.002m, true, 150)));
+        var expired = (await sweep).Sum() + await instances[0].ExpireReservationsAsync();
+
+        // Each reservation ended once: released by its event before the sweep reached it, or expired first and
+        // then settled late. Either way its actual cost counts exactly once.
+        Assert.Equal(300, expired + settled.Count(r => r.ReservationReleased));
+        Assert.Equal(expired, settled.Count(r => r.Late));
+        var status = (await instances[1].GetStatusAsync(budget.BudgetId, null))!.Value!;
+        Assert.Equal(0m, status.ReservedUsd);
+        Assert.Equal(0.6m, status.SpentUsd);
+        Assert.Equal(expired, status.LateSettlements);
+    }
+
+    [Fact]
+    public async Task A_budget_created_mid_period_is_seeded_once_across_instances()
+    {
+        var history = new FixedHistory(0.3m);
+        var a = Service(NewInstance(history));
+        var b = Service(NewInstance(history));
+        var budget = await CreateAsync(a, "0.35", scope: "tenant", scopeId: Tenant);
+
+        var decisions = await Task.WhenAll(Enumerable.Range(0, 12).Select(i => (i % 2 == 0 ? a : b).AuthorizeAsync(Request(user: $"u{i}"))));
+
+        Assert.Equal(5, decisions.Count(d => d.Value!.Outcome == AuthorizationOutcome.Allow));
+        var status = (await b.GetStatusAsync(budget.BudgetId, null))!.Value!;
+        Assert.Equal(0.3m, status.SeededUsd);
+        Assert.Equal(0.3m, status.SpentUsd);
+        Assert.Equal(1, history.Reads);
+    }
+
+    [Fact]
+    public async Task Forgetting_a_user_releases_their_holds_and_leaves_nothing_of_theirs()
+    {
+        var a = Service(NewInstance());
+        var tenant = await CreateAsync(a, "1.00", scope: "tenant", scopeId: Tenant);
+        var everyUser = await CreateAsync(a, "0.50", scope: "user", scopeId: "*");
+        await a.AuthorizeAsync(Request(user: "gone"));
+        await a.AuthorizeAsync(Request(user: "gone"));
+        var kept = (await a.AuthorizeAsync(Request(user: "stays"))).Value!;
+        await a.RecordUsageAsync(new BudgetUsage(Tenant, "gone", null, null, "gone-1", null, Time.GetUtcNow(), 0.002m, true, 10));
+        await a.FreezeAsync(Tenant, "user", "gone", null, "admin", freeze: true);
+
+        var erased = await Service(NewInstance()).ForgetUserAsync(Tenant, "gone");
+
+        Assert.Equal(2, erased.ReleasedReservations);
+        Assert.Equal(1, erased.DeletedRows["freezes"]);
+        Assert.Equal(1, erased.DeletedRows["states"]);
+        Assert.Equal(2, erased.DeletedRows["reservations"]);
+        var status = (await a.GetStatusAsync(tenant.BudgetId, null))!.Value!;
+        Assert.Equal(kept.ReservedUsd, status.ReservedUsd);
+        Assert.Equal(0.002m, status.SpentUsd);
+        Assert.Equal(0m, (await a.GetStatusAsync(everyUser.BudgetId, "gone"))!.Value!.SpentUsd);
+        Assert.Empty(await NewInstance().Ledger.ListUserReservationsAsync(Tenant, "gone"));
+        Assert.Single(await NewInstance().Ledger.ListUserReservationsAsync(Tenant, "stays"));
+    }
+
+    [Fact]
+    public async Task An_event_settling_another_users_reservation_never_releases_it()
+    {
+        var a = Service(NewInstance());
+        var budget = await CreateAsync(a, "0.02", scope: "user", scopeId: "alice");
+        var alices = (await a.AuthorizeAsync(Request(user: "alice"))).Value!;
+
+        await a.RecordUsageAsync(new BudgetUsage(Tenant, "bob", null, null, "bob-1", alices.ReservationId, Time.GetUtcNow(), 0.005m, true, 10));
+
+        var status = (await a.GetStatusAsync(budget.BudgetId, null))!.Value!;
+        Assert.Equal(0.01m, status.ReservedUsd);
+        Assert.Equal(0m, status.SpentUsd);
+    }
+
     [Fact]
     public async Task Definitions_round_trip_exactly()
     {
@@ -185,16 +339,30 @@ public abstract class BudgetStoreContractTests
     }
 }
 
+/// <summary>Spend history that answers a fixed amount and counts how often it was read.</summary>
+internal sealed class FixedHistory(decimal usd) : IBudgetSpendHistory
+{
+    private int _reads;
+
+    public int Reads => _reads;
+
+    public Task<RecordedSpend> ReadAsync(string tenantId, BudgetScope scope, string subject, DateTimeOffset from, CancellationToken cancellationToken = default)
+    {
+        Interlocked.Increment(ref _reads);
+        return Task.FromResult(new RecordedSpend(DateTimeOffset.UtcNow, usd, 100, 1, 0));
+    }
+}
+
 public sealed class InMemoryBudgetStoreContractTests : BudgetStoreContractTests
 {
-    private readonly InMemoryBudgetStore _store;
+    private InMemoryBudgetStore? _store;
 
-    public InMemoryBudgetStoreContractTests()
+    protected override (IBudgetRepository, IBudgetLedger, IPendingAlertSource) NewInstance(IBudgetSpendHistory? history = null)
     {
-        _store = new InMemoryBudgetStore(Time, new LinearBudgetForecaster());
+        // One store is "the storage" every instance shares; the first instance decides its spend history.
+        _store ??= new InMemoryBudgetStore(Time, new LinearBudgetForecaster(), history);
+        return (_store, _store, _store);
     }
-
-    protected override (IBudgetRepository, IBudgetLedger, IPendingAlertSource) NewInstance() => (_store, _store, _store);
 }
 
 public sealed class TableBudgetStoreContractTests : BudgetStoreContractTests
@@ -210,9 +378,9 @@ public sealed class TableBudgetStoreContractTests : BudgetStoreContractTests
         new ConfigurationBuilder().AddInMemoryCollection([new(LlmCostStorage.ConnectionSetting, Azurite.ConnectionString)]).Build(),
         new StorageNames(Options.Create(new LlmCostStorageOptions { Prefix = _prefix })));
 
-    protected override (IBudgetRepository, IBudgetLedger, IPendingAlertSource) NewInstance()
+    protected override (IBudgetRepository, IBudgetLedger, IPendingAlertSource) NewInstance(IBudgetSpendHistory? history = null)
     {
-        var store = new TableBudgetStore(NewStorage(), Time, new LinearBudgetForecaster());
+        var store = new TableBudgetStore(NewStorage(), Time, new LinearBudgetForecaster(), history);
         return (store, store, store);
     }
 }

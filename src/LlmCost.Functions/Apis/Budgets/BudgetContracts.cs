@@ -145,7 +145,15 @@ public sealed record AuthorizeBody
     public IReadOnlyList<MessageBody>? Messages { get; init; }
     public long? MaxTokens { get; init; }
     public string? RequestId { get; init; }
+
+    /// <summary>How long the reservation must count at least, in seconds (default LlmCost:Budgets:ReservationTtlSeconds).</summary>
+    public long? TtlSeconds { get; init; }
 }
+
+/// <summary>POST /api/budgets/reservations/{reservation_id}/release.</summary>
+public sealed record ReleaseBody(string? TenantId, string? UserId);
+
+public sealed record ReleaseResponse(string ReservationId, string Status);
 
 public sealed record StandingResponse
 {
@@ -166,6 +174,7 @@ public sealed record AuthorizeResponse
     public string? ReservationId { get; init; }
     public required string ReservedUsd { get; init; }
     public long ReservedTokens { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public DateTimeOffset? ExpiresAt { get; init; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? SuggestedProvider { get; init; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? SuggestedModel { get; init; }
     public required IReadOnlyList<StandingResponse> Budgets { get; init; }
@@ -182,6 +191,7 @@ public sealed record AuthorizeResponse
             ReservationId = d.ReservationId,
             ReservedUsd = Wire.Money(d.ReservedUsd)!,
             ReservedTokens = d.ReservedTokens,
+            ExpiresAt = d.ExpiresAt,
             SuggestedProvider = d.SuggestedProvider,
             SuggestedModel = d.SuggestedModel,
             Budgets = d.Budgets.Select(b => new StandingResponse
@@ -222,11 +232,19 @@ public sealed record StatusResponse
     public long ReservedTokens { get; init; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public long? RemainingTokens { get; init; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public long? ForecastTokens { get; init; }
-    public int ActiveReservations { get; init; }
+    public long ActiveReservations { get; init; }
     public long EventCount { get; init; }
     public long UnpricedEvents { get; init; }
     public required IReadOnlyList<string> FiredAlerts { get; init; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public DateTimeOffset? TrippedUntil { get; init; }
+
+    /// <summary>Actual spend beyond the limit (USD for a USD budget, tokens for a token budget).</summary>
+    public required string Overspent { get; init; }
+
+    public long LateSettlements { get; init; }
+    public required string SeededUsd { get; init; }
+    public long SeededTokens { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public DateTimeOffset? SeedCutoff { get; init; }
 
     public static StatusResponse From(BudgetStatus s)
     {
@@ -256,6 +274,11 @@ public sealed record StatusResponse
             UnpricedEvents = s.UnpricedEvents,
             FiredAlerts = s.FiredAlerts,
             TrippedUntil = s.TrippedUntil,
+            Overspent = Wire.Money(s.Overspent)!,
+            LateSettlements = s.LateSettlements,
+            SeededUsd = Wire.Money(s.SeededUsd)!,
+            SeededTokens = s.SeededTokens,
+            SeedCutoff = s.SeedCutoff,
         };
     }
 }

@@ -35,6 +35,7 @@ public static class BudgetEndpoints
         budgets.MapGet("/freezes", ListFreezesAsync).WithName("ListBudgetFreezes").RequireAuthorization(LlmCostAuth.ReaderPolicy);
         budgets.MapGet("/alerts", PendingAlertsAsync).WithName("ListPendingBudgetAlerts").RequireAuthorization(LlmCostAuth.ReaderPolicy);
         budgets.MapPost("/reservations/expire", ExpireAsync).WithName("ExpireBudgetReservations").RequireAuthorization(LlmCostAuth.AdminPolicy);
+        budgets.MapPost("/reservations/{reservationId}/release", ReleaseAsync).WithName("ReleaseBudgetReservation").RequireAuthorization(LlmCostAuth.IngestPolicy);
 
         return endpoints;
     }
@@ -151,6 +152,7 @@ public static class BudgetEndpoints
             Messages = body.Messages?.Select(m => new PromptMessage(m.Role ?? string.Empty, m.Content!)).ToList(),
             MaxTokens = body.MaxTokens,
             RequestId = body.RequestId,
+            TtlSeconds = body.TtlSeconds,
         }, cancellationToken).ConfigureAwait(false);
         return result.IsValid ? TypedResults.Ok(AuthorizeResponse.From(result.Value!)) : Invalid(result.Errors);
     }
@@ -223,6 +225,31 @@ public static class BudgetEndpoints
 
         var pending = await alerts.ListPendingAsync(tenant, limit ?? 200, cancellationToken).ConfigureAwait(false);
         return TypedResults.Ok(new { tenant_id = tenant, alerts = pending.Where(a => caller.MaySee(a.Scope, a.ScopeId)).Select(ToResponse).ToList() });
+    }
+
+    /// <summary>
+    /// Releases a reservation whose call will not be made: its worst case stops counting at once. A usage event
+    /// naming it later still counts (as a late settlement).
+    /// </summary>
+    private static async Task<IResult> ReleaseAsync(string reservationId, ReleaseBody? body, ClaimsPrincipal caller, BudgetService service, CancellationToken cancellationToken)
+    {
+        if (!caller.TryResolveTenant(body?.TenantId, out var tenant, out var problem))
+        {
+            return problem;
+        }
+
+        var result = await service.ReleaseReservationAsync(tenant, reservationId, body?.UserId, cancellationToken).ConfigureAwait(false);
+        if (!result.IsValid)
+        {
+            return Invalid(result.Errors);
+        }
+
+        return result.Value!.Outcome switch
+        {
+            ReleaseOutcome.Released => TypedResults.Ok(new ReleaseResponse(reservationId, "released")),
+            ReleaseOutcome.AlreadyClosed => TypedResults.Ok(new ReleaseResponse(reservationId, "already_closed")),
+            _ => TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: $"no open or closed reservation '{reservationId}' for this tenant and user"),
+        };
     }
 
     /// <summary>Runs the expiry timer's work now (operations, tests): closes every reservation past its expiry.</summary>

@@ -159,6 +159,12 @@ internal static partial class UsageEndpoints
                 return Invalid([new FieldError(elements[tooLarge.Index].Prefix + tooLarge.Field, tooLarge.Reason)]);
             }
 
+            if (result.Rejected is { Count: > 0 } rejected)
+            {
+                // An admission check (e.g. a reservation_id that is not the caller's) refused it before any write.
+                return Invalid(rejected.Select(r => new FieldError(elements[r.Index].Prefix + r.Field, r.Message)).ToList());
+            }
+
             if (!batch)
             {
                 return TypedResults.Ok(UsageWire.From(result.Outcomes[0]));
