@@ -164,7 +164,7 @@ public sealed class OperationsServiceTests
     private static UsageFact Fact(string user, DateTimeOffset at, decimal cost, long tokens = 1000) => new()
     {
         EventId = Guid.NewGuid().ToString("N"), TenantId = "t1", UserId = user, Provider = "openai", Model = "gpt-4o", Timestamp = at,
-        CostUsd = cost, InputTokens = tokens, OutputTokens = 0, Units = new CanonicalUsage { InputTokens = tokens },
+        CostUsd = cost, InputTokens = tokens, OutputTokens = 0, Units = new CanonicalUsage { InputTokens = tokens, Requests = 0 },
     };
 
     [Fact]

@@ -46,6 +46,7 @@ public sealed class IngestBatchRowTests
         PricedModel = "gpt-4o",
         PriceSource = "genai-prices",
         ReservationId = "rsv-1",
+        KeyId = "key-1",
         RecordedAt = new DateTimeOffset(2025, 2, 3, 4, 5, 7, TimeSpan.Zero).AddTicks(5),
     };
 
@@ -90,7 +91,7 @@ public sealed class IngestBatchRowTests
         {
             EventIdGenerated = false, TeamId = null, App = null, LatencyMs = null, Tags = new Dictionary<string, string>(),
             Priced = false, CostUsd = 0m, UnpricedReason = null, ReportedCostUsd = null, PricedProvider = null, PricedModel = null,
-            PriceSource = null, ReservationId = null, Usage = new CanonicalUsage { InputTokens = 5, Requests = 0 },
+            PriceSource = null, ReservationId = null, KeyId = null, Usage = new CanonicalUsage { InputTokens = 5, Requests = 0 },
         };
 
         UsageEvent back = RoundTrip([sparse])[0];
