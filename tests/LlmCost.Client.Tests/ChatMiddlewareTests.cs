@@ -17,7 +17,7 @@ public sealed class ChatMiddlewareTests(ServiceFixture service) : IClassFixture<
     private readonly LlmCostTestHost _host = service.Host;
     private LlmCostClient _client = null!;
 
-    private CallSettlement NoUsage => service.ReleaseSupported ? CallSettlement.Released : CallSettlement.LeftToExpire;
+    private static CallSettlement NoUsage => CallSettlement.Released;
 
     public async Task InitializeAsync()
     {
@@ -137,7 +137,7 @@ public sealed class ChatMiddlewareTests(ServiceFixture service) : IClassFixture<
         Assert.Empty(inner.Calls);
         Assert.Equal(AuthorizationDecision.Downgrade, denied.Decision!.Outcome);
         Assert.Contains("downgrade", denied.Reason, StringComparison.Ordinal);
-        await AssertReleasedOrExpiresAsync(budget, denied.Decision.ReservedUsd!.Value);
+        await AssertReleasedAsync(budget, denied.Decision.ReservedUsd!.Value);
         Assert.Equal((0m, 0L, 0L, 0L), await ServiceScenario.UsageAsync(_host, Tenant, "no-downgrade"));
     }
 
@@ -183,7 +183,7 @@ public sealed class ChatMiddlewareTests(ServiceFixture service) : IClassFixture<
         Assert.True(call.Abandoned);
         Assert.Null(call.EventId);
         Assert.Equal(NoUsage, call.Settlement);
-        await AssertReleasedOrExpiresAsync(budget, call.Decision!.ReservedUsd!.Value);
+        await AssertReleasedAsync(budget, call.Decision!.ReservedUsd!.Value);
         Assert.Equal((0m, 0L, 0L, 0L), await ServiceScenario.UsageAsync(_host, Tenant, "abandoned"));
     }
 
@@ -219,7 +219,7 @@ public sealed class ChatMiddlewareTests(ServiceFixture service) : IClassFixture<
         Assert.All(calls, c => Assert.True(c.Abandoned));
         Assert.All(calls, c => Assert.Null(c.EventId));
         Assert.All(calls, c => Assert.Equal(NoUsage, c.Settlement));
-        await AssertReleasedOrExpiresAsync(budget, calls.Sum(c => c.Decision!.ReservedUsd!.Value));
+        await AssertReleasedAsync(budget, calls.Sum(c => c.Decision!.ReservedUsd!.Value));
         Assert.Equal((0m, 0L, 0L, 0L), await ServiceScenario.UsageAsync(_host, Tenant, "cancelled"));
     }
 
@@ -247,24 +247,12 @@ public sealed class ChatMiddlewareTests(ServiceFixture service) : IClassFixture<
         Assert.Equal((expected, 1L, 1200L, 300L), await ServiceScenario.UsageAsync(_host, Tenant, "raw"));
     }
 
-    /// <summary>
-    /// Without a release endpoint the reservation counts until its expiry; with one it is gone now. Either way, once
-    /// past the expiry nothing is reserved and nothing was spent.
-    /// </summary>
-    private async Task AssertReleasedOrExpiresAsync(string budget, decimal reserved)
+    /// <summary>A call that was not made gives its reservation back at once: nothing reserved, nothing spent.</summary>
+    private async Task AssertReleasedAsync(string budget, decimal reserved)
     {
+        Assert.True(reserved > 0m, "the call was authorised with a worst case");
         var status = await ServiceScenario.BudgetAsync(_host, budget);
-        if (service.ReleaseSupported)
-        {
-            Assert.Equal((0m, 0m, 0), (status.Spent, status.Reserved, status.Active));
-            return;
-        }
-
-        Assert.Equal((0m, reserved), (status.Spent, status.Reserved));
-        service.Time.Advance(TimeSpan.FromMinutes(11)); // past the default 10-minute reservation TTL
-        (int code, _) = await _host.Client.PostAsync("api/budgets/reservations/expire", new { });
-        Assert.Equal(200, code);
-        Assert.Equal((0m, 0m, 0, 0L), await ServiceScenario.BudgetAsync(_host, budget));
+        Assert.Equal((0m, 0m, 0), (status.Spent, status.Reserved, status.Active));
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition)

@@ -13,15 +13,9 @@ public sealed class ServiceFixture : IAsyncLifetime
 
     public LlmCostTestHost Host { get; private set; } = null!;
 
-    /// <summary>Whether this service build has a reservation release endpoint (else reservations end at expiry).</summary>
-    public bool ReleaseSupported { get; private set; }
-
     public async Task InitializeAsync()
     {
         Host = await LlmCostTestHost.StartAsync(o => o.Time = Time);
-        await using LlmCostClient probe = LlmCostClient.Create(
-            ServiceScenario.ClientOptions(Host.BaseAddress, LlmCostTestHost.AdminKey, "probe"));
-        ReleaseSupported = await probe.ReleaseAsync("rsv-probe-" + Guid.NewGuid().ToString("N"), "probe") != ReleaseOutcome.NotSupported;
     }
 
     public async Task DisposeAsync() => await Host.DisposeAsync();

@@ -52,7 +52,12 @@ public sealed class SecurityFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Host = await LlmCostTestHost.StartAsync(o => o.Time = new FakeTimeProvider(Now));
+        Host = await LlmCostTestHost.StartAsync(o =>
+        {
+            o.Time = new FakeTimeProvider(Now);
+            // Standalone serves the Prometheus scrape endpoint; say so, so the matrix does not depend on the environment.
+            o.Settings["LlmCost:Telemetry:Prometheus"] = "true";
+        });
         _clients[Role.Admin] = Host.Client;
         _clients[Role.Ingest] = Host.CreateClient(await Host.CreateKeyAsync("ingest", TenantA));
         _clients[Role.Reader] = Host.CreateClient(await Host.CreateKeyAsync("reader", TenantA));

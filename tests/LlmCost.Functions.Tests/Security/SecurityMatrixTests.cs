@@ -82,6 +82,15 @@ public sealed class SecurityMatrixTests(SecurityFixture fixture, ITestOutputHelp
         _ => throw new ArgumentOutOfRangeException(nameof(scope)),
     };
 
+    /// <summary>A fresh reservation of the scope's user (made with the admin key), for the release row.</summary>
+    private static async Task<string> ReserveAsync(SecurityFixture fixture, Scope scope)
+    {
+        (int status, System.Text.Json.JsonElement body) = await fixture.Host.Client.PostAsync("api/budgets/authorize",
+            new { tenant_id = T(scope), user_id = UserOf(scope), provider = "openai", model = "gpt-4o-mini", input_tokens = 10, max_tokens = 10 });
+        Assert.True(status == 200, body.ToString());
+        return body.GetProperty("reservation_id").GetString()!;
+    }
+
     /// <summary>The key of the fixture's per-scope records (budgets, rules, alerts).</summary>
     private static string Record(Scope scope) => scope switch
     {
@@ -103,6 +112,7 @@ public sealed class SecurityMatrixTests(SecurityFixture fixture, ITestOutputHelp
         new("GET", "/", Access.Anonymous, 200, [Scope.None], (_, _, _) => Get("/")),
         new("GET", "/openapi/{documentName}.json", Access.Anonymous, 200, [Scope.None], (_, _, _) => Get("openapi/v1.json")),
         new("GET", "/api/health", Access.Anonymous, 200, [Scope.None], (_, _, _) => Get("api/health")),
+        new("ANY", "/metrics", Access.Admin, 200, [Scope.None], (_, _, _) => Get("metrics")),
 
         // Usage
         new("POST", "/api/usage", Access.Ingest, 200, [Scope.OwnUser, Scope.OtherTenant], (_, s, _) => Send(HttpMethod.Post, "api/usage", Event(s))),
@@ -150,6 +160,8 @@ public sealed class SecurityMatrixTests(SecurityFixture fixture, ITestOutputHelp
             (_, _, _) => Send(HttpMethod.Post, "api/budgets/unfreeze", new { tenant_id = "scratch-t9", scope = "user", scope_id = "zed-u9" })),
         new("GET", "/api/budgets/freezes", Access.Reader, 200, [Scope.Tenant, Scope.OtherTenant], (_, s, _) => Get($"api/budgets/freezes?tenant_id={T(s)}"), BoundRefusal.Filtered),
         new("GET", "/api/budgets/alerts", Access.Reader, 200, [Scope.Tenant, Scope.OtherTenant], (_, s, _) => Get($"api/budgets/alerts?tenant_id={T(s)}"), BoundRefusal.Filtered),
+        new("POST", "/api/budgets/reservations/{reservationId}/release", Access.Ingest, 200, [Scope.OwnUser, Scope.OtherTenant],
+            async (f, s, _) => Json(HttpMethod.Post, $"api/budgets/reservations/{await ReserveAsync(f, s)}/release", new { tenant_id = T(s), user_id = UserOf(s) })),
         new("POST", "/api/budgets/reservations/expire", Access.Admin, 200, [Scope.None], (_, _, _) => Send(HttpMethod.Post, "api/budgets/reservations/expire")),
 
         // Alerts: feed, subscriptions, rules
