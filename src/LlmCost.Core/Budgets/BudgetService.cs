@@ -288,6 +288,18 @@ public sealed class BudgetService(
         foreach (var draft in drafts)
         {
             var result = await CreateAsync(draft with { TenantId = tenantId, Profile = profile }, actor, cancellationToken).ConfigureAwait(false);
+            if (!result.IsValid)
+            {
+                // A profile applies whole or not at all (e.g. it would pass the budgets-per-request cap): undo the
+                // part already created, with its audit lines, and say why.
+                foreach (var budget in created)
+                {
+                    await DeleteAsync(budget.BudgetId, actor, cancellationToken).ConfigureAwait(false);
+                }
+
+                return Validated<IReadOnlyList<BudgetDefinition>>.Fail(result.Errors);
+            }
+
             created.Add(result.Value!);
         }
 

@@ -385,6 +385,23 @@ public sealed class BudgetServiceTests
     }
 
     [Fact]
+    public async Task A_profile_that_would_pass_the_budgets_per_request_cap_is_refused_whole_and_leaves_nothing_behind()
+    {
+        Validated<IReadOnlyList<BudgetDefinition>> applied;
+        int before;
+        do
+        {
+            before = (await _service.ListAsync(Tenant)).Count;
+            applied = await _service.ApplyProfileAsync(Tenant, "development", "admin");
+        }
+        while (applied.IsValid && before < 100);
+
+        Assert.False(applied.IsValid);
+        Assert.Contains("scope", applied.Errors.Keys);
+        Assert.Equal(before, (await _service.ListAsync(Tenant)).Count);
+    }
+
+    [Fact]
     public async Task New_users_inherit_the_profile_and_users_with_their_own_budget_do_not()
     {
         var applied = await _service.ApplyProfileAsync(Tenant, "development", "admin");

@@ -82,13 +82,21 @@ public sealed class SecurityMatrixTests(SecurityFixture fixture, ITestOutputHelp
         _ => throw new ArgumentOutOfRangeException(nameof(scope)),
     };
 
-    /// <summary>A fresh reservation of the scope's user (made with the admin key), for the release row.</summary>
-    private static async Task<string> ReserveAsync(SecurityFixture fixture, Scope scope)
+    /// <summary>
+    /// A user of its own for every budget a row creates, in a scratch tenant per row: at most 8 period budgets may
+    /// apply to one request, and the fuzz corpus creates many (also every-user budgets, when it drops scope_id).
+    /// </summary>
+    private static string Zed() => "zed-" + Guid.NewGuid().ToString("N")[..12];
+
+    /// <summary>A fresh reservation of a fresh user with a budget of its own (made with the admin key), for the release row.</summary>
+    private static async Task<(string User, string Reservation)> ReserveAsync(SecurityFixture fixture, Scope scope)
     {
+        string user = Zed();
+        await fixture.CreateBudgetAsync(T(scope), "user", user);
         (int status, System.Text.Json.JsonElement body) = await fixture.Host.Client.PostAsync("api/budgets/authorize",
-            new { tenant_id = T(scope), user_id = UserOf(scope), provider = "openai", model = "gpt-4o-mini", input_tokens = 10, max_tokens = 10 });
-        Assert.True(status == 200, body.ToString());
-        return body.GetProperty("reservation_id").GetString()!;
+            new { tenant_id = T(scope), user_id = user, provider = "openai", model = "gpt-4o-mini", input_tokens = 10, max_tokens = 10 });
+        Assert.True(status == 200 && body.TryGetProperty("reservation_id", out var id) && id.ValueKind == System.Text.Json.JsonValueKind.String, body.ToString());
+        return (user, body.GetProperty("reservation_id").GetString()!);
     }
 
     /// <summary>The key of the fixture's per-scope records (budgets, rules, alerts).</summary>
@@ -136,15 +144,15 @@ public sealed class SecurityMatrixTests(SecurityFixture fixture, ITestOutputHelp
 
         // Budgets
         new("POST", "/api/budgets", Access.Admin, 201, [Scope.Tenant],
-            (_, _, _) => Send(HttpMethod.Post, "api/budgets", new { tenant_id = TenantA, scope = "user", scope_id = "zed-u9", amount_usd = "5", period = "daily", mode = "soft" })),
+            (_, _, _) => Send(HttpMethod.Post, "api/budgets", new { tenant_id = "scratch-post", scope = "user", scope_id = Zed(), amount_usd = "5", period = "daily", mode = "soft" })),
         new("GET", "/api/budgets", Access.Reader, 200, [Scope.Tenant, Scope.OtherTenant], (_, s, _) => Get($"api/budgets?tenant_id={T(s)}"), BoundRefusal.Filtered),
         new("GET", "/api/budgets/{budgetId}", Access.Reader, 200, [Scope.OwnUser, Scope.OtherUser, Scope.Team, Scope.Tenant, Scope.OtherTenant],
             (f, s, _) => Get($"api/budgets/{f.Budgets[Record(s)]}"), BoundRefusal.NotFound, CrossTenant: 404),
         new("PUT", "/api/budgets/{budgetId}", Access.Admin, 200, [Scope.Tenant],
-            async (f, _, r) => Json(HttpMethod.Put, $"api/budgets/{(r == Role.Admin ? await f.CreateBudgetAsync(TenantA, "user", "zed-u9") : f.Budgets["bob"])}",
-                new { scope = "user", scope_id = "zed-u9", amount_usd = "7", period = "daily", mode = "soft" })),
+            async (f, _, r) => Json(HttpMethod.Put, $"api/budgets/{(r == Role.Admin ? await f.CreateBudgetAsync("scratch-put", "user", Zed()) : f.Budgets["bob"])}",
+                new { scope = "user", scope_id = Zed(), amount_usd = "7", period = "daily", mode = "soft" })),
         new("DELETE", "/api/budgets/{budgetId}", Access.Admin, 204, [Scope.Tenant],
-            async (f, _, r) => new HttpRequestMessage(HttpMethod.Delete, $"api/budgets/{(r == Role.Admin ? await f.CreateBudgetAsync(TenantA, "user", "zed-u9") : f.Budgets["bob"])}")),
+            async (f, _, r) => new HttpRequestMessage(HttpMethod.Delete, $"api/budgets/{(r == Role.Admin ? await f.CreateBudgetAsync("scratch-delete", "user", Zed()) : f.Budgets["bob"])}")),
         new("GET", "/api/budgets/{budgetId}/status", Access.Reader, 200, [Scope.OwnUser, Scope.OtherUser, Scope.Team, Scope.Tenant, Scope.OtherTenant],
             (f, s, _) => Get($"api/budgets/{f.Budgets[Record(s)]}/status"), BoundRefusal.NotFound, CrossTenant: 404),
         new("POST", "/api/budgets/{budgetId}/breaker/reset", Access.Admin, 200, [Scope.Tenant],
@@ -161,7 +169,11 @@ public sealed class SecurityMatrixTests(SecurityFixture fixture, ITestOutputHelp
         new("GET", "/api/budgets/freezes", Access.Reader, 200, [Scope.Tenant, Scope.OtherTenant], (_, s, _) => Get($"api/budgets/freezes?tenant_id={T(s)}"), BoundRefusal.Filtered),
         new("GET", "/api/budgets/alerts", Access.Reader, 200, [Scope.Tenant, Scope.OtherTenant], (_, s, _) => Get($"api/budgets/alerts?tenant_id={T(s)}"), BoundRefusal.Filtered),
         new("POST", "/api/budgets/reservations/{reservationId}/release", Access.Ingest, 200, [Scope.OwnUser, Scope.OtherTenant],
-            async (f, s, _) => Json(HttpMethod.Post, $"api/budgets/reservations/{await ReserveAsync(f, s)}/release", new { tenant_id = T(s), user_id = UserOf(s) })),
+            async (f, s, _) =>
+            {
+                (string user, string reservation) = await ReserveAsync(f, s);
+                return Json(HttpMethod.Post, $"api/budgets/reservations/{reservation}/release", new { tenant_id = T(s), user_id = user });
+            }),
         new("POST", "/api/budgets/reservations/expire", Access.Admin, 200, [Scope.None], (_, _, _) => Send(HttpMethod.Post, "api/budgets/reservations/expire")),
 
         // Alerts: feed, subscriptions, rules
