@@ -264,14 +264,18 @@ public sealed class AdviceApiTests(ITestOutputHelper output)
         });
         Assert.True(created == 201, budget.ToString());
 
+        // A small call fits: admitted (gpt-4o-mini, 100 + 100 tokens at $0.15/$0.60 per M = $0.000075).
+        JsonElement small = await AuthorizeAsync("openai", "gpt-4o-mini", "r0", 100);
+        Assert.Equal("allow", small.GetProperty("decision").GetString());
+
         // Worst cases for 1,000 input + 1,000 output tokens at list prices ($/M): claude-opus-4-1 15/75 = $0.09,
-        // claude-opus-4-5 5/25 = $0.03, claude-sonnet-4-5 3/15 = $0.018, claude-haiku-4-5 1/5 = $0.006. With $0.01 left,
-        // the most capable Anthropic model that fits is claude-haiku-4-5.
-        async Task<JsonElement> AuthorizeAsync(string provider, string model, string requestId)
+        // claude-opus-4-5 5/25 = $0.03, claude-sonnet-4-5 3/15 = $0.018, claude-haiku-4-5 1/5 = $0.006. With
+        // $0.009925 left, the most capable Anthropic model that fits is claude-haiku-4-5 (reasoning, like opus-4-1).
+        async Task<JsonElement> AuthorizeAsync(string provider, string model, string requestId, int tokens = 1000)
         {
             var (status, body) = await host.Client.PostAsync("api/budgets/authorize", new
             {
-                tenant_id = "acme", user_id = "alice", team_id = "red", provider, model, input_tokens = 1000, max_tokens = 1000, request_id = requestId,
+                tenant_id = "acme", user_id = "alice", team_id = "red", provider, model, input_tokens = tokens, max_tokens = tokens, request_id = requestId,
             });
             Assert.True(status == 200, body.ToString());
             return body;
@@ -292,9 +296,9 @@ public sealed class AdviceApiTests(ITestOutputHelper output)
         // Only current models with capability facts are candidates (the catalog's rule, tested in Core).
         Assert.NotNull(selector.Capabilities.Find("openai", suggested));
 
-        // A small call fits: admitted.
-        JsonElement small = await AuthorizeAsync("anthropic", "claude-haiku-4-5", "r3");
-        Assert.Equal("allow", small.GetProperty("decision").GetString());
+        // Nothing capable fits any more ($0.003925 minus the gpt-4o downgrade's reservation is left; claude-haiku-4-5 needs $0.006): denied.
+        JsonElement denied = await AuthorizeAsync("anthropic", "claude-opus-4-1", "r3");
+        Assert.Equal("deny", denied.GetProperty("decision").GetString());
 
         // The downgraded call settles with its usage on the suggested model.
         var usage = new CanonicalUsage { InputTokens = 1000, OutputTokens = 800 };
@@ -312,8 +316,8 @@ public sealed class AdviceApiTests(ITestOutputHelper output)
         Assert.True(adherence.GetProperty("recorded").GetBoolean());
         Assert.Equal(1, adherence.GetProperty("admitted").GetInt64());
         Assert.Equal(2, adherence.GetProperty("downgraded").GetInt64());
-        Assert.Equal(0, adherence.GetProperty("denied").GetInt64());
-        Assert.Equal(1m, adherence.GetProperty("rate").GetDecimal());
+        Assert.Equal(1, adherence.GetProperty("denied").GetInt64());
+        Assert.Equal(0.75m, adherence.GetProperty("rate").GetDecimal()); // (1 admitted + 2 downgraded) / 4 decisions
 
         // The saving of the downgrade: the same usage priced on the model asked for, minus what was recorded.
         decimal asked = engine.Price(new PriceRequest("anthropic", "claude-opus-4-1", Now.AddMinutes(-1), usage, "acme")).CostUsd;
