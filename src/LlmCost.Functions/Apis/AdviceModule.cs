@@ -65,8 +65,8 @@ public static class AdviceModule
 
     private static CapabilityCatalog LoadCapabilities(IConfigurationSection section, PriceCatalog prices)
     {
-        string? snapshot = section["CapabilitySnapshotFile"];
-        string? overlay = section["CapabilityOverlayFile"];
+        string? snapshot = section["CapabilitySnapshotFile"] is { Length: > 0 } s ? s : null;
+        string? overlay = section["CapabilityOverlayFile"] is { Length: > 0 } o ? o : null;
         if (snapshot is null && overlay is null)
         {
             return ReferenceEquals(prices, PriceCatalog.BuiltIn) ? CapabilityCatalog.BuiltIn : CapabilityCatalog.ForPrices(prices);
