@@ -9,12 +9,14 @@ builder.ConfigureLlmCostHost();
 builder.Services.AddUsageModule(builder.Configuration);
 builder.Services.AddBudgetsModule(builder.Configuration);
 builder.Services.AddOperationsModule(builder.Configuration);
+builder.Services.AddAdviceModule(builder.Configuration);
 
 var app = builder.Build();
 app.UseLlmCostHost();
 app.MapUsageModule();
 app.MapBudgetsModule();
 app.MapOperationsModule();
+app.MapAdviceModule();
 app.Run();
 
 /// <summary>Entry point, public so that tests can start the real host.</summary>

@@ -21,6 +21,9 @@ public sealed class CapabilityDowngradeCatalog(
     public IReadOnlyList<(string Provider, string Model)> Candidates(string provider, string model) =>
         Candidates(provider, model, null, null, null);
 
+    IReadOnlyList<(string Provider, string Model)> IDowngradeCatalog.Candidates(string provider, string model, long inputTokens, long maxOutputTokens, string tenantId) =>
+        Candidates(provider, model, inputTokens, maxOutputTokens, tenantId);
+
     /// <summary>
     /// With the call's size when known: the context must hold <paramref name="inputTokens"/> + <paramref name="maxOutputTokens"/>
     /// and the output limit allow <paramref name="maxOutputTokens"/>; <paramref name="tenantId"/> applies the tenant's allow-list.

@@ -47,6 +47,16 @@ public sealed record ModelSelectionRequest
 
     /// <summary>At most this many ranked candidates (1..100, default 20); exclusions are always all listed.</summary>
     public int? MaxCandidates { get; init; }
+
+    /// <summary>The caller the budgets are evaluated for (without it, user budgets are not evaluated).</summary>
+    public string? UserId { get; init; }
+
+    public string? TeamId { get; init; }
+
+    public string? KeyId { get; init; }
+
+    /// <summary>The max_tokens the call would be authorised with (the budget worst case); default the expected output.</summary>
+    public long? MaxTokens { get; init; }
 }
 
 /// <summary>The ranked answer, with why each model of the considered providers was kept or excluded.</summary>
@@ -88,7 +98,11 @@ public sealed record SelectionCandidate(
     int? Quality,
     DateOnly? ReleaseDate,
     string? PriceVariant,
-    IReadOnlyList<string> Reasons);
+    IReadOnlyList<string> Reasons)
+{
+    /// <summary>What POST /api/budgets/authorize would answer for this model now (null when budgets were not evaluated).</summary>
+    public CandidateBudgetDecision? BudgetDecision { get; init; }
+}
 
 /// <summary>A model that was not kept, with every reason (codes are stable; details are for people).</summary>
 public sealed record SelectionExclusion(string Provider, string Model, IReadOnlyList<SelectionReason> Reasons);

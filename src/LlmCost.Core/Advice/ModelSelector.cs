@@ -162,7 +162,8 @@ public sealed class ModelSelector
 
         DateTimeOffset at = _time.GetUtcNow();
         long outputTokens = request.ExpectedOutputTokens!.Value;
-        var counted = new Dictionary<ModelFamily, (long Tokens, string Source)>();
+        var counted = new Dictionary<(ModelFamily, string?), (long Tokens, string Source)>();
+        var memo = new TextTokenMemo();
         var kept = new List<Kept>();
         var excluded = new List<SelectionExclusion>();
         int considered = 0;
@@ -195,7 +196,7 @@ public sealed class ModelSelector
 
                 (long inputTokens, string inputSource) = request.ExpectedInputTokens is { } given
                     ? (given, "given")
-                    : Count(request.Prompt!, providerId, entry.CallableName ?? modelId, counted);
+                    : Count(request.Prompt!, providerId, entry.CallableName ?? modelId, counted, memo);
                 var needs = new CapabilityNeeds(
                     input, output, request.Tools, request.Reasoning,
                     Math.Max(request.MinContextTokens ?? 0, inputTokens + outputTokens), outputTokens);
@@ -319,14 +320,20 @@ public sealed class ModelSelector
             ? _engine.Price(new PriceRequest(entry.Provider.Id, name, at, usage, tenantId))
             : _engine.PriceAs(new CatalogModelPrice(entry.Provider, entry.Model, entry.Model.PriceAt(at)), usage, tenantId);
 
-    private static (long, string) Count(string prompt, string provider, string model, Dictionary<ModelFamily, (long, string)> counted)
+    /// <summary>
+    /// The prompt's tokens for a model, counted once per tokenizer family and encoding (OpenAI models differ:
+    /// cl100k_base for gpt-4 and gpt-3.5, o200k_base after), and the prompt text itself tokenised once per encoding
+    /// (the Anthropic and Gemini estimates start from the same o200k_base count as the OpenAI one).
+    /// </summary>
+    private static (long, string) Count(string prompt, string provider, string model, Dictionary<(ModelFamily, string?), (long, string)> counted, TextTokenMemo memo)
     {
         ModelFamily family = PromptTokenCounter.FamilyOf(provider, model);
-        if (!counted.TryGetValue(family, out (long, string) count))
+        (ModelFamily, string?) key = (family, family == ModelFamily.OpenAi ? TokenizerCache.EncodingForModel(model) : null);
+        if (!counted.TryGetValue(key, out (long, string) count))
         {
-            PromptTokenCount result = PromptTokenCounter.Default.Count(provider, model, [new ChatMessage("user", prompt)]);
+            PromptTokenCount result = PromptTokenCounter.Default.Count(provider, model, [new ChatMessage("user", prompt)], memo: memo);
             count = (result.Tokens, result.Exact ? "counted_exact" : "counted_estimate");
-            counted[family] = count;
+            counted[key] = count;
         }
 
         return count;

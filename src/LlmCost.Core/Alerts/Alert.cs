@@ -16,6 +16,9 @@ public static class AlertKinds
 
     /// <summary>A provider's own reported cost differs from ours beyond the tolerance: a price is wrong on one side.</summary>
     public const string ReportedCostMismatch = "reported_cost_mismatch";
+
+    /// <summary>The weekly digest of cost recommendations (not a problem: advice, sent through the same channels).</summary>
+    public const string AdviceDigest = "advice_digest";
 }
 
 /// <summary>

@@ -41,6 +41,7 @@ public static class SubscriptionValidator
     [
         AlertKinds.BudgetThreshold, AlertKinds.BudgetProjectedOverrun, AlertKinds.CircuitBreaker, AlertKinds.CostAnomaly,
         AlertKinds.TokenSpike, AlertKinds.ErrorRateSpike, AlertKinds.UnpricedModel, AlertKinds.ReportedCostMismatch,
+        AlertKinds.AdviceDigest,
     ];
 
     public static IReadOnlyCollection<string> AllKinds => KnownKinds;

@@ -138,6 +138,10 @@ public interface IDowngradeCatalog
 {
     /// <summary>Candidate (provider, model) pairs; the service prices them, keeps the cheaper ones and orders them.</summary>
     IReadOnlyList<(string Provider, string Model)> Candidates(string provider, string model);
+
+    /// <summary>For one call of known size and tenant (its window, output limit and allow-list can then be checked); by default the size-free list.</summary>
+    IReadOnlyList<(string Provider, string Model)> Candidates(string provider, string model, long inputTokens, long maxOutputTokens, string tenantId) =>
+        Candidates(provider, model);
 }
 
 /// <summary>Counts the input tokens of a prompt or chat messages when the caller did not send a count.</summary>

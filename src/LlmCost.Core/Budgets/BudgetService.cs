@@ -725,7 +725,7 @@ public sealed class BudgetService(
     private IReadOnlyList<ModelCandidate> RankCandidates(string tenantId, string provider, string model, long input, long maxTokens, WorstCase requested, DateTimeOffset now)
     {
         // Cheaper than the request, same provider first, then the most expensive (most capable) first.
-        return downgrades.Candidates(provider, model)
+        return downgrades.Candidates(provider, model, input, maxTokens, tenantId)
             .Where(c => !(string.Equals(c.Provider, provider, StringComparison.OrdinalIgnoreCase) && string.Equals(c.Model, model, StringComparison.OrdinalIgnoreCase)))
             .Select(c => new ModelCandidate(c.Provider, c.Model, estimator.Estimate(tenantId, c.Provider, c.Model, input, maxTokens, now)))
             .Where(c => c.Estimate.Priced && (!requested.Priced || c.Estimate.WorstCaseUsd < requested.WorstCaseUsd))

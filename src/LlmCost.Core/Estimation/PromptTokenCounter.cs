@@ -76,26 +76,27 @@ public sealed class PromptTokenCounter
     }
 
     /// <summary>Counts (or estimates) the input tokens of a prompt.</summary>
+    /// <param name="memo">Shares text counts between calls for the same text (e.g. one prompt counted for several families).</param>
     public PromptTokenCount Count(string? provider, string model, IReadOnlyList<ChatMessage> messages,
-        IReadOnlyList<ToolDefinition>? tools = null)
+        IReadOnlyList<ToolDefinition>? tools = null, TextTokenMemo? memo = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(messages);
         tools ??= [];
         return FamilyOf(provider, model) switch
         {
-            ModelFamily.OpenAi => CountOpenAi(model, messages, tools),
+            ModelFamily.OpenAi => CountOpenAi(model, messages, tools, memo),
             ModelFamily.Anthropic => Estimate(messages, tools, AnthropicFactor, "anthropic", ImageTokens.Anthropic,
-                AnthropicToolSystemPromptTokens),
-            ModelFamily.Gemini => Estimate(messages, tools, GeminiFactor, "gemini", ImageTokens.Gemini, 0),
-            _ => Estimate(messages, tools, AnthropicFactor, "other", ImageTokens.Anthropic, 0),
+                AnthropicToolSystemPromptTokens, memo),
+            ModelFamily.Gemini => Estimate(messages, tools, GeminiFactor, "gemini", ImageTokens.Gemini, 0, memo),
+            _ => Estimate(messages, tools, AnthropicFactor, "other", ImageTokens.Anthropic, 0, memo),
         };
     }
 
     /// <summary>Exact tokens of plain text for an OpenAI model (no framing).</summary>
     public static int CountText(string encoding, string text) => TokenizerCache.ForEncoding(encoding).CountTokens(text);
 
-    private static PromptTokenCount CountOpenAi(string model, IReadOnlyList<ChatMessage> messages, IReadOnlyList<ToolDefinition> tools)
+    private static PromptTokenCount CountOpenAi(string model, IReadOnlyList<ChatMessage> messages, IReadOnlyList<ToolDefinition> tools, TextTokenMemo? memo)
     {
         string? known = TokenizerCache.EncodingForModel(model);
         string encoding = known ?? TokenizerCache.O200kBase;
@@ -106,7 +107,7 @@ public sealed class PromptTokenCounter
             tokens += OpenAiTokensPerMessage + tokenizer.CountTokens(message.Role);
             if (!string.IsNullOrEmpty(message.Content))
             {
-                tokens += tokenizer.CountTokens(message.Content);
+                tokens += memo?.Count(encoding, tokenizer, message.Content) ?? tokenizer.CountTokens(message.Content);
             }
 
             if (!string.IsNullOrEmpty(message.Name))
@@ -195,7 +196,7 @@ public sealed class PromptTokenCounter
     }
 
     private static PromptTokenCount Estimate(IReadOnlyList<ChatMessage> messages, IReadOnlyList<ToolDefinition> tools,
-        decimal factor, string family, Func<ImageInput, long> imageTokens, int toolSystemPrompt)
+        decimal factor, string family, Func<ImageInput, long> imageTokens, int toolSystemPrompt, TextTokenMemo? memo)
     {
         Tokenizer tokenizer = TokenizerCache.ForEncoding(TokenizerCache.O200kBase);
         long text = 0, images = 0;
@@ -204,7 +205,7 @@ public sealed class PromptTokenCounter
             text += tokenizer.CountTokens(message.Role);
             if (!string.IsNullOrEmpty(message.Content))
             {
-                text += tokenizer.CountTokens(message.Content);
+                text += memo?.Count(TokenizerCache.O200kBase, tokenizer, message.Content) ?? tokenizer.CountTokens(message.Content);
             }
 
             if (!string.IsNullOrEmpty(message.Name))
@@ -251,5 +252,27 @@ public sealed class PromptTokenCounter
         }
 
         return text.EndsWith('.') ? text[..^1] : text;
+    }
+}
+
+/// <summary>
+/// Text token counts per (encoding, text), for one unit of work that counts the same text several times: a model
+/// selection counts one prompt for OpenAI (exact) and for the Anthropic and Gemini estimates, which all start from
+/// the same o200k_base count. Not thread-safe; use one per unit of work.
+/// </summary>
+public sealed class TextTokenMemo
+{
+    private readonly Dictionary<(string Encoding, string Text), int> _counts = [];
+
+    public int Count(string encoding, Tokenizer tokenizer, string text)
+    {
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        if (!_counts.TryGetValue((encoding, text), out int count))
+        {
+            count = tokenizer.CountTokens(text);
+            _counts[(encoding, text)] = count;
+        }
+
+        return count;
     }
 }

@@ -1,3 +1,4 @@
+using LlmCost.Core.Advice;
 using LlmCost.Core.Budgets;
 using LlmCost.Core.Estimation;
 using LlmCost.Core.Pricing;
@@ -65,8 +66,10 @@ public static class BudgetsModule
         services.TryAddSingleton<IPromptTokenCounter, SharedPromptTokenCounter>();
         // The usage module registers the calculator (with tenant overrides); the built-in catalog otherwise.
         services.TryAddSingleton<IPriceCalculator>(PricingEngine.Default);
-        services.TryAddSingleton<IDowngradeCatalog>(sp => new CatalogDowngradeCatalog(
-            (sp.GetRequiredService<IPriceCalculator>() as PricingEngine)?.Catalog ?? PriceCatalog.BuiltIn,
+        // Downgrade suggestions come from the advice selector: current models with the capabilities the call needs.
+        services.AddAdviceSelector(configuration);
+        services.TryAddSingleton<IDowngradeCatalog>(sp => new CapabilityDowngradeCatalog(
+            sp.GetRequiredService<ModelSelector>(),
             sp.GetRequiredService<TimeProvider>(),
             downgrades));
         services.TryAddSingleton<IBudgetCostEstimator>(sp => new EstimatorBudgetCostEstimator(

@@ -135,6 +135,26 @@ public sealed class ModelSelectorTests
     }
 
     [Fact]
+    public void Every_candidate_gets_the_count_of_its_own_tokenizer_even_when_one_family_has_two_encodings()
+    {
+        // OpenAI's older models (gpt-4, gpt-3.5) use cl100k_base, the newer o200k_base: one count per family would
+        // give one of them the other's number. The text is shared (a memo) but the count is per encoding.
+        string prompt = string.Concat(Enumerable.Repeat("Compare the café's Q3 figures: 1,234.56 € vs 987.65 € — why? ", 40));
+        ModelSelectionResult result = Select(AdviceFixture.Selector(), new ModelSelectionRequest
+        {
+            Providers = ["openai", "anthropic", "google"],
+            Prompt = prompt,
+            ExpectedOutputTokens = 100,
+            MaxCandidates = 100,
+        });
+
+        Assert.Contains(result.Candidates, c => TokenizerCache.EncodingForModel(c.CallableModel ?? c.Model) == TokenizerCache.Cl100kBase);
+        Assert.Contains(result.Candidates, c => TokenizerCache.EncodingForModel(c.CallableModel ?? c.Model) == TokenizerCache.O200kBase);
+        Assert.All(result.Candidates, c => Assert.Equal(
+            PromptTokenCounter.Default.Count(c.Provider, c.CallableModel ?? c.Model, [new ChatMessage("user", prompt)]).Tokens, c.InputTokens));
+    }
+
+    [Fact]
     public void A_call_that_does_not_fit_the_context_or_output_limit_is_excluded_with_the_numbers()
     {
         ModelSelectionResult result = Select(AdviceFixture.Selector(), new ModelSelectionRequest

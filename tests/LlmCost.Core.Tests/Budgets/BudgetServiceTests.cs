@@ -30,7 +30,7 @@ public sealed class BudgetServiceTests
                 "cheap-other" => new WorstCase(true, 0.002m, input + max),
                 _ => new WorstCase(false, 0m, input + max, $"unknown model {model}"),
             });
-        var catalog = new Mock<IDowngradeCatalog>();
+        var catalog = new Mock<IDowngradeCatalog> { CallBase = true }; // the sized overload defaults to the size-free list
         catalog.Setup(c => c.Candidates(It.IsAny<string>(), It.IsAny<string>()))
             .Returns([("other", "cheap-other"), ("openai", "small"), ("openai", "mid"), ("openai", "big")]);
         _service = new BudgetService(_store, _store, estimator.Object, catalog.Object, new SharedPromptTokenCounter(),

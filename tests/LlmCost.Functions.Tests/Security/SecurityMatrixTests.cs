@@ -120,6 +120,7 @@ public sealed class SecurityMatrixTests(SecurityFixture fixture, ITestOutputHelp
         new("GET", "/", Access.Anonymous, 200, [Scope.None], (_, _, _) => Get("/")),
         new("GET", "/openapi/{documentName}.json", Access.Anonymous, 200, [Scope.None], (_, _, _) => Get("openapi/v1.json")),
         new("GET", "/api/health", Access.Anonymous, 200, [Scope.None], (_, _, _) => Get("api/health")),
+        // Prometheus scraping (standalone runs): mapped for any method, admin key only.
         new("ANY", "/metrics", Access.Admin, 200, [Scope.None], (_, _, _) => Get("metrics")),
 
         // Usage
@@ -205,6 +206,22 @@ public sealed class SecurityMatrixTests(SecurityFixture fixture, ITestOutputHelp
             (f, s, _) => Get($"api/reports/download?tenant_id={T(s)}&path={Uri.EscapeDataString(s == Scope.OtherTenant ? f.ReportPathB : f.ReportPathA)}")),
         new("GET", "/api/rollups", Access.Reader, 200, [Scope.Tenant, Scope.OtherTenant],
             (_, s, _) => Get($"api/rollups?tenant_id={T(s)}&granularity=day&from=2026-03-01&to=2026-03-31")),
+
+        // Advice
+        new("GET", "/api/recommendations", Access.Reader, 200, [Scope.OwnUser, Scope.OtherUser, Scope.Team, Scope.Tenant, Scope.OtherTenant],
+            (_, s, _) => Get($"api/recommendations?tenant_id={T(s)}&from=2026-03-10&to=2026-03-17" + s switch
+            {
+                Scope.OwnUser or Scope.OtherUser => $"&scope=user&scope_id={UserOf(s)}",
+                Scope.Team => $"&scope=team&scope_id={Team}",
+                _ => string.Empty,
+            })),
+        new("POST", "/api/models/select", Access.Ingest, 200, [Scope.OwnUser, Scope.OtherTenant],
+            (_, s, _) => Send(HttpMethod.Post, "api/models/select", new
+            {
+                tenant_id = T(s), user_id = UserOf(s), providers = new[] { "openai" }, tools = true, expected_input_tokens = 1000, expected_output_tokens = 200, max_candidates = 3,
+            })),
+        new("GET", "/api/metrics/business", Access.Reader, 200, [Scope.Team, Scope.Tenant, Scope.OtherTenant],
+            (_, s, _) => Get($"api/metrics/business?tenant_id={T(s)}&from=2026-03-10&to=2026-03-17" + (s == Scope.Team ? $"&team_id={Team}" : string.Empty))),
 
         // GDPR
         new("GET", "/api/users/{userId}/export", Access.Admin, 200, [Scope.OwnUser], (_, _, _) => Get($"api/users/{Alice}/export?tenant_id={TenantA}")),

@@ -127,7 +127,7 @@ public static class BudgetEndpoints
         return status is { IsValid: true } ? TypedResults.Ok(StatusResponse.From(status.Value!)) : Invalid(status!.Errors);
     }
 
-    private static async Task<IResult> AuthorizeAsync(AuthorizeBody? body, ClaimsPrincipal caller, BudgetService service, CancellationToken cancellationToken)
+    private static async Task<IResult> AuthorizeAsync(AuthorizeBody? body, ClaimsPrincipal caller, BudgetService service, HttpContext http, CancellationToken cancellationToken)
     {
         if (body is null)
         {
@@ -154,6 +154,13 @@ public static class BudgetEndpoints
             RequestId = body.RequestId,
             TtlSeconds = body.TtlSeconds,
         }, cancellationToken).ConfigureAwait(false);
+        // Business metrics count decisions (adherence, downgrade savings); best effort, never fails the authorisation.
+        if (result.IsValid && http.RequestServices.GetService<LlmCost.Core.Advice.IBudgetDecisionLog>() is { } decisions)
+        {
+            await decisions.RecordAsync(LlmCost.Core.Advice.BudgetDecisionRecord.Of(tenant, body.TeamId, body.UserId!, body.RequestId, body.Provider!, body.Model!,
+                result.Value!, http.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow()), cancellationToken).ConfigureAwait(false);
+        }
+
         return result.IsValid ? TypedResults.Ok(AuthorizeResponse.From(result.Value!)) : Invalid(result.Errors);
     }
 
