@@ -73,7 +73,7 @@ public static class HostSetup
     {
         PathString path = context.Request.Path;
         bool exempt = path == "/" || path.StartsWithSegments("/api/health") || path.StartsWithSegments("/metrics")
-            || (HttpMethods.IsPost(context.Request.Method) && (path.StartsWithSegments("/api/usage") || path.StartsWithSegments("/api/price") || path.StartsWithSegments("/v1/traces")));
+            || (HttpMethods.IsPost(context.Request.Method) && (path.StartsWithSegments("/api/usage") || path.StartsWithSegments("/api/price") || path.StartsWithSegments("/v1/traces") || path.StartsWithSegments("/api/v1/traces")));
         if (!exempt)
         {
             var tracker = context.RequestServices.GetRequiredService<LlmCost.Storage.Usage.UsageProjectionTracker>();

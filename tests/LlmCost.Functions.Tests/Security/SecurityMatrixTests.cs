@@ -98,6 +98,44 @@ public sealed class SecurityMatrixTests(SecurityFixture fixture, ITestOutputHelp
         timestamp = "2026-03-16T11:00:00Z", usage = new { input_tokens = 10, output_tokens = 1 },
     };
 
+    /// <summary>An OTLP JSON trace export with one GenAI span of the scope's user and tenant.</summary>
+    private static object OtlpExport(Scope scope) => new
+    {
+        resourceSpans = new[]
+        {
+            new
+            {
+                resource = new
+                {
+                    attributes = new object[]
+                    {
+                        new { key = "llmcost.tenant_id", value = new { stringValue = T(scope) } },
+                        new { key = "user.id", value = new { stringValue = UserOf(scope) } },
+                    },
+                },
+                scopeSpans = new[]
+                {
+                    new
+                    {
+                        spans = new[]
+                        {
+                            new
+                            {
+                                traceId = Convert.ToHexStringLower(Guid.NewGuid().ToByteArray()), spanId = "0102030405060708", name = "chat",
+                                endTimeUnixNano = "1773658800000000000",
+                                attributes = new object[]
+                                {
+                                    new { key = "gen_ai.request.model", value = new { stringValue = "gpt-4o-mini" } },
+                                    new { key = "gen_ai.usage.input_tokens", value = new { intValue = "10" } },
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    };
+
     public static IReadOnlyList<EndpointRow> Rows { get; } =
     [
         new("GET", "/", Access.Anonymous, 200, [Scope.None], (_, _, _) => Get("/")),
@@ -106,6 +144,8 @@ public sealed class SecurityMatrixTests(SecurityFixture fixture, ITestOutputHelp
 
         // Usage
         new("POST", "/api/usage", Access.Ingest, 200, [Scope.OwnUser, Scope.OtherTenant], (_, s, _) => Send(HttpMethod.Post, "api/usage", Event(s))),
+        new("POST", "/v1/traces", Access.Ingest, 200, [Scope.OwnUser, Scope.OtherTenant], (_, s, _) => Send(HttpMethod.Post, "v1/traces", OtlpExport(s))),
+        new("POST", "/api/v1/traces", Access.Ingest, 200, [Scope.OwnUser, Scope.OtherTenant], (_, s, _) => Send(HttpMethod.Post, "api/v1/traces", OtlpExport(s))),
         new("POST", "/api/price", Access.AnyKey, 200, [Scope.None],
             (_, _, _) => Send(HttpMethod.Post, "api/price", new { model = "gpt-4o", usage = new { input_tokens = 10, output_tokens = 1 } })),
         new("GET", "/api/users/{userId}/usage", Access.Reader, 200, [Scope.OwnUser, Scope.OtherUser, Scope.OtherTenant],

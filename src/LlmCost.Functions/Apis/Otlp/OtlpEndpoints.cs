@@ -29,7 +29,16 @@ internal static partial class OtlpEndpoints
 
     public static IEndpointRouteBuilder MapOtlpEndpoints(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapPost("/v1/traces", ExportAsync).RequireAuthorization(LlmCostAuth.IngestPolicy).WithName("ExportTraces").WithTags("OpenTelemetry")
+        // /v1/traces is where an exporter given the service's base URL posts. Behind the Azure Functions host only
+        // /api/* reaches the app (route prefix "api"), so there the base URL is https://<app>/api and the exporter
+        // posts to /api/v1/traces: the same receiver.
+        Describe(endpoints.MapPost("/v1/traces", ExportAsync).WithName("ExportTraces"));
+        Describe(endpoints.MapPost("/api/v1/traces", ExportAsync).WithName("ExportTracesUnderApi"));
+        return endpoints;
+    }
+
+    private static void Describe(RouteHandlerBuilder endpoint) =>
+        endpoint.RequireAuthorization(LlmCostAuth.IngestPolicy).WithTags("OpenTelemetry")
             .WithMetadata(new OwnBodyPolicy())
             .Accepts<byte[]>(OtlpTraceDecoder.Protobuf, OtlpTraceDecoder.Json)
             .Produces<byte[]>(StatusCodes.Status200OK, OtlpTraceDecoder.Protobuf, OtlpTraceDecoder.Json)
@@ -39,8 +48,6 @@ internal static partial class OtlpEndpoints
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .WithSummary("OTLP/HTTP trace export (protobuf or JSON, optionally gzip): GenAI spans are recorded as usage events.");
-        return endpoints;
-    }
 
     private static async Task<IResult> ExportAsync(
         HttpRequest request,
