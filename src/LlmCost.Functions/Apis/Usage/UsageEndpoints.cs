@@ -22,10 +22,12 @@ internal static partial class UsageEndpoints
         RouteGroupBuilder api = endpoints.MapGroup("/api").WithTags("Usage");
 
         api.MapPost("/usage", RecordAsync).RequireAuthorization(LlmCostAuth.IngestPolicy).WithName("RecordUsage")
-            .Accepts<JsonElement>("application/json")
-            .WithSummary("Record one event or {\"events\":[...]}; exactly once per event_id.");
+            .Accepts<UsageWire.UsageEventBody>("application/json")
+            .Produces<UsageWire.RecordResult>()
+            .WithSummary("Record one event or {\"events\":[...]}; exactly once per event_id.")
+            .WithDescription("A single event answers a RecordResult; a batch {\"events\":[...]} answers {\"results\":[RecordResult...],\"recorded\":n,\"duplicates\":n}.");
         api.MapPost("/price", PriceAsync).RequireAuthorization().WithName("PriceUsage")
-            .Accepts<JsonElement>("application/json")
+            .Accepts<UsageWire.UsageEventBody>("application/json")
             .Produces<UsageWire.QuoteResponse>()
             .WithSummary("Price one call without recording it.");
         api.MapGet("/users/{userId}/usage", (string userId, HttpContext http, CancellationToken ct) =>
