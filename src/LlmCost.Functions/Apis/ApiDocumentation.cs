@@ -67,6 +67,18 @@ internal static class ApiDocumentation
         return endpoints;
     }
 
+    private static readonly Dictionary<string, string> s_queryDescriptions = new(StringComparer.Ordinal)
+    {
+        ["tenant_id"] = "The tenant (required with an admin key; a tenant key's own tenant otherwise).",
+        ["from"] = "Start, inclusive: an ISO date (00:00 UTC) or a date-time with offset. Default: 30 days before to.",
+        ["to"] = "End, exclusive: an ISO date or a date-time with offset. Default: the end of the current hour.",
+        ["granularity"] = "hour, day (default) or month.",
+        ["group_by"] = "provider or model.",
+        ["page_size"] = "Events per page (1-1000, default 100).",
+        ["continuation_token"] = "The token of the previous page.",
+        ["import"] = "true (admin keys only): an import of history, older timestamps allowed.",
+    };
+
     private static Task AddProblemsAndSecurity(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
     {
         IList<object> metadata = context.Description.ActionDescriptor.EndpointMetadata;
@@ -75,6 +87,24 @@ internal static class ApiDocumentation
         bool takesInput = takesBody || operation.Parameters?.Count > 0;
         bool addressesRecord = context.Description.RelativePath?.Contains('{', StringComparison.Ordinal) == true;
         operation.Responses ??= new OpenApiResponses();
+        foreach (DocumentedQuery query in metadata.OfType<DocumentedQuery>())
+        {
+            foreach (string name in query.Names)
+            {
+                operation.Parameters ??= [];
+                if (!operation.Parameters.Any(p => p.Name == name && p.In == ParameterLocation.Query))
+                {
+                    operation.Parameters.Add(new OpenApiParameter
+                    {
+                        Name = name,
+                        In = ParameterLocation.Query,
+                        Description = s_queryDescriptions.GetValueOrDefault(name),
+                        Schema = new OpenApiSchema { Type = JsonSchemaType.String },
+                    });
+                }
+            }
+        }
+
         if (takesInput)
         {
             AddProblem(operation, context, StatusCodes.Status400BadRequest, "Invalid input: `errors` names each offending field.", validation: true);
@@ -251,4 +281,10 @@ internal static class ApiDocumentation
         ({ } n, _) => n,
         _ => "string",
     };
+}
+
+/// <summary>Endpoint metadata: query parameters a handler reads itself (from the request), documented as strings.</summary>
+internal sealed class DocumentedQuery(params string[] names)
+{
+    public IReadOnlyList<string> Names { get; } = names;
 }

@@ -52,7 +52,8 @@ public sealed record EndpointRow(
     Scope[] Scopes,
     Func<SecurityFixture, Scope, Role, Task<HttpRequestMessage>> Build,
     BoundRefusal Bound = BoundRefusal.Forbidden,
-    int CrossTenant = StatusCodes.Status403Forbidden)
+    int CrossTenant = StatusCodes.Status403Forbidden,
+    bool Fuzz = true)
 {
     public string Key => $"{Method} {Pattern}";
 }
@@ -141,6 +142,14 @@ public sealed class SecurityMatrixTests(SecurityFixture fixture, ITestOutputHelp
         new("GET", "/", Access.Anonymous, 200, [Scope.None], (_, _, _) => Get("/")),
         new("GET", "/openapi/{documentName}.json", Access.Anonymous, 200, [Scope.None], (_, _, _) => Get("openapi/v1.json")),
         new("GET", "/api/health", Access.Anonymous, 200, [Scope.None], (_, _, _) => Get("api/health")),
+        new("ANY", "/metrics", Access.Admin, 200, [Scope.None], (_, _, _) => Get("metrics")),
+
+        // The API reference: a page per document, and its own script and icon (fixed files, no input to fuzz; the
+        // script is megabytes).
+        new("GET", "/scalar/{documentName?}", Access.Anonymous, 200, [Scope.None], (_, _, _) => Get("scalar/v1")),
+        new("GET", "/scalar/scalar.js", Access.Anonymous, 200, [Scope.None], (_, _, _) => Get("scalar/scalar.js"), Fuzz: false),
+        new("GET", "/scalar/scalar.aspnetcore.js", Access.Anonymous, 200, [Scope.None], (_, _, _) => Get("scalar/scalar.aspnetcore.js"), Fuzz: false),
+        new("GET", "/scalar/favicon.svg", Access.Anonymous, 200, [Scope.None], (_, _, _) => Get("scalar/favicon.svg"), Fuzz: false),
 
         // Usage
         new("POST", "/api/usage", Access.Ingest, 200, [Scope.OwnUser, Scope.OtherTenant], (_, s, _) => Send(HttpMethod.Post, "api/usage", Event(s))),
