@@ -327,12 +327,23 @@ public sealed record RecordedEvent
     public string? Status { get; init; }
     public long? LatencyMs { get; init; }
     public IReadOnlyDictionary<string, string> Tags { get; init; } = new Dictionary<string, string>();
-    public IReadOnlyDictionary<string, long> Usage { get; init; } = new Dictionary<string, long>();
+    public RecordedUsage Usage { get; init; } = new();
     public decimal CostUsd { get; init; }
     public bool Priced { get; init; }
     public string? UnpricedReason { get; init; }
     public string? ReservationId { get; init; }
     public DateTimeOffset RecordedAt { get; init; }
+}
+
+/// <summary>A stored event's usage: the most common units by name, and every non-zero unit by its canonical key.</summary>
+public sealed record RecordedUsage
+{
+    public long InputTokens { get; init; }
+    public long CacheReadTokens { get; init; }
+    public long CacheWriteTokens { get; init; }
+    public long OutputTokens { get; init; }
+    public long ReasoningTokens { get; init; }
+    public IReadOnlyDictionary<string, long> Units { get; init; } = new Dictionary<string, long>();
 }
 
 internal sealed record EventsPage
