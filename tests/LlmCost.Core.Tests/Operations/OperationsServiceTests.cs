@@ -165,6 +165,8 @@ public sealed class OperationsServiceTests
     {
         EventId = Guid.NewGuid().ToString("N"), TenantId = "t1", UserId = user, Provider = "openai", Model = "gpt-4o", Timestamp = at,
         CostUsd = cost, InputTokens = tokens, OutputTokens = 0,
+        // As recorded events carry them: the unit lattice agrees with the named counts (an archive keeps both).
+        Units = CanonicalUsage.None with { InputTokens = tokens },
     };
 
     [Fact]
