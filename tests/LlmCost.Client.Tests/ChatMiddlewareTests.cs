@@ -71,6 +71,8 @@ public sealed class ChatMiddlewareTests(ServiceFixture service) : IClassFixture<
         RecordedEvent stored = Assert.Single(await ServiceScenario.EventsAsync(_host, Tenant, "allowed"));
         Assert.Equal(call.ReservationId, stored.ReservationId);
         Assert.Equal("openai", stored.Provider);
+        Assert.Equal((1000L, 500L), (stored.Usage.InputTokens, stored.Usage.OutputTokens));
+        Assert.Equal(1000L, stored.Usage.Units[UsageKeys.InputTokens]);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using LlmCost.Core.Pricing;
 using LlmCost.Core.Recording;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using LlmCost.Functions.Apis.Otlp;
 using LlmCost.Functions.Apis.Usage;
 using LlmCost.Functions.Hosting;
 using LlmCost.Storage.Usage;
@@ -14,6 +15,8 @@ public static class UsageModule
     {
         ArgumentNullException.ThrowIfNull(configuration);
         services.AddOptions<UsageApiOptions>().BindConfiguration(UsageApiOptions.Section);
+        services.AddOptions<OtlpIngestOptions>().BindConfiguration(OtlpIngestOptions.Section)
+            .Validate(o => o.IsValid(out _), $"{OtlpIngestOptions.Section} is invalid (see OtlpIngestOptions)").ValidateOnStart();
         services.AddUsageStorage();
         // The built-in genai-prices catalog; a module that registers its own IPriceCalculator (e.g. with tenant
         // overrides) before this one wins.
@@ -26,6 +29,7 @@ public static class UsageModule
     public static IEndpointRouteBuilder MapUsageModule(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapUsageEndpoints();
+        endpoints.MapOtlpEndpoints();
         return endpoints;
     }
 }

@@ -31,6 +31,7 @@ internal static class HealthEndpoint
         // unresolved Key Vault reference, before any check runs.
         endpoints.MapGet("/api/health", HealthAsync).AllowAnonymous().WithName("Health").WithTags("Health")
             .AddEndpointFilter<ConfigurationHealthFilter>()
+            .Produces<HealthResponse>()
             .WithSummary("200 when every dependency answers, 503 (naming each failed check) otherwise.");
         return endpoints;
     }

@@ -30,7 +30,7 @@ public static class HostSetup
         });
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<LlmCostExceptionHandler>();
-        builder.Services.AddOpenApi();
+        builder.Services.AddOpenApi(LlmCost.Functions.Apis.ApiDocumentation.Configure);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddLlmCostStorage(builder.Configuration);
         builder.Services.AddLlmCostAuth(builder.Configuration);
@@ -54,6 +54,7 @@ public static class HostSetup
         app.UseMiddleware<InputPolicyMiddleware>();
         app.Use(ReadYourWrites);
         app.MapOpenApi();
+        LlmCost.Functions.Apis.ApiDocumentation.MapApiReference(app);
         // The Functions host pings GET / until any response comes back.
         app.MapGet("/", () => TypedResults.Ok(new { service = "llmcost", status = "ok" })).ExcludeFromDescription();
         app.MapApiKeyEndpoints();
@@ -73,7 +74,7 @@ public static class HostSetup
     {
         PathString path = context.Request.Path;
         bool exempt = path == "/" || path.StartsWithSegments("/api/health") || path.StartsWithSegments("/metrics")
-            || (HttpMethods.IsPost(context.Request.Method) && (path.StartsWithSegments("/api/usage") || path.StartsWithSegments("/api/price")));
+            || (HttpMethods.IsPost(context.Request.Method) && (path.StartsWithSegments("/api/usage") || path.StartsWithSegments("/api/price") || path.StartsWithSegments("/v1/traces") || path.StartsWithSegments("/api/v1/traces")));
         if (!exempt)
         {
             var tracker = context.RequestServices.GetRequiredService<LlmCost.Storage.Usage.UsageProjectionTracker>();

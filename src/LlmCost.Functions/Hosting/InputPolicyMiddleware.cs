@@ -35,7 +35,7 @@ internal sealed class InputPolicyMiddleware(RequestDelegate next, IConfiguration
         }
 
         HttpRequest request = context.Request;
-        if (!HasBody(request))
+        if (!HasBody(request) || context.GetEndpoint()?.Metadata.GetMetadata<OwnBodyPolicy>() is not null)
         {
             await next(context);
             return;
@@ -129,3 +129,9 @@ internal sealed class InputPolicyMiddleware(RequestDelegate next, IConfiguration
         title: "Payload too large",
         detail: $"The request body exceeds {_maxBytes} bytes; split it into several requests.").ExecuteAsync(context);
 }
+
+/// <summary>
+/// Endpoint metadata: the endpoint reads a non-JSON body itself (OTLP protobuf, possibly gzip) and applies its own
+/// size limit, and <see cref="JsonInputPolicy"/> to any JSON it finds inside, so the middleware leaves the body alone.
+/// </summary>
+public sealed class OwnBodyPolicy;

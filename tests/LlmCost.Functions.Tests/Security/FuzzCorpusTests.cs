@@ -75,7 +75,7 @@ public sealed class FuzzCorpusTests(SecurityFixture fixture, ITestOutputHelper o
         var counts = new ConcurrentDictionary<string, int>();
         var statuses = new ConcurrentDictionary<int, int>();
         var clock = Stopwatch.StartNew();
-        foreach (var row in SecurityMatrixTests.Rows)
+        foreach (var row in SecurityMatrixTests.Rows.Where(r => r.Fuzz))
         {
             using var template = await row.Build(fixture, row.Scopes[0], Role.Admin);
             var path = template.RequestUri!.OriginalString;
@@ -115,7 +115,7 @@ public sealed class FuzzCorpusTests(SecurityFixture fixture, ITestOutputHelper o
             + string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{s.Key}x{s.Value}"));
         output.WriteLine(summary);
         Console.WriteLine(summary);
-        Assert.Equal(SecurityMatrixTests.Rows.Count, counts.Count);
+        Assert.Equal(SecurityMatrixTests.Rows.Count(r => r.Fuzz), counts.Count);
         Assert.All(counts.Values, c => Assert.True(c >= PerEndpoint, $"only {c} cases for an endpoint"));
     }
 

@@ -52,7 +52,8 @@ public sealed record EndpointRow(
     Scope[] Scopes,
     Func<SecurityFixture, Scope, Role, Task<HttpRequestMessage>> Build,
     BoundRefusal Bound = BoundRefusal.Forbidden,
-    int CrossTenant = StatusCodes.Status403Forbidden)
+    int CrossTenant = StatusCodes.Status403Forbidden,
+    bool Fuzz = true)
 {
     public string Key => $"{Method} {Pattern}";
 }
@@ -115,16 +116,62 @@ public sealed class SecurityMatrixTests(SecurityFixture fixture, ITestOutputHelp
         timestamp = "2026-03-16T11:00:00Z", usage = new { input_tokens = 10, output_tokens = 1 },
     };
 
+    /// <summary>An OTLP JSON trace export with one GenAI span of the scope's user and tenant.</summary>
+    private static object OtlpExport(Scope scope) => new
+    {
+        resourceSpans = new[]
+        {
+            new
+            {
+                resource = new
+                {
+                    attributes = new object[]
+                    {
+                        new { key = "llmcost.tenant_id", value = new { stringValue = T(scope) } },
+                        new { key = "user.id", value = new { stringValue = UserOf(scope) } },
+                    },
+                },
+                scopeSpans = new[]
+                {
+                    new
+                    {
+                        spans = new[]
+                        {
+                            new
+                            {
+                                traceId = Convert.ToHexStringLower(Guid.NewGuid().ToByteArray()), spanId = "0102030405060708", name = "chat",
+                                endTimeUnixNano = "1773658800000000000",
+                                attributes = new object[]
+                                {
+                                    new { key = "gen_ai.request.model", value = new { stringValue = "gpt-4o-mini" } },
+                                    new { key = "gen_ai.usage.input_tokens", value = new { intValue = "10" } },
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    };
+
     public static IReadOnlyList<EndpointRow> Rows { get; } =
     [
         new("GET", "/", Access.Anonymous, 200, [Scope.None], (_, _, _) => Get("/")),
         new("GET", "/openapi/{documentName}.json", Access.Anonymous, 200, [Scope.None], (_, _, _) => Get("openapi/v1.json")),
         new("GET", "/api/health", Access.Anonymous, 200, [Scope.None], (_, _, _) => Get("api/health")),
-        // Prometheus scraping (standalone runs): mapped for any method, admin key only.
         new("ANY", "/metrics", Access.Admin, 200, [Scope.None], (_, _, _) => Get("metrics")),
+
+        // The API reference: a page per document, and its own script and icon (fixed files, no input to fuzz; the
+        // script is megabytes).
+        new("GET", "/scalar/{documentName?}", Access.Anonymous, 200, [Scope.None], (_, _, _) => Get("scalar/v1")),
+        new("GET", "/scalar/scalar.js", Access.Anonymous, 200, [Scope.None], (_, _, _) => Get("scalar/scalar.js"), Fuzz: false),
+        new("GET", "/scalar/scalar.aspnetcore.js", Access.Anonymous, 200, [Scope.None], (_, _, _) => Get("scalar/scalar.aspnetcore.js"), Fuzz: false),
+        new("GET", "/scalar/favicon.svg", Access.Anonymous, 200, [Scope.None], (_, _, _) => Get("scalar/favicon.svg"), Fuzz: false),
 
         // Usage
         new("POST", "/api/usage", Access.Ingest, 200, [Scope.OwnUser, Scope.OtherTenant], (_, s, _) => Send(HttpMethod.Post, "api/usage", Event(s))),
+        new("POST", "/v1/traces", Access.Ingest, 200, [Scope.OwnUser, Scope.OtherTenant], (_, s, _) => Send(HttpMethod.Post, "v1/traces", OtlpExport(s))),
+        new("POST", "/api/v1/traces", Access.Ingest, 200, [Scope.OwnUser, Scope.OtherTenant], (_, s, _) => Send(HttpMethod.Post, "api/v1/traces", OtlpExport(s))),
         new("POST", "/api/price", Access.AnyKey, 200, [Scope.None],
             (_, _, _) => Send(HttpMethod.Post, "api/price", new { model = "gpt-4o", usage = new { input_tokens = 10, output_tokens = 1 } })),
         new("GET", "/api/users/{userId}/usage", Access.Reader, 200, [Scope.OwnUser, Scope.OtherUser, Scope.OtherTenant],

@@ -301,6 +301,22 @@ public sealed record AlertResponse(
     string? Message,
     IReadOnlyDictionary<string, string> Details);
 
+public sealed record BudgetListResponse(string TenantId, IReadOnlyList<BudgetResponse> Budgets);
+
+public sealed record ProfileBudgetView(string? Scope, string? ScopeId, string? Name, string? AmountUsd, string? Period, string? Mode);
+
+public sealed record ProfileView(string Name, IReadOnlyList<ProfileBudgetView> Budgets);
+
+public sealed record ProfileListResponse(IReadOnlyList<ProfileView> Profiles);
+
+public sealed record ProfileAppliedResponse(string? TenantId, string? Profile, IReadOnlyList<BudgetResponse> Budgets);
+
+public sealed record FreezeListResponse(string TenantId, IReadOnlyList<FreezeResponse> Freezes);
+
+public sealed record PendingAlertsResponse(string TenantId, IReadOnlyList<AlertResponse> Alerts);
+
+public sealed record ExpiredReservationsResponse(int Expired);
+
 internal static class Wire
 {
     public static string? Money(decimal? value) => value?.ToString(CultureInfo.InvariantCulture);

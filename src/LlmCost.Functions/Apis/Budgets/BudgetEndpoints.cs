@@ -18,24 +18,25 @@ public static class BudgetEndpoints
     {
         var budgets = endpoints.MapGroup("/api/budgets").WithTags("Budgets");
 
-        budgets.MapPost("/", CreateAsync).WithName("CreateBudget").RequireAuthorization(LlmCostAuth.AdminPolicy);
-        budgets.MapGet("/", ListAsync).WithName("ListBudgets").RequireAuthorization(LlmCostAuth.ReaderPolicy);
-        budgets.MapGet("/{budgetId}", GetAsync).WithName("GetBudget").RequireAuthorization(LlmCostAuth.ReaderPolicy);
-        budgets.MapPut("/{budgetId}", UpdateAsync).WithName("UpdateBudget").RequireAuthorization(LlmCostAuth.AdminPolicy);
-        budgets.MapDelete("/{budgetId}", DeleteAsync).WithName("DeleteBudget").RequireAuthorization(LlmCostAuth.AdminPolicy);
-        budgets.MapGet("/{budgetId}/status", StatusAsync).WithName("GetBudgetStatus").RequireAuthorization(LlmCostAuth.ReaderPolicy);
-        budgets.MapPost("/{budgetId}/breaker/reset", ResetBreakerAsync).WithName("ResetBudgetBreaker").RequireAuthorization(LlmCostAuth.AdminPolicy);
-        budgets.MapPost("/authorize", AuthorizeAsync).WithName("AuthorizeBudget").RequireAuthorization(LlmCostAuth.IngestPolicy);
-        budgets.MapGet("/profiles", ListProfiles).WithName("ListBudgetProfiles").RequireAuthorization(LlmCostAuth.ReaderPolicy);
-        budgets.MapPost("/profiles", ApplyProfileAsync).WithName("ApplyBudgetProfile").RequireAuthorization(LlmCostAuth.AdminPolicy);
+        budgets.MapPost("/", CreateAsync).WithName("CreateBudget").RequireAuthorization(LlmCostAuth.AdminPolicy)
+            .Produces<BudgetResponse>(StatusCodes.Status201Created);
+        budgets.MapGet("/", ListAsync).WithName("ListBudgets").RequireAuthorization(LlmCostAuth.ReaderPolicy).Produces<BudgetListResponse>();
+        budgets.MapGet("/{budgetId}", GetAsync).WithName("GetBudget").RequireAuthorization(LlmCostAuth.ReaderPolicy).Produces<BudgetResponse>();
+        budgets.MapPut("/{budgetId}", UpdateAsync).WithName("UpdateBudget").RequireAuthorization(LlmCostAuth.AdminPolicy).Produces<BudgetResponse>();
+        budgets.MapDelete("/{budgetId}", DeleteAsync).WithName("DeleteBudget").RequireAuthorization(LlmCostAuth.AdminPolicy).Produces(StatusCodes.Status204NoContent);
+        budgets.MapGet("/{budgetId}/status", StatusAsync).WithName("GetBudgetStatus").RequireAuthorization(LlmCostAuth.ReaderPolicy).Produces<StatusResponse>();
+        budgets.MapPost("/{budgetId}/breaker/reset", ResetBreakerAsync).WithName("ResetBudgetBreaker").RequireAuthorization(LlmCostAuth.AdminPolicy).Produces<StatusResponse>();
+        budgets.MapPost("/authorize", AuthorizeAsync).WithName("AuthorizeBudget").RequireAuthorization(LlmCostAuth.IngestPolicy).Produces<AuthorizeResponse>();
+        budgets.MapGet("/profiles", ListProfiles).WithName("ListBudgetProfiles").RequireAuthorization(LlmCostAuth.ReaderPolicy).Produces<ProfileListResponse>();
+        budgets.MapPost("/profiles", ApplyProfileAsync).WithName("ApplyBudgetProfile").RequireAuthorization(LlmCostAuth.AdminPolicy).Produces<ProfileAppliedResponse>();
         budgets.MapPost("/freeze", (FreezeBody? body, ClaimsPrincipal caller, BudgetService service, CancellationToken ct) => FreezeAsync(body, caller, service, true, ct))
-            .WithName("FreezeBudgetScope").RequireAuthorization(LlmCostAuth.AdminPolicy);
+            .WithName("FreezeBudgetScope").RequireAuthorization(LlmCostAuth.AdminPolicy).Produces<FreezeResponse>();
         budgets.MapPost("/unfreeze", (FreezeBody? body, ClaimsPrincipal caller, BudgetService service, CancellationToken ct) => FreezeAsync(body, caller, service, false, ct))
-            .WithName("UnfreezeBudgetScope").RequireAuthorization(LlmCostAuth.AdminPolicy);
-        budgets.MapGet("/freezes", ListFreezesAsync).WithName("ListBudgetFreezes").RequireAuthorization(LlmCostAuth.ReaderPolicy);
-        budgets.MapGet("/alerts", PendingAlertsAsync).WithName("ListPendingBudgetAlerts").RequireAuthorization(LlmCostAuth.ReaderPolicy);
-        budgets.MapPost("/reservations/expire", ExpireAsync).WithName("ExpireBudgetReservations").RequireAuthorization(LlmCostAuth.AdminPolicy);
-        budgets.MapPost("/reservations/{reservationId}/release", ReleaseAsync).WithName("ReleaseBudgetReservation").RequireAuthorization(LlmCostAuth.IngestPolicy);
+            .WithName("UnfreezeBudgetScope").RequireAuthorization(LlmCostAuth.AdminPolicy).Produces<FreezeResponse>();
+        budgets.MapGet("/freezes", ListFreezesAsync).WithName("ListBudgetFreezes").RequireAuthorization(LlmCostAuth.ReaderPolicy).Produces<FreezeListResponse>();
+        budgets.MapGet("/alerts", PendingAlertsAsync).WithName("ListPendingBudgetAlerts").RequireAuthorization(LlmCostAuth.ReaderPolicy).Produces<PendingAlertsResponse>();
+        budgets.MapPost("/reservations/expire", ExpireAsync).WithName("ExpireBudgetReservations").RequireAuthorization(LlmCostAuth.AdminPolicy).Produces<ExpiredReservationsResponse>();
+        budgets.MapPost("/reservations/{reservationId}/release", ReleaseAsync).WithName("ReleaseBudgetReservation").RequireAuthorization(LlmCostAuth.IngestPolicy).Produces<ReleaseResponse>();
 
         return endpoints;
     }
@@ -61,7 +62,7 @@ public static class BudgetEndpoints
         }
 
         var list = await service.ListAsync(tenant, cancellationToken).ConfigureAwait(false);
-        return TypedResults.Ok(new { tenant_id = tenant, budgets = list.Where(b => Access(caller, b, null) is null).Select(BudgetResponse.From).ToList() });
+        return TypedResults.Ok(new BudgetListResponse(tenant, list.Where(b => Access(caller, b, null) is null).Select(BudgetResponse.From).ToList()));
     }
 
     private static async Task<IResult> GetAsync(string budgetId, ClaimsPrincipal caller, BudgetService service, CancellationToken cancellationToken)
@@ -164,14 +165,8 @@ public static class BudgetEndpoints
         return result.IsValid ? TypedResults.Ok(AuthorizeResponse.From(result.Value!)) : Invalid(result.Errors);
     }
 
-    private static IResult ListProfiles() => TypedResults.Ok(new
-    {
-        profiles = BudgetProfiles.All.Select(p => new
-        {
-            name = p.Key,
-            budgets = p.Value.Select(d => new { scope = d.Scope, scope_id = d.ScopeId, name = d.Name, amount_usd = d.AmountUsd, period = d.Period, mode = d.Mode }).ToList(),
-        }).ToList(),
-    });
+    private static IResult ListProfiles() => TypedResults.Ok(new ProfileListResponse(BudgetProfiles.All.Select(p => new ProfileView(
+        p.Key, p.Value.Select(d => new ProfileBudgetView(d.Scope, d.ScopeId, d.Name, d.AmountUsd, d.Period, d.Mode)).ToList())).ToList()));
 
     private static async Task<IResult> ApplyProfileAsync(ProfileBody? body, ClaimsPrincipal caller, BudgetService service, CancellationToken cancellationToken)
     {
@@ -182,7 +177,7 @@ public static class BudgetEndpoints
 
         var result = await service.ApplyProfileAsync(body.TenantId, body.Profile, Actor(caller), cancellationToken).ConfigureAwait(false);
         return result.IsValid
-            ? TypedResults.Ok(new { tenant_id = body.TenantId, profile = body.Profile, budgets = result.Value!.Select(BudgetResponse.From).ToList() })
+            ? TypedResults.Ok(new ProfileAppliedResponse(body.TenantId, body.Profile, result.Value!.Select(BudgetResponse.From).ToList()))
             : Invalid(result.Errors);
     }
 
@@ -211,11 +206,9 @@ public static class BudgetEndpoints
         }
 
         var freezes = await service.ListFreezesAsync(tenant, cancellationToken).ConfigureAwait(false);
-        return TypedResults.Ok(new
-        {
-            tenant_id = tenant,
-            freezes = freezes.Where(f => caller.MaySee(BudgetNames.Of(f.Scope), f.ScopeId)).Select(f => new FreezeResponse(f.TenantId, BudgetNames.Of(f.Scope), f.ScopeId, true, f.FrozenAt, f.FrozenBy, f.Reason)).ToList(),
-        });
+        return TypedResults.Ok(new FreezeListResponse(
+            tenant,
+            freezes.Where(f => caller.MaySee(BudgetNames.Of(f.Scope), f.ScopeId)).Select(f => new FreezeResponse(f.TenantId, BudgetNames.Of(f.Scope), f.ScopeId, true, f.FrozenAt, f.FrozenBy, f.Reason)).ToList()));
     }
 
     private static async Task<IResult> PendingAlertsAsync([FromQuery(Name = "tenant_id")] string? tenantId, int? limit, ClaimsPrincipal caller, IPendingAlertSource alerts, CancellationToken cancellationToken)
@@ -231,7 +224,7 @@ public static class BudgetEndpoints
         }
 
         var pending = await alerts.ListPendingAsync(tenant, limit ?? 200, cancellationToken).ConfigureAwait(false);
-        return TypedResults.Ok(new { tenant_id = tenant, alerts = pending.Where(a => caller.MaySee(a.Scope, a.ScopeId)).Select(ToResponse).ToList() });
+        return TypedResults.Ok(new PendingAlertsResponse(tenant, pending.Where(a => caller.MaySee(a.Scope, a.ScopeId)).Select(ToResponse).ToList()));
     }
 
     /// <summary>
@@ -261,7 +254,7 @@ public static class BudgetEndpoints
 
     /// <summary>Runs the expiry timer's work now (operations, tests): closes every reservation past its expiry.</summary>
     private static async Task<IResult> ExpireAsync(BudgetService service, CancellationToken cancellationToken) =>
-        TypedResults.Ok(new { expired = await service.ExpireReservationsAsync(cancellationToken).ConfigureAwait(false) });
+        TypedResults.Ok(new ExpiredReservationsResponse(await service.ExpireReservationsAsync(cancellationToken).ConfigureAwait(false)));
 
     public static AlertResponse ToResponse(Alert a)
     {

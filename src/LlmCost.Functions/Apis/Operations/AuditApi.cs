@@ -12,9 +12,12 @@ public static class AuditApi
         string AuditId, string TenantId, DateTimeOffset At, string Actor, string Action, string TargetType, string TargetId,
         string? UserId, IReadOnlyDictionary<string, string> Details);
 
+    public sealed record AuditResponse(string TenantId, IReadOnlyList<AuditLine> Entries);
+
     public static IEndpointRouteBuilder MapAuditApi(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGet("/api/audit", ListAsync).WithName("GetAuditLog").WithTags("Audit").RequireAuthorization(LlmCostAuth.AdminPolicy)
+            .Produces<AuditResponse>()
             .WithSummary("Audit lines of a tenant (tenant_id), or without tenant_id the service-wide ones (admin keys); newest first.");
         return endpoints;
     }
@@ -36,6 +39,6 @@ public static class AuditApi
         var lines = entries.Where(e => user_id is null || e.IsAbout(user_id)).Take(limit ?? 200)
             .Select(e => new AuditLine(e.AuditId, e.TenantId, e.At, e.Actor, e.Action, e.TargetType, e.TargetId, e.UserId, e.Details))
             .ToList();
-        return TypedResults.Ok(new { tenant_id = tenant, entries = lines });
+        return TypedResults.Ok(new AuditResponse(tenant, lines));
     }
 }

@@ -22,23 +22,25 @@ internal static partial class UsageEndpoints
         RouteGroupBuilder api = endpoints.MapGroup("/api").WithTags("Usage");
 
         api.MapPost("/usage", RecordAsync).RequireAuthorization(LlmCostAuth.IngestPolicy).WithName("RecordUsage")
-            .Accepts<JsonElement>("application/json")
-            .WithSummary("Record one event or {\"events\":[...]}; exactly once per event_id.");
+            .Accepts<UsageWire.UsageEventBody>("application/json")
+            .Produces<UsageWire.RecordResult>().WithMetadata(new DocumentedQuery("import"))
+            .WithSummary("Record one event or {\"events\":[...]}; exactly once per event_id.")
+            .WithDescription("A single event answers a RecordResult; a batch {\"events\":[...]} answers {\"results\":[RecordResult...],\"recorded\":n,\"duplicates\":n}.");
         api.MapPost("/price", PriceAsync).RequireAuthorization().WithName("PriceUsage")
-            .Accepts<JsonElement>("application/json")
+            .Accepts<UsageWire.UsageEventBody>("application/json")
             .Produces<UsageWire.QuoteResponse>()
             .WithSummary("Price one call without recording it.");
         api.MapGet("/users/{userId}/usage", (string userId, HttpContext http, CancellationToken ct) =>
             UsageAsync(UsageScopeKind.User, userId, http, ct)).RequireAuthorization(LlmCostAuth.ReaderPolicy).WithName("GetUserUsage")
-            .Produces<UsageWire.UsageResponse>();
+            .Produces<UsageWire.UsageResponse>().WithMetadata(new DocumentedQuery("tenant_id", "from", "to", "granularity", "group_by"));
         api.MapGet("/teams/{teamId}/usage", (string teamId, HttpContext http, CancellationToken ct) =>
             UsageAsync(UsageScopeKind.Team, teamId, http, ct)).RequireAuthorization(LlmCostAuth.ReaderPolicy).WithName("GetTeamUsage")
-            .Produces<UsageWire.UsageResponse>();
+            .Produces<UsageWire.UsageResponse>().WithMetadata(new DocumentedQuery("tenant_id", "from", "to", "granularity", "group_by"));
         api.MapGet("/tenants/{tenantId}/usage", (string tenantId, HttpContext http, CancellationToken ct) =>
             UsageAsync(UsageScopeKind.Tenant, tenantId, http, ct)).RequireAuthorization(LlmCostAuth.ReaderPolicy).WithName("GetTenantUsage")
-            .Produces<UsageWire.UsageResponse>();
+            .Produces<UsageWire.UsageResponse>().WithMetadata(new DocumentedQuery("tenant_id", "from", "to", "granularity", "group_by"));
         api.MapGet("/users/{userId}/events", EventsAsync).RequireAuthorization(LlmCostAuth.ReaderPolicy).WithName("ListUserEvents")
-            .Produces<UsageWire.EventsResponse>();
+            .Produces<UsageWire.EventsResponse>().WithMetadata(new DocumentedQuery("tenant_id", "from", "to", "page_size", "continuation_token"));
         return endpoints;
     }
 

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Serialization;
 using LlmCost.Core.Pricing;
 using LlmCost.Core.Recording;
@@ -8,6 +9,20 @@ namespace LlmCost.Functions.Apis.Usage;
 /// <summary>Wire shapes (snake_case via the host's JSON options; money as decimal strings).</summary>
 internal static class UsageWire
 {
+    /// <summary>
+    /// One usage event as <c>POST /api/usage</c> and <c>POST /api/price</c> take it. The endpoints read the raw JSON
+    /// (to name every bad field and refuse unknown canonical keys), so this record documents the shape, it does not
+    /// bind it. A batch is <c>{"events":[ ... ]}</c> with 1 to MaxEventsPerRequest of these.
+    /// </summary>
+    /// <param name="Usage">Canonical units by key (input_tokens, cache_read_tokens, output_tokens, reasoning_tokens,
+    /// ... any of the genai-prices lattice); parents include their children. Give this or <paramref name="RawUsage"/>.</param>
+    /// <param name="RawUsage">The provider's own usage object or whole response body (OpenAI, Anthropic, Gemini, Bedrock, ...).</param>
+    /// <param name="ReportedCostUsd">The provider's or a gateway's own cost, a decimal string.</param>
+    public sealed record UsageEventBody(
+        string? EventId, string? TenantId, string UserId, string? TeamId, string? App, string? Provider, string Model,
+        DateTimeOffset? Timestamp, IReadOnlyDictionary<string, long>? Usage, JsonElement? RawUsage, long? LatencyMs, string? Status,
+        IReadOnlyDictionary<string, string>? Tags, string? ReservationId, string? ReportedCostUsd);
+
     public sealed record RecordResult(
         string EventId, bool EventIdGenerated, bool Duplicate, bool Priced, string CostUsd, string? UnpricedReason);
 

@@ -62,7 +62,7 @@ public static class ApiKeyEndpoints
             await MoveAuditLinesAsync(http, record.TenantId);
             return TypedResults.Created($"/api/keys/{record.KeyId}",
                 new CreatedKeyResponse(record.KeyId, plain, record.Role, record.TenantId, record.UserId, record.Name, record.CreatedAt));
-        }).WithName("CreateApiKey");
+        }).WithName("CreateApiKey").Produces<CreatedKeyResponse>(StatusCodes.Status201Created);
 
         group.MapGet("/", async (string? tenantId, IApiKeyStore store, CancellationToken cancellationToken) =>
         {
@@ -84,7 +84,7 @@ public static class ApiKeyEndpoints
 
             await MoveAuditLinesAsync(http, key.TenantId);
             return Results.NoContent();
-        }).WithName("DeleteApiKey");
+        }).WithName("DeleteApiKey").Produces(StatusCodes.Status204NoContent);
 
         return endpoints;
     }
