@@ -15,6 +15,7 @@ app.UseLlmCostHost();
 app.MapUsageModule();
 app.MapBudgetsModule();
 app.MapOperationsModule();
+app.MapDashboardModule();
 app.Run();
 
 /// <summary>Entry point, public so that tests can start the real host.</summary>

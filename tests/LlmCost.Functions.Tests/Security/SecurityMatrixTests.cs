@@ -82,6 +82,14 @@ public sealed class SecurityMatrixTests(SecurityFixture fixture, ITestOutputHelp
         _ => throw new ArgumentOutOfRangeException(nameof(scope)),
     };
 
+    /// <summary>The filter that narrows a tenant-wide query to a scope (none for the tenant itself).</summary>
+    private static string Narrow(Scope scope) => scope switch
+    {
+        Scope.OwnUser or Scope.OtherUser => $"&user_id={UserOf(scope)}",
+        Scope.Team => $"&team_id={Team}",
+        _ => string.Empty,
+    };
+
     /// <summary>The key of the fixture's per-scope records (budgets, rules, alerts).</summary>
     private static string Record(Scope scope) => scope switch
     {
@@ -181,6 +189,15 @@ public sealed class SecurityMatrixTests(SecurityFixture fixture, ITestOutputHelp
             (f, s, _) => Get($"api/reports/download?tenant_id={T(s)}&path={Uri.EscapeDataString(s == Scope.OtherTenant ? f.ReportPathB : f.ReportPathA)}")),
         new("GET", "/api/rollups", Access.Reader, 200, [Scope.Tenant, Scope.OtherTenant],
             (_, s, _) => Get($"api/rollups?tenant_id={T(s)}&granularity=day&from=2026-03-01&to=2026-03-31")),
+
+        // Dashboard: the static site, and the read endpoints it added to the API
+        new("GET", "/dashboard/{**path}", Access.Anonymous, 200, [Scope.None], (_, _, _) => Get("dashboard/")),
+        new("HEAD", "/dashboard/{**path}", Access.Anonymous, 200, [Scope.None], (_, _, _) => Send(HttpMethod.Head, "dashboard/app.js")),
+        new("GET", "/api/whoami", Access.AnyKey, 200, [Scope.None], (_, _, _) => Get("api/whoami")),
+        new("GET", "/api/usage/breakdown", Access.Reader, 200, [Scope.OwnUser, Scope.OtherUser, Scope.Team, Scope.Tenant, Scope.OtherTenant],
+            (_, s, _) => Get($"api/usage/breakdown?tenant_id={T(s)}{Narrow(s)}&from=2026-03-16&to=2026-03-17&by=user")),
+        new("GET", "/api/exports/focus", Access.Reader, 200, [Scope.OwnUser, Scope.OtherUser, Scope.Team, Scope.Tenant, Scope.OtherTenant],
+            (_, s, _) => Get($"api/exports/focus?tenant_id={T(s)}{Narrow(s)}&from=2026-03-16&to=2026-03-17")),
 
         // GDPR
         new("GET", "/api/users/{userId}/export", Access.Admin, 200, [Scope.OwnUser], (_, _, _) => Get($"api/users/{Alice}/export?tenant_id={TenantA}")),
