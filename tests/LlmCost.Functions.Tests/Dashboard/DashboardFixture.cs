@@ -56,6 +56,20 @@ public sealed class DashboardFixture : IAsyncLifetime
     {
         (string User, string? Team)[] users = [("alice", "red"), ("bob", "red"), ("carol", "blue"), ("dave", null)];
         (string Provider, string Model)[] models = [("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), ("anthropic", "claude-sonnet-4-20250514"), ("acme-labs", "mystery-model")];
+        // Budgets first, so they count the events recorded after them.
+        (int status, JsonElement body) = await Host.Client.PostAsync("api/budgets", new
+        {
+            tenant_id = Tenant, scope = "tenant", scope_id = Tenant, name = "tenant monthly", amount_usd = "2.50", period = "monthly", mode = "soft",
+            thresholds = new[] { 50, 80, 100 },
+        });
+        Assert.True(status == 201, $"budget: {status} {body}");
+        TenantBudgetId = body.GetProperty("budget_id").GetString()!;
+        (status, body) = await Host.Client.PostAsync("api/budgets", new
+        {
+            tenant_id = Tenant, scope = "user", scope_id = "bob", name = "bob daily", amount_usd = "0.05", period = "daily", mode = "soft",
+        });
+        Assert.True(status == 201, $"budget: {status} {body}");
+
         var events = new List<object>();
         int n = 0;
         foreach (DateOnly day in Days)
@@ -83,24 +97,11 @@ public sealed class DashboardFixture : IAsyncLifetime
             }
         }
 
-        (int status, JsonElement body) = await Host.Client.PostAsync("api/usage", new { events });
+        (status, body) = await Host.Client.PostAsync("api/usage", new { events });
         Assert.True(status == 200, $"recording answered {status}: {body}");
         Assert.Equal(events.Count, body.GetProperty("recorded").GetInt32());
 
         AliceReaderKey = await Host.CreateKeyAsync("reader", Tenant, "alice");
-
-        (status, body) = await Host.Client.PostAsync("api/budgets", new
-        {
-            tenant_id = Tenant, scope = "tenant", scope_id = Tenant, name = "tenant monthly", amount_usd = "2.50", period = "monthly", mode = "soft",
-            thresholds = new[] { 50, 80, 100 },
-        });
-        Assert.True(status == 201, $"budget: {status} {body}");
-        TenantBudgetId = body.GetProperty("budget_id").GetString()!;
-        (status, body) = await Host.Client.PostAsync("api/budgets", new
-        {
-            tenant_id = Tenant, scope = "user", scope_id = "bob", name = "bob daily", amount_usd = "0.05", period = "daily", mode = "soft",
-        });
-        Assert.True(status == 201, $"budget: {status} {body}");
 
         (status, body) = await Host.Client.PostAsync("api/reports", new { tenant_id = Tenant, period = "day", date = Day(Days[1]) });
         Assert.True(status == 201, $"report: {status} {body}");

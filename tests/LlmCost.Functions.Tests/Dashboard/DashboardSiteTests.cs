@@ -57,6 +57,6 @@ public sealed class DashboardSiteTests
         var definition = FunctionManifest.ReadFunctionJson("Dashboard", functionJson);
         Assert.Equal("dashboard/{*path}", definition.Route);
         Assert.Equal(["get", "head"], definition.Methods);
-        Assert.Equal(string.Empty, FunctionsHostSettings.RoutePrefix);
+        Assert.Empty(FunctionsHostSettings.RoutePrefix);
     }
 }

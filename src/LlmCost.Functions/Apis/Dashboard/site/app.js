@@ -174,7 +174,7 @@ async function renderOverview(f) {
       tile("cache", "Cache-hit share", pct(total.cache_read_tokens, cacheBase), "cache-read of input tokens"),
       tile("avg", "Avg cost / request", avg === null ? "–" : usd(avg), "priced and unpriced requests"),
       tile("unpriced", "Unpriced calls", el("span", { class: total.unpriced_events > 0 ? "warn" : "" }, n(total.unpriced_events)),
-        total.unpriced_events > 0 ? "cost unknown: not counted as $0" : "every call priced"),
+        total.unpriced_events > 0 ? "cost unknown: not counted as zero" : "every call priced"),
     );
     $("overview-note").textContent = range.archived_before
       ? `Days before ${range.archived_before.slice(0, 10)} are past raw retention and not in the breakdown.` : "";
@@ -348,7 +348,9 @@ async function renderBudgets(f) {
   try {
     const [list, freezes] = await Promise.all([get("/api/budgets", { tenant_id: f.tenant }), get("/api/budgets/freezes", { tenant_id: f.tenant })]);
     const statuses = await Promise.all(list.budgets.map((b) => get(`/api/budgets/${encodeURIComponent(b.budget_id)}/status`).catch(() => null)));
-    const frozen = new Set(freezes.freezes.map((z) => `${z.scope}|${z.scope_id}`));
+    // A tenant freeze is stored as scope_id "*": it covers the tenant whatever id its budgets were given.
+    const freezeKey = (scope, id) => (scope === "tenant" ? "tenant|*" : `${scope}|${id}`);
+    const frozen = new Set(freezes.freezes.map((z) => freezeKey(z.scope, z.scope_id)));
     const admin = me.role === "admin";
     const now = Date.now();
     table.replaceChildren(
@@ -358,7 +360,7 @@ async function renderBudgets(f) {
         const s = statuses[i];
         const use = s && b.amount_usd ? money.ratio(s.spent_usd, b.amount_usd) : 0;
         const width = `w${Math.min(100, Math.round(use * 10) * 10)}`;
-        const isFrozen = frozen.has(`${b.scope}|${b.scope_id}`);
+        const isFrozen = frozen.has(freezeKey(b.scope, b.scope_id));
         return el("tr", { "data-budget": b.budget_id },
           el("td", null, b.name || b.budget_id), el("td", null, `${b.scope} ${b.scope_id}`), el("td", null, `${b.period} (${b.timezone})`),
           el("td", { class: "num" }, s ? usd(s.spent_usd) : "–"), el("td", { class: "num" }, b.amount_usd ? usd(b.amount_usd) : `${n(b.token_limit)} tokens`),
