@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/tools.sh
-if ! python3 -c 'import selenium' 2>/dev/null || ! [[ -x /usr/bin/chromium && -x /usr/bin/chromedriver ]]; then
+if ! /usr/bin/python3 -c 'import selenium' 2>/dev/null || ! [[ -x /usr/bin/chromium && -x /usr/bin/chromedriver ]]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium chromium-driver python3-selenium >&2
 fi
 ensure_node_tools >/dev/null
@@ -22,5 +22,5 @@ service=$!
 trap 'kill "$service" 2>/dev/null || true; wait "$service" 2>/dev/null || true; stop_azurite' EXIT
 for _ in $(seq 1 600); do curl -fs "http://127.0.0.1:$port/api/health" >/dev/null && break; sleep 0.1; done
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-python3 bench/dashboard_load.py "http://127.0.0.1:$port"
+/usr/bin/python3 bench/dashboard_load.py "http://127.0.0.1:$port"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2

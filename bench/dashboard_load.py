@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Seeds a tenant (USERS users x DAYS days of events) through POST /api/usage, waits for the projector, then opens
 the dashboard's overview in headless Chromium (Debian's, through Selenium and chromedriver) RUNS times and prints
 one JSON line: the time from navigation to every panel rendered (the page sets body[data-loaded]), for that tenant

@@ -300,7 +300,7 @@ function exportView(f) {
 async function openEvents(user, f) {
   eventsState = { user, token: null, f };
   $("events").hidden = false;
-  $("events-caption").textContent = `${user}, ${f.from} – ${f.to} (UTC)`;
+  $("events-caption").textContent = `${user}, ${f.from} – ${f.to} (UTC): every call of the user in the range`;
   $("events-table").replaceChildren();
   try {
     const totals = await get(`/api/users/${encodeURIComponent(user)}/usage`, { tenant_id: f.tenant, from: f.from, to: addDays(f.to, 1) });
