@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Times the dashboard's overview for a tenant with 1,000 users and 30 days of events (60,000 events by default)
 # against a fresh in-memory Azurite and one service instance (Release build), in headless Chromium, as recorded in
-# BENCHMARKS.md. USERS, DAYS, EVENTS_PER_USER_DAY, RUNS override the defaults. Needs chromium, chromium-driver and
+# BENCHMARKS.md. USERS, DAYS, EVENTS_PER_USER_DAY, ACTIVE_SHARE (share of user-days with events), RUNS override
+# the defaults. Needs chromium, chromium-driver and
 # python3-selenium (Debian packages; installed here when missing and run as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
