@@ -111,6 +111,8 @@ public sealed class SecurityMatrixTests(SecurityFixture fixture, ITestOutputHelp
         new("GET", "/", Access.Anonymous, 200, [Scope.None], (_, _, _) => Get("/")),
         new("GET", "/openapi/{documentName}.json", Access.Anonymous, 200, [Scope.None], (_, _, _) => Get("openapi/v1.json")),
         new("GET", "/api/health", Access.Anonymous, 200, [Scope.None], (_, _, _) => Get("api/health")),
+        // The Prometheus scrape (standalone mode): any method, admin only.
+        new("ANY", "/metrics", Access.Admin, 200, [Scope.None], (_, _, _) => Get("metrics")),
 
         // Usage
         new("POST", "/api/usage", Access.Ingest, 200, [Scope.OwnUser, Scope.OtherTenant], (_, s, _) => Send(HttpMethod.Post, "api/usage", Event(s))),
