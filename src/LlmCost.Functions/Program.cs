@@ -17,6 +17,7 @@ app.MapUsageModule();
 app.MapBudgetsModule();
 app.MapOperationsModule();
 app.MapAdviceModule();
+app.MapDashboardModule();
 app.Run();
 
 /// <summary>Entry point, public so that tests can start the real host.</summary>

@@ -63,7 +63,11 @@ public sealed class CustomHandlerOptions
 /// </summary>
 public static class FunctionsHostSettings
 {
-    public const string RoutePrefix = "api";
+    /// <summary>
+    /// Empty: every function route carries the app's own path ("api/usage", "dashboard/{*path}"), so the dashboard
+    /// is served at /dashboard/ in Azure as it is standalone, not below a host-imposed /api.
+    /// </summary>
+    public const string RoutePrefix = "";
     public const string ExtensionBundleVersion = "[4.*, 5.0.0)";
     public const string AppFolder = "app";
     public const string ExecutableName = "LlmCost.Functions";

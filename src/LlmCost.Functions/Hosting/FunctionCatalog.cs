@@ -65,7 +65,7 @@ public sealed partial class FunctionCatalog
         var definitions = new List<FunctionDefinition>();
         foreach (var endpoint in endpoints.OfType<RouteEndpoint>())
         {
-            var route = FunctionsRoute.FromPattern(endpoint.RoutePattern);
+            var route = FunctionsRoute.FromPattern(endpoint.RoutePattern, endpoint.Metadata.GetMetadata<HostRoutedEndpoint>() is not null);
             if (route is null)
             {
                 continue;

@@ -4,8 +4,9 @@ using Microsoft.AspNetCore.Routing.Patterns;
 namespace LlmCost.Functions.Hosting;
 
 /// <summary>
-/// Turns an ASP.NET Core route pattern ("/api/users/{userId:int}/usage/{day?}") into the function.json route below
-/// the host's "api" prefix ("users/{userId:int}/usage/{day?}"). The host matches with ASP.NET-style templates and
+/// Turns an ASP.NET Core route pattern ("/api/users/{userId:int}/usage/{day?}") into the function.json route
+/// ("api/users/{userId:int}/usage/{day?}"; host.json's routePrefix is empty). Every /api endpoint is a function;
+/// an endpoint elsewhere only when it asks to be (<see cref="HostRoutedEndpoint"/>: the dashboard). The host matches with ASP.NET-style templates and
 /// forwards the request to the app, which routes it again with the full pattern; so the function route keeps what
 /// the host understands (the built-in constraints, optional and catch-all parameters) and drops the rest (custom
 /// constraints, defaults become optional), matching a superset the app then narrows.
@@ -18,17 +19,19 @@ public static class FunctionsRoute
         "min", "max", "range", "minlength", "maxlength", "length", "regex",
     };
 
-    /// <summary>The route below /api, or null when the pattern is not under /api.</summary>
-    public static string? FromPattern(RoutePattern pattern)
+    /// <summary>The app's own API prefix: every endpoint below it is an HTTP function.</summary>
+    public const string ApiSegment = "api";
+
+    /// <summary>The function route, or null when the pattern is neither under /api nor <paramref name="hostRouted"/>.</summary>
+    public static string? FromPattern(RoutePattern pattern, bool hostRouted = false)
     {
         ArgumentNullException.ThrowIfNull(pattern);
-        if (pattern.PathSegments.Count == 0 || !IsLiteral(pattern.PathSegments[0], FunctionsHostSettings.RoutePrefix))
+        if (pattern.PathSegments.Count == 0 || (!hostRouted && !IsLiteral(pattern.PathSegments[0], ApiSegment)))
         {
             return null;
         }
 
-        var segments = pattern.PathSegments.Skip(1).Select(TranslateSegment).ToList();
-        return string.Join('/', segments);
+        return string.Join('/', pattern.PathSegments.Select(TranslateSegment));
     }
 
     private static bool IsLiteral(RoutePatternPathSegment segment, string text) =>
@@ -92,4 +95,13 @@ public static class FunctionsRoute
 
         return builder.Append('}').ToString();
     }
+}
+
+/// <summary>
+/// Endpoint metadata: serve this endpoint through the Functions host although it is outside /api (it then needs a
+/// name like any function). Only for what a browser loads directly; the API stays under /api.
+/// </summary>
+public sealed class HostRoutedEndpoint
+{
+    public static HostRoutedEndpoint Instance { get; } = new();
 }

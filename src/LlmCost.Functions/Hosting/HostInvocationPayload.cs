@@ -61,7 +61,7 @@ public static class HostInvocationPayload
                 invocation = new FunctionInvocation(definition.Name, invocationId, IsPastDue: isPastDue);
                 return true;
             default:
-                error = $"{definition.Name} is an HTTP function: the host forwards its requests to /{FunctionsHostSettings.RoutePrefix}/{definition.Route}.";
+                error = $"{definition.Name} is an HTTP function: the host forwards its requests to /{definition.Route}.";
                 return false;
         }
     }

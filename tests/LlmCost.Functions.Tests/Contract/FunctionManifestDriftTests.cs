@@ -59,7 +59,7 @@ public class FunctionManifestDriftTests
         Assert.Equal(5, (int)host["extensions"]!["queues"]!["maxDequeueCount"]!);
         Assert.Equal("00:00:30", (string?)host["extensions"]!["queues"]!["visibilityTimeout"]);
         Assert.Equal("base64", (string?)host["extensions"]!["queues"]!["messageEncoding"]);
-        Assert.Equal("api", (string?)host["extensions"]!["http"]!["routePrefix"]);
+        Assert.Equal(string.Empty, (string?)host["extensions"]!["http"]!["routePrefix"]);
     }
 
     [Fact]
@@ -67,13 +67,13 @@ public class FunctionManifestDriftTests
     {
         var json = JsonNode.Parse(FunctionManifest.FunctionJson(new FunctionDefinition
         {
-            Name = "GetUserUsage", Trigger = TriggerKind.Http, Route = "users/{userId}/usage", Methods = ["get"],
+            Name = "GetUserUsage", Trigger = TriggerKind.Http, Route = "api/users/{userId}/usage", Methods = ["get"],
         }))!;
         var bindings = json["bindings"]!.AsArray();
         Assert.Equal(2, bindings.Count);
         Assert.Equal(("httpTrigger", "in"), ((string)bindings[0]!["type"]!, (string)bindings[0]!["direction"]!));
         Assert.Equal(("http", "out"), ((string)bindings[1]!["type"]!, (string)bindings[1]!["direction"]!));
-        Assert.Equal("users/{userId}/usage", (string?)bindings[0]!["route"]);
+        Assert.Equal("api/users/{userId}/usage", (string?)bindings[0]!["route"]);
         Assert.Equal("anonymous", (string?)bindings[0]!["authLevel"]);
         Assert.Equal(["get"], bindings[0]!["methods"]!.AsArray().Select(m => (string)m!));
     }

@@ -8,19 +8,19 @@ namespace LlmCost.Functions.Tests.Contract;
 public class FunctionsRouteTests
 {
     [Theory]
-    [InlineData("/api/usage", "usage")]
-    [InlineData("/api/users/{userId}/usage", "users/{userId}/usage")]
-    [InlineData("api/users/{userId}/events", "users/{userId}/events")]
-    [InlineData("/api/items/{id:int}", "items/{id:int}")]
-    [InlineData("/api/items/{id:guid}/{part?}", "items/{id:guid}/{part?}")]
-    [InlineData("/api/range/{n:range(1,10)}", "range/{n:range(1,10)}")]
-    [InlineData("/api/reports/{year:int:min(2000)}", "reports/{year:int:min(2000)}")]
-    [InlineData("/api/files/{**path}", "files/{*path}")]
-    [InlineData("/api/files/{*path}", "files/{*path}")]
-    [InlineData("/api/page/{size=10}", "page/{size?}")]
-    [InlineData("/api/files/{name}.{ext}", "files/{name}.{ext}")]
-    [InlineData("/api/keys/{keyId:required}", "keys/{keyId}")]
-    [InlineData("/API/Usage", "Usage")]
+    [InlineData("/api/usage", "api/usage")]
+    [InlineData("/api/users/{userId}/usage", "api/users/{userId}/usage")]
+    [InlineData("api/users/{userId}/events", "api/users/{userId}/events")]
+    [InlineData("/api/items/{id:int}", "api/items/{id:int}")]
+    [InlineData("/api/items/{id:guid}/{part?}", "api/items/{id:guid}/{part?}")]
+    [InlineData("/api/range/{n:range(1,10)}", "api/range/{n:range(1,10)}")]
+    [InlineData("/api/reports/{year:int:min(2000)}", "api/reports/{year:int:min(2000)}")]
+    [InlineData("/api/files/{**path}", "api/files/{*path}")]
+    [InlineData("/api/files/{*path}", "api/files/{*path}")]
+    [InlineData("/api/page/{size=10}", "api/page/{size?}")]
+    [InlineData("/api/files/{name}.{ext}", "api/files/{name}.{ext}")]
+    [InlineData("/api/keys/{keyId:required}", "api/keys/{keyId}")]
+    [InlineData("/API/Usage", "API/Usage")]
     public void Translates_aspnet_route_patterns_to_function_routes(string pattern, string expected)
     {
         Assert.Equal(expected, FunctionsRoute.FromPattern(RoutePatternFactory.Parse(pattern)));
@@ -37,6 +37,19 @@ public class FunctionsRouteTests
     }
 
     [Fact]
+    public void A_host_routed_endpoint_outside_api_is_a_function_with_its_full_path()
+    {
+        Assert.Equal("dashboard/{*path}", FunctionsRoute.FromPattern(RoutePatternFactory.Parse("/dashboard/{**path}"), hostRouted: true));
+        var definitions = FunctionCatalog.HttpDefinitions(
+        [
+            new RouteEndpoint(_ => Task.CompletedTask, RoutePatternFactory.Parse("/dashboard/{**path}"), 0,
+                new EndpointMetadataCollection(new EndpointNameMetadata("Dashboard"), new HttpMethodMetadata(["GET"]), HostRoutedEndpoint.Instance), "Dashboard"),
+            Endpoint("/other/{**path}", "NotRouted", "GET"),
+        ]);
+        Assert.Equal("dashboard/{*path}", Assert.Single(definitions).Route);
+    }
+
+    [Fact]
     public void Http_definitions_take_name_route_and_lower_case_methods_from_the_endpoint()
     {
         var definitions = FunctionCatalog.HttpDefinitions(
@@ -49,7 +62,7 @@ public class FunctionsRouteTests
         Assert.Equal(2, definitions.Count);
         var user = Assert.Single(definitions, d => d.Name == "GetUserUsage");
         Assert.Equal(TriggerKind.Http, user.Trigger);
-        Assert.Equal("users/{userId}/usage", user.Route);
+        Assert.Equal("api/users/{userId}/usage", user.Route);
         Assert.Equal(["get"], user.Methods);
         Assert.Equal(["post", "put"], Assert.Single(definitions, d => d.Name == "PostUsage").Methods);
     }

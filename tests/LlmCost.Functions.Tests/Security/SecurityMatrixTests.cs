@@ -100,6 +100,14 @@ public sealed class SecurityMatrixTests(SecurityFixture fixture, ITestOutputHelp
         return (user, body.GetProperty("reservation_id").GetString()!);
     }
 
+    /// <summary>The filter that narrows a tenant-wide query to a scope (none for the tenant itself).</summary>
+    private static string Narrow(Scope scope) => scope switch
+    {
+        Scope.OwnUser or Scope.OtherUser => $"&user_id={UserOf(scope)}",
+        Scope.Team => $"&team_id={Team}",
+        _ => string.Empty,
+    };
+
     /// <summary>The key of the fixture's per-scope records (budgets, rules, alerts).</summary>
     private static string Record(Scope scope) => scope switch
     {
@@ -269,6 +277,15 @@ public sealed class SecurityMatrixTests(SecurityFixture fixture, ITestOutputHelp
             })),
         new("GET", "/api/metrics/business", Access.Reader, 200, [Scope.Team, Scope.Tenant, Scope.OtherTenant],
             (_, s, _) => Get($"api/metrics/business?tenant_id={T(s)}&from=2026-03-10&to=2026-03-17" + (s == Scope.Team ? $"&team_id={Team}" : string.Empty))),
+
+        // Dashboard: the static site, and the read endpoints it added to the API
+        new("GET", "/dashboard/{**path}", Access.Anonymous, 200, [Scope.None], (_, _, _) => Get("dashboard/")),
+        new("HEAD", "/dashboard/{**path}", Access.Anonymous, 200, [Scope.None], (_, _, _) => Send(HttpMethod.Head, "dashboard/app.js")),
+        new("GET", "/api/whoami", Access.AnyKey, 200, [Scope.None], (_, _, _) => Get("api/whoami")),
+        new("GET", "/api/usage/breakdown", Access.Reader, 200, [Scope.OwnUser, Scope.OtherUser, Scope.Team, Scope.Tenant, Scope.OtherTenant],
+            (_, s, _) => Get($"api/usage/breakdown?tenant_id={T(s)}{Narrow(s)}&from=2026-03-16&to=2026-03-17&by=user")),
+        new("GET", "/api/exports/focus", Access.Reader, 200, [Scope.OwnUser, Scope.OtherUser, Scope.Team, Scope.Tenant, Scope.OtherTenant],
+            (_, s, _) => Get($"api/exports/focus?tenant_id={T(s)}{Narrow(s)}&from=2026-03-16&to=2026-03-17")),
 
         // GDPR
         new("GET", "/api/users/{userId}/export", Access.Admin, 200, [Scope.OwnUser], (_, _, _) => Get($"api/users/{Alice}/export?tenant_id={TenantA}")),

@@ -342,7 +342,7 @@ internal static partial class UsageEndpoints
     }
 
     /// <summary>from/to: ISO dates (00:00 UTC) or date-times with an offset; half-open [from, to). Default: the last 30 days.</summary>
-    private static bool TryReadRange(
+    internal static bool TryReadRange(
         IQueryCollection query, DateTimeOffset now, int maxDays, out DateTimeOffset from, out DateTimeOffset to,
         [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out IResult? problem)
     {

@@ -1,0 +1,146 @@
+using System.Globalization;
+using System.Security.Claims;
+using LlmCost.Core.Recording;
+using LlmCost.Core.Retention;
+using LlmCost.Functions.Apis.Usage;
+using LlmCost.Functions.Hosting;
+using LlmCost.Functions.Hosting.Auth;
+using Microsoft.Extensions.Options;
+
+namespace LlmCost.Functions.Apis.Dashboard;
+
+/// <summary>
+/// Read endpoints the dashboard needs and the usage API lacked: who a key is, and usage broken down by provider,
+/// model, team or user (overall and per period, with shares) under filters, so every figure the page shows is a
+/// server-side sum of exact decimals.
+/// </summary>
+internal static class BreakdownEndpoints
+{
+    public sealed record WhoAmIResponse(string Role, string? TenantId, string? UserId, string? KeyId);
+
+    public sealed record GroupView(string? Key, string? CostShare, UsageWire.Totals Totals);
+
+    public sealed record PointView(DateTimeOffset PeriodStart, string? Key, string CostUsd, long Events, long InputTokens, long OutputTokens, long UnpricedEvents, long ErrorEvents);
+
+    public sealed record BreakdownResponse(
+        string TenantId, string Scope, string? ScopeId, DateTimeOffset From, DateTimeOffset To, string Granularity, string By,
+        UsageWire.Totals Total, IReadOnlyList<GroupView> Groups, IReadOnlyList<PointView> Series, DateTimeOffset? ArchivedBefore);
+
+    public static IEndpointRouteBuilder MapBreakdownEndpoints(this IEndpointRouteBuilder endpoints)
+    {
+        RouteGroupBuilder api = endpoints.MapGroup("/api").WithTags("Dashboard");
+        api.MapGet("/whoami", WhoAmI).RequireAuthorization().WithName("WhoAmI")
+            .Produces<WhoAmIResponse>()
+            .WithSummary("The calling key's role, tenant and bound user (never the key).");
+        api.MapGet("/usage/breakdown", BreakdownAsync).RequireAuthorization(LlmCostAuth.ReaderPolicy).WithName("GetUsageBreakdown")
+            .Produces<BreakdownResponse>()
+            .WithSummary("Usage by provider, model, team or user with shares and per-period series; filters tenant_id, user_id, team_id, provider, model.");
+        return endpoints;
+    }
+
+    private static WhoAmIResponse WhoAmI(ClaimsPrincipal caller) => new(
+        caller.Role() ?? "unknown", caller.FindFirstValue(LlmCostAuth.TenantClaim), caller.BoundUser(), caller.FindFirstValue(LlmCostAuth.KeyIdClaim));
+
+    private static async Task<IResult> BreakdownAsync(
+        HttpContext http, IUsageSummaryReader reader, IOptions<UsageApiOptions> options, TimeProvider time, CancellationToken cancellationToken)
+    {
+        ClaimsPrincipal caller = http.User;
+        IQueryCollection query = http.Request.Query;
+        if (!TryReadScope(caller, query, out UsageScope scope, out UsageFilter? filter, out IResult? problem))
+        {
+            return problem;
+        }
+
+        if (!UsageEndpoints.TryReadRange(query, time.GetUtcNow(), options.Value.MaxQueryDays, out DateTimeOffset from, out DateTimeOffset to, out IResult? rangeProblem))
+        {
+            return rangeProblem;
+        }
+
+        if (!UsageQuery.TryParseGranularity(query["granularity"].ToString(), out UsageGranularity granularity))
+        {
+            return CallerAccess.FieldProblem("granularity", "must be hour, day or month");
+        }
+
+        if (!UsageBreakdown.TryParseDimension(query["by"].ToString(), out UsageDimension by))
+        {
+            return CallerAccess.FieldProblem("by", "must be provider, model, team or user");
+        }
+
+        if (granularity == UsageGranularity.Hour && (to - from).TotalDays > 31)
+        {
+            return CallerAccess.FieldProblem("granularity", "hour: at most 31 days per request");
+        }
+
+        // Days past raw retention keep no per-bucket split: the breakdown covers the days after them and says so.
+        ArchivedUsageSlice? archived = http.RequestServices.GetService<ArchivedUsage>() is { } history
+            ? await history.ReadAsync(scope, from, to, granularity, cancellationToken)
+            : null;
+        DateTimeOffset liveFrom = archived is null ? from : archived.Before;
+        IReadOnlyList<UsageBucket> buckets = liveFrom < to
+            ? await reader.ReadBucketsAsync(scope, DateOnly.FromDateTime(liveFrom.UtcDateTime), DateOnly.FromDateTime(to.UtcDateTime.AddTicks(-1)), cancellationToken)
+            : [];
+        UsageBreakdownReport report = UsageBreakdown.Aggregate(buckets, liveFrom, to, granularity, by, filter);
+        return TypedResults.Ok(new BreakdownResponse(
+            scope.TenantId, scope.Kind.ToString().ToLowerInvariant(), scope.Id, from, to, granularity.ToString().ToLowerInvariant(),
+            by.ToString().ToLowerInvariant(), UsageWire.From(report.Total),
+            report.Groups.Select(g => new GroupView(g.Key, g.CostShare?.ToString("0.######", CultureInfo.InvariantCulture), UsageWire.From(g.Totals))).ToList(),
+            report.Series.Select(p => new PointView(p.PeriodStart, p.Key, UsageWire.Money(p.Totals.CostUsd), p.Totals.Events, p.Totals.InputTokens,
+                p.Totals.OutputTokens, p.Totals.UnpricedEvents, p.Totals.ErrorEvents)).ToList(),
+            archived is null ? null : (archived.Before < to ? archived.Before : to)));
+    }
+
+    /// <summary>
+    /// The narrowest stored scope the filters name (user, else team, else tenant), checked against the key, and
+    /// the remaining filters applied to its buckets. A reader bound to a user must name that user (as with the usage
+    /// API, anything wider is a 403).
+    /// </summary>
+    internal static bool TryReadScope(
+        ClaimsPrincipal caller, IQueryCollection query, out UsageScope scope,
+        [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out UsageFilter? filter,
+        [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out IResult? problem)
+    {
+        scope = default;
+        filter = null;
+        string? requestedTenant = Optional(query, "tenant_id");
+        if (!caller.TryResolveTenant(requestedTenant, out string? tenantId, out problem))
+        {
+            return false;
+        }
+
+        string? userId = Optional(query, "user_id");
+        string? teamId = Optional(query, "team_id");
+        foreach ((string field, string? value) in new[] { ("user_id", userId), ("team_id", teamId) })
+        {
+            if (value is not null && RecordKeys.Problem(value) is { } invalid)
+            {
+                problem = CallerAccess.FieldProblem(field, invalid);
+                return false;
+            }
+        }
+
+        foreach (string field in new[] { "provider", "model" })
+        {
+            if (Optional(query, field) is { Length: > 256 })
+            {
+                problem = CallerAccess.FieldProblem(field, "may be at most 256 characters");
+                return false;
+            }
+        }
+
+        problem = userId is not null ? caller.CheckUserAccess(userId) : caller.CheckScopeAccess();
+        if (problem is not null)
+        {
+            return false;
+        }
+
+        scope = userId is not null ? UsageScope.User(tenantId, userId)
+            : teamId is not null ? UsageScope.Team(tenantId, teamId)
+            : UsageScope.Tenant(tenantId);
+        // The team is a filter too under a user scope: a user's buckets carry the team of each call.
+        filter = new UsageFilter(userId is not null ? teamId : null, Optional(query, "provider"), Optional(query, "model"));
+        return true;
+    }
+
+    private static string? Optional(IQueryCollection query, string name) =>
+        query[name].ToString() is { Length: > 0 } value ? value : null;
+}

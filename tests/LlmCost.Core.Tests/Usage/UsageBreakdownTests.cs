@@ -1,0 +1,112 @@
+using LlmCost.Core.Recording;
+using LlmCost.Core.Reports;
+
+namespace LlmCost.Core.Tests.Usage;
+
+public class UsageBreakdownTests
+{
+    private static readonly DateTimeOffset Day = new(2026, 3, 16, 0, 0, 0, TimeSpan.Zero);
+
+    private static UsageBucket Bucket(string user, string? team, int hour, string provider, string model, decimal cost, long events = 1, long unpriced = 0) =>
+        new("acme", user, team, Day.AddHours(hour), provider, model,
+            new UsageTotals { Events = events, CostUsd = cost, InputTokens = 100 * events, OutputTokens = 10 * events, UnpricedEvents = unpriced });
+
+    private static readonly UsageBucket[] Buckets =
+    [
+        Bucket("alice", "red", 1, "openai", "gpt-4o", 0.00575m),
+        Bucket("alice", "red", 2, "openai", "gpt-4o", 0.01m, 2),
+        Bucket("bob", null, 2, "azure", "gpt-4o", 0.1m),
+        Bucket("bob", "blue", 26, "anthropic", "claude-x", 0m, 3, unpriced: 3),
+        Bucket("carol", "blue", 30, "anthropic", "claude-sonnet-4", 1.333333333333m),
+    ];
+
+    [Fact]
+    public void The_total_is_the_usage_query_total_and_groups_add_up_to_it_exactly()
+    {
+        var to = Day.AddDays(2);
+        var breakdown = UsageBreakdown.Aggregate(Buckets, Day, to, UsageGranularity.Day, UsageDimension.Model, new UsageFilter());
+        var query = UsageQuery.Aggregate(Buckets, Day, to, UsageGranularity.Day, UsageGroupBy.None);
+
+        Assert.Equal((query.Total.CostUsd, query.Total.Events, query.Total.InputTokens, query.Total.OutputTokens, query.Total.UnpricedEvents),
+            (breakdown.Total.CostUsd, breakdown.Total.Events, breakdown.Total.InputTokens, breakdown.Total.OutputTokens, breakdown.Total.UnpricedEvents));
+        Assert.Equal(breakdown.Total.CostUsd, breakdown.Groups.Sum(g => g.Totals.CostUsd));
+        Assert.Equal(breakdown.Total.Events, breakdown.Groups.Sum(g => g.Totals.Events));
+        // The same model name under two providers stays two groups.
+        Assert.Contains(breakdown.Groups, g => g.Key == "openai/gpt-4o");
+        Assert.Contains(breakdown.Groups, g => g.Key == "azure/gpt-4o");
+        // Largest cost first; an unpriced group keeps its count and no invented cost.
+        Assert.Equal("anthropic/claude-sonnet-4", breakdown.Groups[0].Key);
+        var unpriced = Assert.Single(breakdown.Groups, g => g.Key == "anthropic/claude-x");
+        Assert.Equal(3, unpriced.Totals.UnpricedEvents);
+        Assert.Equal(0m, unpriced.CostShare);
+    }
+
+    [Fact]
+    public void Shares_are_rounded_to_six_places_and_series_are_per_period_and_key()
+    {
+        var breakdown = UsageBreakdown.Aggregate(Buckets, Day, Day.AddDays(2), UsageGranularity.Day, UsageDimension.User, new UsageFilter());
+        decimal total = 0.00575m + 0.01m + 0.1m + 1.333333333333m;
+        Assert.Equal(Math.Round(1.333333333333m / total, 6, MidpointRounding.ToEven), Assert.Single(breakdown.Groups, g => g.Key == "carol").CostShare);
+        Assert.Equal(
+            [(Day, "alice"), (Day, "bob"), (Day.AddDays(1), "bob"), (Day.AddDays(1), "carol")],
+            breakdown.Series.Select(p => (p.PeriodStart, p.Key!)).ToArray());
+        Assert.Equal(0.01575m, breakdown.Series[0].Totals.CostUsd);
+    }
+
+    [Fact]
+    public void Filters_narrow_by_team_provider_and_model_and_a_missing_team_is_its_own_group()
+    {
+        var teams = UsageBreakdown.Aggregate(Buckets, Day, Day.AddDays(2), UsageGranularity.Month, UsageDimension.Team, new UsageFilter());
+        Assert.Equal(0.1m, Assert.Single(teams.Groups, g => g.Key is null).Totals.CostUsd);
+
+        var filtered = UsageBreakdown.Aggregate(Buckets, Day, Day.AddDays(2), UsageGranularity.Hour, UsageDimension.User, new UsageFilter(Provider: "openai", Model: "gpt-4o"));
+        Assert.Equal(0.01575m, filtered.Total.CostUsd);
+        Assert.Equal("alice", Assert.Single(filtered.Groups).Key);
+
+        var blue = UsageBreakdown.Aggregate(Buckets, Day, Day.AddDays(2), UsageGranularity.Day, UsageDimension.User, new UsageFilter(TeamId: "blue"));
+        Assert.Equal(["carol", "bob"], blue.Groups.Select(g => g.Key));
+    }
+
+    [Fact]
+    public void The_range_is_half_open_and_an_empty_total_has_no_shares()
+    {
+        var first = UsageBreakdown.Aggregate(Buckets, Day.AddHours(2), Day.AddHours(26), UsageGranularity.Day, UsageDimension.Provider, new UsageFilter());
+        Assert.Equal(0.11m, first.Total.CostUsd);
+        var none = UsageBreakdown.Aggregate(Buckets, Day.AddHours(26), Day.AddHours(27), UsageGranularity.Day, UsageDimension.Provider, new UsageFilter());
+        Assert.Null(Assert.Single(none.Groups).CostShare);
+    }
+
+    [Theory]
+    [InlineData(null, UsageDimension.Model)]
+    [InlineData("provider", UsageDimension.Provider)]
+    [InlineData("team", UsageDimension.Team)]
+    [InlineData("user", UsageDimension.User)]
+    public void Dimensions_parse(string? text, UsageDimension expected)
+    {
+        Assert.True(UsageBreakdown.TryParseDimension(text, out var dimension));
+        Assert.Equal(expected, dimension);
+        Assert.False(UsageBreakdown.TryParseDimension("app", out _));
+    }
+
+    [Fact]
+    public void Focus_rows_carry_the_spec_columns_and_their_billed_costs_add_up_to_the_total()
+    {
+        var rows = FocusCostRows.Rows("acme", Buckets, Day, Day.AddDays(2)).ToList();
+        var columns = FocusCostRows.Columns.Select((c, i) => (c, i)).ToDictionary(x => x.c, x => x.i);
+        foreach (var mandatory in new[] { "BilledCost", "EffectiveCost", "ListCost", "ContractedCost", "BillingCurrency", "BillingPeriodStart", "BillingPeriodEnd",
+                     "ChargePeriodStart", "ChargePeriodEnd", "ChargeCategory", "ProviderName", "ServiceName", "ResourceId", "ConsumedQuantity", "ConsumedUnit", "Tags" })
+        {
+            Assert.Contains(mandatory, FocusCostRows.Columns);
+        }
+
+        Assert.All(rows, r => Assert.Equal(FocusCostRows.Columns.Count, r.Count));
+        Assert.Equal(0.00575m + 0.01m + 0.1m + 1.333333333333m, rows.Sum(r => decimal.Parse(r[columns["BilledCost"]], System.Globalization.CultureInfo.InvariantCulture)));
+        // alice's two openai hours on the same day are one daily row.
+        var alice = Assert.Single(rows, r => r[columns["x_UserId"]] == "alice");
+        Assert.Equal(("0.01575", "3", "2026-03-16T00:00:00Z", "2026-03-17T00:00:00Z"), (alice[columns["BilledCost"]], alice[columns["x_Requests"]], alice[columns["ChargePeriodStart"]], alice[columns["ChargePeriodEnd"]]));
+        Assert.Equal(("2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z", "Usage", "openai/gpt-4o"), (alice[columns["BillingPeriodStart"]], alice[columns["BillingPeriodEnd"]], alice[columns["ChargeCategory"]], alice[columns["ResourceId"]]));
+        Assert.Equal("{\"llmcost_team\":\"red\",\"llmcost_user\":\"alice\"}", alice[columns["Tags"]]);
+        var unpriced = Assert.Single(rows, r => r[columns["ResourceName"]] == "claude-x");
+        Assert.Equal(("0", "3"), (unpriced[columns["BilledCost"]], unpriced[columns["x_UnpricedRequests"]]));
+    }
+}
