@@ -25,12 +25,16 @@ internal static class UsageEventCodec
 {
     private const int FieldCount = 22;
 
+    // Appended after the format-1 fields (older readers skip them; older events lack them): list cost, policy
+    // version, catalog version.
+    private const int PricingFields = 3;
+
     public static byte[] Encode(UsageEvent e)
     {
         ArgumentNullException.ThrowIfNull(e);
         var buffer = new ArrayBufferWriter<byte>(256);
         var writer = new MessagePackWriter(buffer);
-        writer.WriteArrayHeader(FieldCount);
+        writer.WriteArrayHeader(FieldCount + PricingFields);
         writer.Write(e.EventId);
         writer.Write(e.EventIdGenerated);
         writer.Write(e.TenantId);
@@ -81,6 +85,17 @@ internal static class UsageEventCodec
         writer.Write(e.PriceSource);
         writer.Write(e.ReservationId);
         writer.Write(e.RecordedAt.UtcTicks);
+        writer.Write(Money(e.ListCostUsd));
+        if (e.PolicyVersion is { } policyVersion)
+        {
+            writer.Write(policyVersion);
+        }
+        else
+        {
+            writer.WriteNil();
+        }
+
+        writer.Write(e.CatalogVersion);
         writer.Flush();
         return buffer.WrittenSpan.ToArray();
     }
@@ -135,7 +150,17 @@ internal static class UsageEventCodec
         string? priceSource = reader.ReadString();
         string? reservation = reader.ReadString();
         DateTimeOffset recordedAt = Utc(reader.ReadInt64());
-        for (int i = FieldCount; i < fields; i++)
+        decimal listCost = cost;
+        int? policyVersion = null;
+        string? catalogVersion = null;
+        if (fields >= FieldCount + PricingFields)
+        {
+            listCost = ParseMoney(Required(reader.ReadString(), "list cost"));
+            policyVersion = reader.TryReadNil() ? null : reader.ReadInt32();
+            catalogVersion = reader.ReadString();
+        }
+
+        for (int i = fields >= FieldCount + PricingFields ? FieldCount + PricingFields : FieldCount; i < fields; i++)
         {
             reader.Skip(); // appended by a newer version
         }
@@ -164,6 +189,9 @@ internal static class UsageEventCodec
             PriceSource = priceSource,
             ReservationId = reservation,
             RecordedAt = recordedAt,
+            ListCostUsd = listCost,
+            PolicyVersion = policyVersion,
+            CatalogVersion = catalogVersion,
         };
     }
 

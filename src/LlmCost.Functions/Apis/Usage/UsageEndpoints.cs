@@ -205,7 +205,7 @@ internal static partial class UsageEndpoints
                 }
             }
 
-            PriceQuote quote = recorder.Quote(submission, tenantId, (submission.Timestamp ?? now).ToUniversalTime());
+            PriceQuote quote = await recorder.QuoteAsync(submission, tenantId, (submission.Timestamp ?? now).ToUniversalTime(), cancellationToken);
             return TypedResults.Ok(UsageWire.From(quote, submission.Usage, submission.ReportedCostUsd));
         }
     }

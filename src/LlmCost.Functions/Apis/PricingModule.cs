@@ -1,0 +1,57 @@
+using LlmCost.Core.Audit;
+using LlmCost.Core.Pricing;
+using LlmCost.Core.Recording;
+using LlmCost.Functions.Apis.Pricing;
+using LlmCost.Storage;
+using LlmCost.Storage.Pricing;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace LlmCost.Functions;
+
+/// <summary>
+/// The Pricing module: tenant price policies (admin API, Table Storage, a per-instance cache) and the one
+/// policy-aware <see cref="IPriceCalculator"/> that ingest, /api/price, budget authorisation and estimates share.
+/// Registered before the modules that fall back to the built-in catalog, so its calculator wins.
+/// </summary>
+public static class PricingModule
+{
+    public static IServiceCollection AddPricingModule(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        services.AddOptions<PricingOptions>().BindConfiguration(PricingOptions.Section)
+            .Validate(o => o.IsValid(), $"{PricingOptions.Section}: a setting is out of range (see PricingOptions)").ValidateOnStart();
+        services.AddLlmCostStorage(configuration);
+        services.AddLlmCostTable(TableTenantPolicyStore.TableName);
+        services.TryAddSingleton<TableTenantPolicyStore>();
+        services.TryAddSingleton<ITenantPolicyStore>(sp => sp.GetRequiredService<TableTenantPolicyStore>());
+        services.AddSingleton<IAuditOutbox>(sp => sp.GetRequiredService<TableTenantPolicyStore>());
+        services.TryAddSingleton<ICatalogSource>(new FixedCatalogSource(CatalogVersion.BuiltIn));
+        services.TryAddSingleton(sp => new TenantPolicyCache(
+            sp.GetRequiredService<ITenantPolicyStore>(),
+            sp.GetRequiredService<ICatalogSource>(),
+            sp.GetRequiredService<TimeProvider>(),
+            TimeSpan.FromSeconds(sp.GetRequiredService<IOptions<PricingOptions>>().Value.PolicyRefreshSeconds)));
+        services.TryAddSingleton<IPricingTermsSource>(sp => sp.GetRequiredService<TenantPolicyCache>());
+        services.TryAddSingleton(sp => new TenantMonthToDate(
+            sp.GetRequiredService<IUsageSummaryReader>(),
+            sp.GetRequiredService<TimeProvider>(),
+            TimeSpan.FromSeconds(sp.GetRequiredService<IOptions<PricingOptions>>().Value.MonthToDateRefreshSeconds)));
+        services.TryAddSingleton<IPriceCalculator>(sp => new TenantAwarePriceCalculator(
+            sp.GetRequiredService<IPricingTermsSource>(), sp.GetRequiredService<TenantMonthToDate>()));
+        services.TryAddSingleton(sp =>
+        {
+            var cache = sp.GetRequiredService<TenantPolicyCache>();
+            var catalogs = sp.GetRequiredService<ICatalogSource>();
+            var service = new TenantPolicyService(sp.GetRequiredService<ITenantPolicyStore>(), sp.GetRequiredService<TimeProvider>(), () => catalogs.Current.Catalog);
+            service.Changed += cache.Invalidate;
+            return service;
+        });
+        return services;
+    }
+
+    public static IEndpointRouteBuilder MapPricingModule(this IEndpointRouteBuilder endpoints)
+    {
+        return endpoints.MapPricingPolicyEndpoints();
+    }
+}
