@@ -26,7 +26,13 @@ public static class PricingModule
         services.TryAddSingleton<TableTenantPolicyStore>();
         services.TryAddSingleton<ITenantPolicyStore>(sp => sp.GetRequiredService<TableTenantPolicyStore>());
         services.AddSingleton<IAuditOutbox>(sp => sp.GetRequiredService<TableTenantPolicyStore>());
-        services.TryAddSingleton<ICatalogSource>(new FixedCatalogSource(CatalogVersion.BuiltIn));
+        services.AddLlmCostContainer(BlobCatalogStore.ContainerName);
+        services.TryAddSingleton<BlobCatalogStore>();
+        services.TryAddSingleton<ICatalogStore>(sp => sp.GetRequiredService<BlobCatalogStore>());
+        services.TryAddSingleton(sp => new PublishedCatalogSource(sp.GetRequiredService<ICatalogStore>()));
+        services.TryAddSingleton<ICatalogSource>(sp => sp.GetRequiredService<PublishedCatalogSource>());
+        services.TryAddSingleton(sp => new CatalogPublisher(sp.GetRequiredService<ICatalogStore>(), sp.GetRequiredService<TimeProvider>(), sp.GetService<AuditTrail>()));
+        services.AddHostedService<CatalogPollingService>();
         services.TryAddSingleton(sp => new TenantPolicyCache(
             sp.GetRequiredService<ITenantPolicyStore>(),
             sp.GetRequiredService<ICatalogSource>(),
@@ -52,6 +58,7 @@ public static class PricingModule
 
     public static IEndpointRouteBuilder MapPricingModule(this IEndpointRouteBuilder endpoints)
     {
-        return endpoints.MapPricingPolicyEndpoints();
+        long maxCatalogBytes = endpoints.ServiceProvider.GetRequiredService<IOptions<PricingOptions>>().Value.MaxCatalogBytes;
+        return endpoints.MapPricingPolicyEndpoints().MapCatalogEndpoints(maxCatalogBytes);
     }
 }

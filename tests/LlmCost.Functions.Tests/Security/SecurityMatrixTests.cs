@@ -140,6 +140,13 @@ public sealed class SecurityMatrixTests(SecurityFixture fixture, ITestOutputHelp
                 return new HttpRequestMessage(HttpMethod.Delete, "api/pricing/policies/scratch-t9");
             }),
 
+        new("POST", "/api/pricing/catalogs", Access.Admin, 201, [Scope.None],
+            (_, _, _) => Send(HttpMethod.Post, "api/pricing/catalogs", new Dictionary<string, object>
+            {
+                ["matrix-model"] = new { litellm_provider = "matrix-llm", mode = "chat", input_cost_per_token = 0.000001, output_cost_per_token = 0.000002 },
+            })),
+        new("GET", "/api/pricing/catalogs", Access.AnyKey, 200, [Scope.None], (_, _, _) => Get("api/pricing/catalogs")),
+
         // Budgets
         new("POST", "/api/budgets", Access.Admin, 201, [Scope.Tenant],
             (_, _, _) => Send(HttpMethod.Post, "api/budgets", new { tenant_id = TenantA, scope = "user", scope_id = "zed-u9", amount_usd = "5", period = "daily", mode = "soft" })),

@@ -15,6 +15,13 @@ public sealed class PricingOptions
     /// <summary>The largest policy body accepted (a policy is stored as one property, at most 64 KiB).</summary>
     public int MaxPolicyBytes { get; set; } = 16 * 1024;
 
+    /// <summary>How often every instance reads the published catalog pointer (a new version is in force everywhere within this time).</summary>
+    public double CatalogPollSeconds { get; set; } = 60;
+
+    /// <summary>The largest catalog file accepted by POST /api/pricing/catalogs.</summary>
+    public long MaxCatalogBytes { get; set; } = 32L * 1024 * 1024;
+
     public bool IsValid() =>
-        PolicyRefreshSeconds is >= 0 and <= 3600 && MonthToDateRefreshSeconds is >= 0 and <= 3600 && MaxPolicyBytes is >= 1024 and <= 20 * 1024;
+        PolicyRefreshSeconds is >= 0 and <= 3600 && MonthToDateRefreshSeconds is >= 0 and <= 3600 && MaxPolicyBytes is >= 1024 and <= 20 * 1024
+        && CatalogPollSeconds is >= 0.1 and <= 3600 && MaxCatalogBytes is >= 1024 and <= 256L * 1024 * 1024;
 }
