@@ -16,12 +16,19 @@ namespace LlmCost.Functions;
 /// </summary>
 public static class PricingModule
 {
+    public const string CurrencySection = "LlmCost:Currency";
+
     public static IServiceCollection AddPricingModule(this IServiceCollection services, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
         services.AddOptions<PricingOptions>().BindConfiguration(PricingOptions.Section)
             .Validate(o => o.IsValid(), $"{PricingOptions.Section}: a setting is out of range (see PricingOptions)").ValidateOnStart();
         services.AddLlmCostStorage(configuration);
+        // Dated exchange rates for currency=… on usage queries and budget status; bad entries fail start-up.
+        services.AddOptions<CurrencyOptions>().BindConfiguration(CurrencySection)
+            .Validate(o => CurrencyConverter.FromOptions(o).Errors.Count == 0, $"{CurrencySection}: an exchange rate is invalid (a 3-letter code, yyyy-MM-dd dates, positive rates)")
+            .ValidateOnStart();
+        services.TryAddSingleton(sp => CurrencyConverter.FromOptions(sp.GetRequiredService<IOptions<CurrencyOptions>>().Value).Converter!);
         services.AddLlmCostTable(TableTenantPolicyStore.TableName);
         services.TryAddSingleton<TableTenantPolicyStore>();
         services.TryAddSingleton<ITenantPolicyStore>(sp => sp.GetRequiredService<TableTenantPolicyStore>());

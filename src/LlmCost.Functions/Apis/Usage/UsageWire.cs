@@ -25,16 +25,27 @@ internal static class UsageWire
     public sealed record Totals(
         string CostUsd, long Events, long InputTokens, long OutputTokens, long UnpricedEvents, long ErrorEvents,
         long CacheReadTokens, long CacheWriteTokens, long ReasoningTokens, IReadOnlyDictionary<string, long> Units,
-        long ReportedCostEvents, string? ReportedCostUsd, string? ReportedCostDifferenceUsd);
+        long ReportedCostEvents, string? ReportedCostUsd, string? ReportedCostDifferenceUsd)
+    {
+        /// <summary>The cost in the requested <c>currency</c> (absent without one).</summary>
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        public string? Cost { get; init; }
+    }
 
     public sealed record SeriesPoint(
         DateTimeOffset PeriodStart, string? Provider, string? Model, string CostUsd, long Events, long InputTokens,
         long OutputTokens, long UnpricedEvents, long ErrorEvents, IReadOnlyDictionary<string, long> Units,
-        long ReportedCostEvents, string? ReportedCostUsd, string? ReportedCostDifferenceUsd);
+        long ReportedCostEvents, string? ReportedCostUsd, string? ReportedCostDifferenceUsd)
+    {
+        /// <summary>The cost in the requested <c>currency</c> (absent without one).</summary>
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        public string? Cost { get; init; }
+    }
 
     public sealed record UsageResponse(
         string Scope, string Id, string TenantId, DateTimeOffset From, DateTimeOffset To, string Granularity, string? GroupBy,
-        Totals Total, IReadOnlyList<SeriesPoint> Series, ArchivedPart? Archived = null);
+        Totals Total, IReadOnlyList<SeriesPoint> Series, ArchivedPart? Archived = null,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Pricing.CurrencyQuery.CurrencyWire? Currency = null);
 
     /// <summary>The part of the range past raw retention: answered from <paramref name="Source"/>, without <paramref name="NotKept"/>.</summary>
     public sealed record ArchivedPart(DateTimeOffset From, DateTimeOffset To, string Source, IReadOnlyList<string> NotKept);
