@@ -78,8 +78,15 @@ public sealed class TenantPolicyCache : IPricingTermsSource
 
     private sealed record Snapshot(IReadOnlyDictionary<string, TenantPolicyHistory> Tenants, DateTimeOffset LoadedAt, bool Stale = false);
 
-    public PricingTerms For(string? tenantId, DateTimeOffset at)
+    /// <summary>The catalog this instance prices with now.</summary>
+    public CatalogVersion CatalogInForce => _catalogs.Current;
+
+    public PricingTerms For(string? tenantId, DateTimeOffset at) => For(tenantId, at, _catalogs.Current);
+
+    /// <summary>The tenant's policy in force at <paramref name="at"/> with a given catalog (repricing with a named version).</summary>
+    public PricingTerms For(string? tenantId, DateTimeOffset at, CatalogVersion catalog)
     {
+        ArgumentNullException.ThrowIfNull(catalog);
         Snapshot? snapshot = _snapshot;
         if (snapshot is null)
         {
@@ -93,7 +100,6 @@ public sealed class TenantPolicyCache : IPricingTermsSource
             _ = RefreshInBackground();
         }
 
-        CatalogVersion catalog = _catalogs.Current;
         TenantPolicyVersion? policy = tenantId is not null && snapshot.Tenants.TryGetValue(tenantId, out TenantPolicyHistory? history)
             ? history.InForceAt(at)
             : null;

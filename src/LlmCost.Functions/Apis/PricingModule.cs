@@ -4,6 +4,7 @@ using LlmCost.Core.Recording;
 using LlmCost.Functions.Apis.Pricing;
 using LlmCost.Storage;
 using LlmCost.Storage.Pricing;
+using LlmCost.Storage.Usage;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
@@ -40,6 +41,17 @@ public static class PricingModule
         services.TryAddSingleton<ICatalogSource>(sp => sp.GetRequiredService<PublishedCatalogSource>());
         services.TryAddSingleton(sp => new CatalogPublisher(sp.GetRequiredService<ICatalogStore>(), sp.GetRequiredService<TimeProvider>(), sp.GetService<AuditTrail>()));
         services.AddHostedService<CatalogPollingService>();
+        services.AddLlmCostTable(TableUsageRepricer.CheckpointTable);
+        services.TryAddSingleton<IUsageRepricingStore, TableUsageRepricer>();
+        services.TryAddSingleton(sp => new RepricingService(
+            sp.GetRequiredService<IUsageEventReader>(),
+            sp.GetRequiredService<IUsageRepricingStore>(),
+            sp.GetRequiredService<TenantPolicyCache>(),
+            sp.GetRequiredService<ICatalogStore>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetService<AuditTrail>(),
+            sp.GetService<LlmCost.Core.Rollups.RollupRunner>(),
+            sp.GetRequiredService<TenantMonthToDate>()));
         services.TryAddSingleton(sp => new TenantPolicyCache(
             sp.GetRequiredService<ITenantPolicyStore>(),
             sp.GetRequiredService<ICatalogSource>(),
@@ -66,6 +78,6 @@ public static class PricingModule
     public static IEndpointRouteBuilder MapPricingModule(this IEndpointRouteBuilder endpoints)
     {
         long maxCatalogBytes = endpoints.ServiceProvider.GetRequiredService<IOptions<PricingOptions>>().Value.MaxCatalogBytes;
-        return endpoints.MapPricingPolicyEndpoints().MapCatalogEndpoints(maxCatalogBytes);
+        return endpoints.MapPricingPolicyEndpoints().MapCatalogEndpoints(maxCatalogBytes).MapRepricingEndpoints();
     }
 }
