@@ -103,6 +103,8 @@ public sealed class SecurityMatrixTests(SecurityFixture fixture, ITestOutputHelp
         new("GET", "/", Access.Anonymous, 200, [Scope.None], (_, _, _) => Get("/")),
         new("GET", "/openapi/{documentName}.json", Access.Anonymous, 200, [Scope.None], (_, _, _) => Get("openapi/v1.json")),
         new("GET", "/api/health", Access.Anonymous, 200, [Scope.None], (_, _, _) => Get("api/health")),
+        // The Prometheus scrape endpoint (standalone only) is mapped for every method.
+        new("ANY", "/metrics", Access.Admin, 200, [Scope.None], (_, _, _) => Get("metrics")),
 
         // Usage
         new("POST", "/api/usage", Access.Ingest, 200, [Scope.OwnUser, Scope.OtherTenant], (_, s, _) => Send(HttpMethod.Post, "api/usage", Event(s))),
@@ -146,6 +148,9 @@ public sealed class SecurityMatrixTests(SecurityFixture fixture, ITestOutputHelp
                 ["matrix-model"] = new { litellm_provider = "matrix-llm", mode = "chat", input_cost_per_token = 0.000001, output_cost_per_token = 0.000002 },
             })),
         new("GET", "/api/pricing/catalogs", Access.AnyKey, 200, [Scope.None], (_, _, _) => Get("api/pricing/catalogs")),
+
+        new("POST", "/api/repricing", Access.Admin, 200, [Scope.Tenant],
+            (_, _, _) => Send(HttpMethod.Post, "api/repricing", new { tenant_id = TenantA, period = "2026-03", dry_run = true })),
 
         // Budgets
         new("POST", "/api/budgets", Access.Admin, 201, [Scope.Tenant],
