@@ -212,6 +212,30 @@ public sealed class TenantPolicyService(ITenantPolicyStore store, TimeProvider t
             return (null, effectiveFrom, errors);
         }
 
+        // null where a list or an object belongs is refused here (the shared validator assumes the shapes).
+        if (terms.VolumeTiers is null)
+        {
+            errors.Add(new FieldError("volume_tiers", "must be an array"));
+        }
+        else
+        {
+            errors.AddRange(terms.VolumeTiers.Select((t, i) => (t, i)).Where(x => x.t is null).Select(x => new FieldError($"volume_tiers[{x.i}]", "must be an object")));
+        }
+
+        if (terms.Models is null)
+        {
+            errors.Add(new FieldError("models", "must be an array"));
+        }
+        else
+        {
+            errors.AddRange(terms.Models.Select((m, i) => (m, i)).Where(x => x.m is null).Select(x => new FieldError($"models[{x.i}]", "must be an object")));
+        }
+
+        if (errors.Count > 0)
+        {
+            return (null, effectiveFrom, errors);
+        }
+
         // The same validation as a policy file's section (the CLI's --policy), with paths relative to the section.
         var policy = new PricingPolicy { Tenants = new Dictionary<string, TenantPricing> { [tenantId] = terms } };
         string prefix = $"tenants.{tenantId}";

@@ -45,6 +45,9 @@ public sealed class IngestBatchRowTests
         PricedProvider = "openai",
         PricedModel = "gpt-4o",
         PriceSource = "genai-prices",
+        ListCostUsd = 0.2m,
+        PolicyVersion = 3,
+        CatalogVersion = "builtin:genai-prices@0.1.8",
         ReservationId = "rsv-1",
         RecordedAt = new DateTimeOffset(2025, 2, 3, 4, 5, 7, TimeSpan.Zero).AddTicks(5),
     };
