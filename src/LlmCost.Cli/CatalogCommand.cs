@@ -5,7 +5,7 @@ using LlmCost.Core.Pricing;
 
 namespace LlmCost.Cli;
 
-/// <summary><c>llmcost catalog</c>: list, show, validate and import price catalogs.</summary>
+/// <summary><c>llmcost catalog</c>: list, show, validate, import and publish price catalogs.</summary>
 internal static class CatalogCommand
 {
     public const string Help = """
@@ -19,6 +19,11 @@ internal static class CatalogCommand
             loads a genai-prices or LiteLLM price file (format detected from its shape) and prints every issue
             (per-million prices typed as per-token, cache read above input, chat model marked embedding, ...);
             exit code 1 when the file cannot be loaded or has error-level issues
+        llmcost catalog publish FILE --url SERVICE_URL [--key-env LLMCOST_API_KEY | --key KEY]
+            validates FILE as `catalog validate` does and, when it has no error-level issue, uploads it to the
+            service (admin key), which validates it again and publishes it as a new catalog version; every
+            instance prices with it within LlmCost:Pricing:CatalogPollSeconds. Prints the version (JSON);
+            exit code 1 (nothing published) when the file or the service refuses it
         llmcost catalog import FILE [--format ...] [--to catalog|policy] [--tenant ID] [--at TIMESTAMP]
                                [--include-suspicious] [--out FILE]
             converts FILE into the service's formats: --to catalog (default) writes a genai-prices catalog the
@@ -31,7 +36,7 @@ internal static class CatalogCommand
     {
         if (args.Positionals.Count == 0)
         {
-            throw new CliUsageException("catalog needs a subcommand: list, show, validate or import");
+            throw new CliUsageException("catalog needs a subcommand: list, show, validate, import or publish");
         }
 
         string sub = args.Positionals[0];
@@ -41,6 +46,7 @@ internal static class CatalogCommand
             "show" => await ShowAsync(args, io, services, cancellationToken).ConfigureAwait(false),
             "validate" => await ValidateAsync(args, io, cancellationToken).ConfigureAwait(false),
             "import" => await ImportAsync(args, io, services, cancellationToken).ConfigureAwait(false),
+            "publish" => await PublishAsync(args, io, cancellationToken).ConfigureAwait(false),
             _ => throw new CliUsageException($"unknown catalog subcommand '{sub}'"),
         };
     }
@@ -272,6 +278,65 @@ internal static class CatalogCommand
         }
 
         return result.Success && errors == 0 ? 0 : 1;
+    }
+
+    private static async Task<int> PublishAsync(CliArgs args, CliStreams io, CancellationToken cancellationToken)
+    {
+        string urlText = args.Option("url") ?? throw new CliUsageException("--url is required (the service, e.g. http://127.0.0.1:7071)");
+        string? key = args.Option("key");
+        string? keyVariable = args.Option("key-env");
+        CatalogLoadResult result = LoadFile(args, "publish", includeSuspicious: true);
+        args.EnsureAllUsed();
+        if (!Uri.TryCreate(urlText, UriKind.Absolute, out Uri? url) || (url.Scheme != Uri.UriSchemeHttp && url.Scheme != Uri.UriSchemeHttps))
+        {
+            throw new CliUsageException($"--url must be an absolute http(s) URL, got '{urlText}'");
+        }
+
+        if (key is null)
+        {
+            // A key on the command line lands in shell history and process lists: prefer the environment.
+            string variable = keyVariable ?? "LLMCOST_API_KEY";
+            key = Environment.GetEnvironmentVariable(variable);
+            if (string.IsNullOrEmpty(key))
+            {
+                throw new CliUsageException($"an admin key is needed: set {variable} (or --key-env NAME, or --key KEY)");
+            }
+        }
+
+        foreach (CatalogIssue issue in result.Issues.Where(i => i.Severity != IssueSeverity.Info))
+        {
+            await io.Error.WriteLineAsync(issue.ToString()).ConfigureAwait(false);
+        }
+
+        if (!result.Success || result.Issues.Any(i => i.Severity == IssueSeverity.Error))
+        {
+            await io.Error.WriteLineAsync(result.Error is not null
+                ? $"not published: {result.Error}"
+                : "not published: the catalog has error-level issues (above)").ConfigureAwait(false);
+            return 1;
+        }
+
+        string root = url.GetLeftPart(UriPartial.Path);
+        int api = root.IndexOf("/api/", StringComparison.Ordinal);
+        var endpoint = new Uri(new Uri(api >= 0 ? root[..(api + 1)] : root.TrimEnd('/') + "/"), "api/pricing/catalogs");
+        using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(5) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, endpoint)
+        {
+            Content = new ByteArrayContent(await File.ReadAllBytesAsync(args.Positionals[1], cancellationToken).ConfigureAwait(false)),
+        };
+        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+        using HttpResponseMessage response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        byte[] answer = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+        if (!response.IsSuccessStatusCode)
+        {
+            await io.Error.WriteLineAsync($"not published: the service answered {(int)response.StatusCode}: {Encoding.UTF8.GetString(answer)}").ConfigureAwait(false);
+            return 1;
+        }
+
+        await io.Output.WriteAsync(answer, cancellationToken).ConfigureAwait(false);
+        await io.Output.WriteAsync("\n"u8.ToArray(), cancellationToken).ConfigureAwait(false);
+        return 0;
     }
 
     private static async Task<int> ImportAsync(CliArgs args, CliStreams io, CliServices services, CancellationToken cancellationToken)

@@ -6,6 +6,7 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = ar
 builder.ConfigureLlmCostHost();
 
 // Feature modules. Each owns its services, endpoints and timer/queue functions in its own files.
+builder.Services.AddPricingModule(builder.Configuration);
 builder.Services.AddUsageModule(builder.Configuration);
 builder.Services.AddBudgetsModule(builder.Configuration);
 builder.Services.AddOperationsModule(builder.Configuration);
@@ -13,6 +14,7 @@ builder.Services.AddAdviceModule(builder.Configuration);
 
 var app = builder.Build();
 app.UseLlmCostHost();
+app.MapPricingModule();
 app.MapUsageModule();
 app.MapBudgetsModule();
 app.MapOperationsModule();

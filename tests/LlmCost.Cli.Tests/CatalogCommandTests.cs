@@ -102,4 +102,70 @@ public sealed class CatalogCommandTests : IDisposable
         Assert.Equal("2.5", JsonDocument.Parse(lines[0]).RootElement.GetProperty("cost_usd").GetString());
         Assert.False(JsonDocument.Parse(lines[1]).RootElement.GetProperty("priced").GetBoolean());
     }
+
+    [Fact]
+    public async Task Publish_AFileWithErrors_IsRefusedLocallyWithTheFindings_AndNothingIsSent()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+
+        (int exit, _, string error) = await CliRunner.RunAsync("", Real(), "catalog", "publish", _liteLlm, "--url", $"http://127.0.0.1:{port}", "--key", "k");
+
+        Assert.Equal(1, exit);
+        Assert.Contains("[per-million-as-per-token]", error, StringComparison.Ordinal);
+        Assert.Contains("not published", error, StringComparison.Ordinal);
+        Assert.False(listener.Pending()); // the service was never contacted
+    }
+
+    [Fact]
+    public async Task Publish_ACleanFile_PostsItToTheServiceWithTheKey()
+    {
+        string file = Path.Combine(_directory, "clean.json");
+        await File.WriteAllTextAsync(file, """{"gpt-4o": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 0.000005, "output_cost_per_token": 0.00002}}""");
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        Task<string> served = ServeOnceAsync(listener, """{"published":{"version":"v1"}}""");
+
+        (int exit, string[] lines, _) = await CliRunner.RunAsync("", Real(), "catalog", "publish", file, "--url", $"http://127.0.0.1:{port}/api/usage", "--key", "secret-k");
+
+        string request = await served;
+        Assert.Equal(0, exit);
+        Assert.StartsWith("POST /api/pricing/catalogs ", request, StringComparison.Ordinal);
+        Assert.Contains("Authorization: Bearer secret-k", request, StringComparison.OrdinalIgnoreCase);
+        Assert.EndsWith(await File.ReadAllTextAsync(file), request, StringComparison.Ordinal);
+        Assert.Equal("v1", JsonDocument.Parse(lines[0]).RootElement.GetProperty("published").GetProperty("version").GetString());
+    }
+
+    /// <summary>Answers one HTTP/1.1 request with 201 and <paramref name="body"/>; returns the request as text.</summary>
+    private static async Task<string> ServeOnceAsync(System.Net.Sockets.TcpListener listener, string body)
+    {
+        using System.Net.Sockets.TcpClient client = await listener.AcceptTcpClientAsync();
+        using System.Net.Sockets.NetworkStream stream = client.GetStream();
+        var received = new List<byte>();
+        byte[] chunk = new byte[8192];
+        int headerEnd = -1;
+        int contentLength = 0;
+        while (headerEnd < 0 || received.Count < headerEnd + 4 + contentLength)
+        {
+            int read = await stream.ReadAsync(chunk);
+            if (read == 0)
+            {
+                break;
+            }
+
+            received.AddRange(chunk.AsSpan(0, read).ToArray());
+            string text = System.Text.Encoding.UTF8.GetString(received.ToArray());
+            if (headerEnd < 0 && (headerEnd = text.IndexOf("\r\n\r\n", StringComparison.Ordinal)) >= 0)
+            {
+                System.Text.RegularExpressions.Match length = System.Text.RegularExpressions.Regex.Match(text[..headerEnd], "Content-Length: (\\d+)", System.Text.RegularExpressions.RegexOptions.IgnoreCase);
+                contentLength = length.Success ? int.Parse(length.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : 0;
+            }
+        }
+
+        byte[] answer = System.Text.Encoding.UTF8.GetBytes($"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: {System.Text.Encoding.UTF8.GetByteCount(body)}\r\nConnection: close\r\n\r\n{body}");
+        await stream.WriteAsync(answer);
+        return System.Text.Encoding.UTF8.GetString(received.ToArray());
+    }
 }

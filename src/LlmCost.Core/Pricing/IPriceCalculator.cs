@@ -6,6 +6,12 @@ namespace LlmCost.Core.Pricing;
 public interface IPriceCalculator
 {
     PriceQuote Price(PriceRequest request);
+
+    /// <summary>
+    /// Loads what pricing this tenant at this time needs (its policy, its month-to-date usage) so that
+    /// <see cref="Price"/> answers from fresh data; callers that record or quote await it first.
+    /// </summary>
+    ValueTask PrepareAsync(string? tenantId, DateTimeOffset at, CancellationToken cancellationToken = default) => ValueTask.CompletedTask;
 }
 
 /// <param name="Provider">Provider id (e.g. "openai", "anthropic", "azure"); null = infer from the model name.</param>
@@ -70,6 +76,12 @@ public sealed record PriceQuote
     /// (a lower bound of the true cost, and what genai-prices would report). Otherwise equal to <see cref="CostUsd"/>.
     /// </summary>
     public decimal KnownCostUsd { get; init; }
+
+    /// <summary>The catalog version that priced the call (null from a bare engine).</summary>
+    public string? CatalogVersion { get; init; }
+
+    /// <summary>The tenant policy version that priced the call; null = list prices.</summary>
+    public int? PolicyVersion { get; init; }
 
     public static PriceQuote Unpriced(string reason, string? providerId = null, string? modelId = null) =>
         new() { Priced = false, CostUsd = 0m, Reason = reason, ProviderId = providerId, ModelId = modelId };

@@ -62,6 +62,15 @@ public sealed record UsageEvent
     public string? PricedModel { get; init; }
     public string? PriceSource { get; init; }
 
+    /// <summary>The cost at catalog list prices, before the tenant's policy (equal to <see cref="CostUsd"/> without one).</summary>
+    public decimal ListCostUsd { get; init; }
+
+    /// <summary>The tenant policy version that priced the event; null = list prices.</summary>
+    public int? PolicyVersion { get; init; }
+
+    /// <summary>The catalog version that priced the event; null for events recorded before versions were kept.</summary>
+    public string? CatalogVersion { get; init; }
+
     /// <summary>The budget reservation this call was authorised under; recording it settles the reservation.</summary>
     public string? ReservationId { get; init; }
 
@@ -85,4 +94,8 @@ public sealed record RecordOutcome(
     bool Duplicate,
     decimal CostUsd,
     bool Priced,
-    string? UnpricedReason);
+    string? UnpricedReason)
+{
+    /// <summary>How the newly recorded event was priced (null for a duplicate: the stored event's pricing stands).</summary>
+    public UsageEvent? Recorded { get; init; }
+}

@@ -20,7 +20,15 @@ public sealed class UsageRecorder(
 {
     private readonly IUsageAdmissionCheck[] _admissionChecks = admissionChecks?.ToArray() ?? [];
 
-    /// <summary>Prices one submission (also used by POST /api/price, which records nothing).</summary>
+    /// <summary>Prices one submission with fresh terms (POST /api/price, which records nothing).</summary>
+    public async Task<PriceQuote> QuoteAsync(UsageSubmission submission, string? tenantId, DateTimeOffset timestamp, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(submission);
+        await pricer.PrepareAsync(tenantId, timestamp, cancellationToken).ConfigureAwait(false);
+        return Quote(submission, tenantId, timestamp);
+    }
+
+    /// <summary>Prices one submission with the terms already loaded.</summary>
     public PriceQuote Quote(UsageSubmission submission, string? tenantId, DateTimeOffset timestamp)
     {
         ArgumentNullException.ThrowIfNull(submission);
@@ -54,6 +62,9 @@ public sealed class UsageRecorder(
             PricedProvider = quote.ProviderId,
             PricedModel = quote.ModelId,
             PriceSource = quote.Source,
+            ListCostUsd = quote.Priced ? quote.ListCostUsd : 0m,
+            PolicyVersion = quote.PolicyVersion,
+            CatalogVersion = quote.CatalogVersion,
             ReservationId = submission.ReservationId,
             ReportedCostUsd = submission.ReportedCostUsd,
             KeyId = submission.KeyId,
@@ -67,6 +78,14 @@ public sealed class UsageRecorder(
     {
         ArgumentNullException.ThrowIfNull(submissions);
         DateTimeOffset receivedAt = time.GetUtcNow();
+        // Policies and month-to-date figures are read once per (tenant, month) of the batch, then priced from memory.
+        foreach (var group in submissions
+            .Select(s => (s.TenantId, At: (s.Timestamp ?? receivedAt).ToUniversalTime()))
+            .GroupBy(s => (s.TenantId, Month(s.At))))
+        {
+            await pricer.PrepareAsync(group.Key.TenantId, group.Max(s => s.At), cancellationToken).ConfigureAwait(false);
+        }
+
         UsageEvent[] events = submissions
             .Select(s => ToEvent(s, s.TenantId ?? throw new ArgumentException("every submission needs its resolved tenant", nameof(submissions)), receivedAt))
             .ToArray();
@@ -80,8 +99,18 @@ public sealed class UsageRecorder(
         }
 
         IReadOnlyList<RecordOutcome> outcomes = await store.RecordAsync(events, cancellationToken).ConfigureAwait(false);
-        return new RecordBatchResult(outcomes);
+        var byId = new Dictionary<string, UsageEvent>(StringComparer.Ordinal);
+        foreach (UsageEvent e in events)
+        {
+            byId.TryAdd(e.EventId, e);
+        }
+
+        return new RecordBatchResult(outcomes
+            .Select(o => !o.Duplicate && byId.TryGetValue(o.EventId, out UsageEvent? e) ? o with { Recorded = e } : o)
+            .ToList());
     }
+
+    private static DateTimeOffset Month(DateTimeOffset at) => new(at.Year, at.Month, 1, 0, 0, 0, TimeSpan.Zero);
 
     /// <summary>Time-ordered (UUID v7), so generated ids sort roughly by arrival.</summary>
     private static string NewEventId() => Guid.CreateVersion7().ToString("N");

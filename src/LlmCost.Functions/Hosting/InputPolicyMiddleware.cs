@@ -35,21 +35,23 @@ internal sealed class InputPolicyMiddleware(RequestDelegate next, IConfiguration
         }
 
         HttpRequest request = context.Request;
+        // An endpoint that takes whole files (a price catalog) declares its own limit.
+        long maxBytes = context.GetEndpoint()?.Metadata.GetMetadata<Microsoft.AspNetCore.Http.Metadata.IRequestSizeLimitMetadata>()?.MaxRequestBodySize ?? _maxBytes;
         if (!HasBody(request) || context.GetEndpoint()?.Metadata.GetMetadata<OwnBodyPolicy>() is not null)
         {
             await next(context);
             return;
         }
 
-        if (request.ContentLength > _maxBytes)
+        if (request.ContentLength > maxBytes)
         {
-            await TooLarge(context);
+            await TooLarge(context, maxBytes);
             return;
         }
 
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
         {
-            limit.MaxRequestBodySize = _maxBytes;
+            limit.MaxRequestBodySize = maxBytes;
         }
 
         var buffer = new MemoryStream();
@@ -60,9 +62,9 @@ internal sealed class InputPolicyMiddleware(RequestDelegate next, IConfiguration
         {
             while ((read = await request.Body.ReadAsync(chunk, context.RequestAborted)) > 0)
             {
-                if (buffer.Length + read > _maxBytes)
+                if (buffer.Length + read > maxBytes)
                 {
-                    await TooLarge(context);
+                    await TooLarge(context, maxBytes);
                     return;
                 }
 
@@ -71,7 +73,7 @@ internal sealed class InputPolicyMiddleware(RequestDelegate next, IConfiguration
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
-            await TooLarge(context);
+            await TooLarge(context, maxBytes);
             return;
         }
 
@@ -124,10 +126,10 @@ internal sealed class InputPolicyMiddleware(RequestDelegate next, IConfiguration
         request.ContentLength > 0
         || (request.ContentLength is null && request.HttpContext.Features.Get<IHttpRequestBodyDetectionFeature>() is { CanHaveBody: true });
 
-    private Task TooLarge(HttpContext context) => TypedResults.Problem(
+    private static Task TooLarge(HttpContext context, long maxBytes) => TypedResults.Problem(
         statusCode: StatusCodes.Status413PayloadTooLarge,
         title: "Payload too large",
-        detail: $"The request body exceeds {_maxBytes} bytes; split it into several requests.").ExecuteAsync(context);
+        detail: $"The request body exceeds {maxBytes} bytes; split it into several requests.").ExecuteAsync(context);
 }
 
 /// <summary>

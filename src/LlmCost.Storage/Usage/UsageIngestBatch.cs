@@ -17,7 +17,8 @@ namespace LlmCost.Storage.Usage;
 /// Fields: event id, id generated, tenant, user, team?, app?, provider, model, timestamp (UTC ticks), usage (map
 /// usage key → count, every non-zero unit, requests always), latency?, status, tags (map), cost (decimal as an
 /// invariant string: exact), priced, unpriced reason?, reported cost?, priced provider?, priced model?, price
-/// source?, reservation id?, received time (UTC ticks), then appended: the recording key id?. <c>CanonicalUsage.Passes</c> is not kept (as in every
+/// source?, reservation id?, received time (UTC ticks), then appended: list cost, policy version?, catalog
+/// version?, the recording key id?. <c>CanonicalUsage.Passes</c> is not kept (as in every
 /// stored row: the usage is their sum and the cost is already priced). A usage key this version does not know is
 /// an error, never skipped: a batch written by a newer version waits for an instance that can count it.
 /// </remarks>
@@ -25,8 +26,10 @@ internal static class UsageEventCodec
 {
     private const int FieldCount = 22;
 
-    /// <summary>Fields appended after format 1's; a reader of format 1 skips them, this version reads them when present.</summary>
-    private const int FieldCountWithKey = FieldCount + 1;
+    // Appended after the format-1 fields (older readers skip them; older events lack them): list cost, policy
+    // version, catalog version, then the recording key id.
+    private const int PricingFields = 3;
+    private const int FieldCountWithKey = FieldCount + PricingFields + 1;
 
     public static byte[] Encode(UsageEvent e)
     {
@@ -84,6 +87,17 @@ internal static class UsageEventCodec
         writer.Write(e.PriceSource);
         writer.Write(e.ReservationId);
         writer.Write(e.RecordedAt.UtcTicks);
+        writer.Write(Money(e.ListCostUsd));
+        if (e.PolicyVersion is { } policyVersion)
+        {
+            writer.Write(policyVersion);
+        }
+        else
+        {
+            writer.WriteNil();
+        }
+
+        writer.Write(e.CatalogVersion);
         writer.Write(e.KeyId);
         writer.Flush();
         return buffer.WrittenSpan.ToArray();
@@ -139,8 +153,26 @@ internal static class UsageEventCodec
         string? priceSource = reader.ReadString();
         string? reservation = reader.ReadString();
         DateTimeOffset recordedAt = Utc(reader.ReadInt64());
-        string? keyId = fields >= FieldCountWithKey ? reader.ReadString() : null;
-        for (int i = FieldCountWithKey; i < fields; i++)
+        decimal listCost = cost;
+        int? policyVersion = null;
+        string? catalogVersion = null;
+        int read = FieldCount;
+        if (fields >= FieldCount + PricingFields)
+        {
+            listCost = ParseMoney(Required(reader.ReadString(), "list cost"));
+            policyVersion = reader.TryReadNil() ? null : reader.ReadInt32();
+            catalogVersion = reader.ReadString();
+            read += PricingFields;
+        }
+
+        string? keyId = null;
+        if (fields >= FieldCountWithKey)
+        {
+            keyId = reader.ReadString();
+            read++;
+        }
+
+        for (int i = read; i < fields; i++)
         {
             reader.Skip(); // appended by a newer version
         }
@@ -170,6 +202,9 @@ internal static class UsageEventCodec
             ReservationId = reservation,
             KeyId = keyId,
             RecordedAt = recordedAt,
+            ListCostUsd = listCost,
+            PolicyVersion = policyVersion,
+            CatalogVersion = catalogVersion,
         };
     }
 

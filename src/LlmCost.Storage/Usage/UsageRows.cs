@@ -101,6 +101,9 @@ internal static class UsageRows
             ["EventIdGenerated"] = e.EventIdGenerated,
             ["RecordedAt"] = e.RecordedAt,
             ["ReportedCostUsd"] = e.ReportedCostUsd is { } reported ? Money(reported) : null,
+            ["ListCostUsd"] = Money(e.ListCostUsd),
+            ["PolicyVersion"] = e.PolicyVersion,
+            ["CatalogVersion"] = e.CatalogVersion,
         };
         UnitColumns.Write(entity, u, UnitColumns.EventLegacy);
         return WithoutNulls(entity);
@@ -134,6 +137,10 @@ internal static class UsageRows
             KeyId = entity.GetString("KeyId"),
             RecordedAt = entity.GetDateTimeOffset("RecordedAt") ?? default,
             ReportedCostUsd = entity.GetString("ReportedCostUsd") is { } reported ? ParseMoney(reported) : null,
+            // Events recorded before list costs were kept were priced at list prices (no policy was applied).
+            ListCostUsd = entity.GetString("ListCostUsd") is { } list ? ParseMoney(list) : ParseMoney(entity.GetString("CostUsd")),
+            PolicyVersion = entity.GetInt32("PolicyVersion"),
+            CatalogVersion = entity.GetString("CatalogVersion"),
         };
     }
 

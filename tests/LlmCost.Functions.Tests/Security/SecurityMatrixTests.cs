@@ -198,6 +198,32 @@ public sealed class SecurityMatrixTests(SecurityFixture fixture, ITestOutputHelp
             async (f, _, r) => new HttpRequestMessage(HttpMethod.Delete, $"api/keys/{(r == Role.Admin ? await f.CreateKeyIdAsync() : "0011223344556677")}")),
         new("GET", "/api/audit", Access.Admin, 200, [Scope.Tenant, Scope.OtherTenant], (_, s, _) => Get($"api/audit?tenant_id={T(s)}")),
 
+        // Pricing policies (a scratch tenant, so the other rows' prices stay list prices)
+        new("PUT", "/api/pricing/policies/{tenantId}", Access.Admin, 200, [Scope.Tenant],
+            (_, _, _) => Send(HttpMethod.Put, "api/pricing/policies/scratch-t9", new { discount_percent = 5, volume_tiers = new[] { new { basis = "monthly_tokens", threshold = 1000, discount_percent = 7 } } })),
+        new("GET", "/api/pricing/policies/{tenantId}", Access.Admin, 200, [Scope.Tenant, Scope.OtherTenant], (_, s, _) => Get($"api/pricing/policies/{T(s)}")),
+        new("DELETE", "/api/pricing/policies/{tenantId}", Access.Admin, 200, [Scope.Tenant],
+            async (f, _, r) =>
+            {
+                if (r == Role.Admin)
+                {
+                    using HttpResponseMessage put = await f.Client(Role.Admin).SendAsync(Json(HttpMethod.Put, "api/pricing/policies/scratch-t9", new { discount_percent = 3 }));
+                    put.EnsureSuccessStatusCode();
+                }
+
+                return new HttpRequestMessage(HttpMethod.Delete, "api/pricing/policies/scratch-t9");
+            }),
+
+        new("POST", "/api/pricing/catalogs", Access.Admin, 201, [Scope.None],
+            (_, _, _) => Send(HttpMethod.Post, "api/pricing/catalogs", new Dictionary<string, object>
+            {
+                ["matrix-model"] = new { litellm_provider = "matrix-llm", mode = "chat", input_cost_per_token = 0.000001, output_cost_per_token = 0.000002 },
+            })),
+        new("GET", "/api/pricing/catalogs", Access.AnyKey, 200, [Scope.None], (_, _, _) => Get("api/pricing/catalogs")),
+
+        new("POST", "/api/repricing", Access.Admin, 200, [Scope.Tenant],
+            (_, _, _) => Send(HttpMethod.Post, "api/repricing", new { tenant_id = TenantA, period = "2026-03", dry_run = true })),
+
         // Budgets
         new("POST", "/api/budgets", Access.Admin, 201, [Scope.Tenant],
             (_, _, _) => Send(HttpMethod.Post, "api/budgets", new { tenant_id = "scratch-post", scope = "user", scope_id = Zed(), amount_usd = "5", period = "daily", mode = "soft" })),

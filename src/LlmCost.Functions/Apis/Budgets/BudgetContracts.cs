@@ -246,6 +246,9 @@ public sealed record StatusResponse
     public long SeededTokens { get; init; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public DateTimeOffset? SeedCutoff { get; init; }
 
+    /// <summary>The USD amounts in the requested <c>currency</c> (absent without one).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public LlmCost.Functions.Apis.Pricing.BudgetCurrencyAmounts? Currency { get; init; }
+
     public static StatusResponse From(BudgetStatus s)
     {
         ArgumentNullException.ThrowIfNull(s);

@@ -95,8 +95,13 @@ public static class BudgetEndpoints
     private static async Task<IResult> DeleteAsync(string budgetId, ClaimsPrincipal caller, BudgetService service, CancellationToken cancellationToken) =>
         await service.DeleteAsync(budgetId, Actor(caller), cancellationToken).ConfigureAwait(false) ? TypedResults.NoContent() : NotFound(budgetId);
 
-    private static async Task<IResult> StatusAsync(string budgetId, [FromQuery(Name = "user_id")] string? userId, ClaimsPrincipal caller, BudgetService service, CancellationToken cancellationToken)
+    private static async Task<IResult> StatusAsync(string budgetId, [FromQuery(Name = "user_id")] string? userId, ClaimsPrincipal caller, BudgetService service, HttpContext http, TimeProvider time, CancellationToken cancellationToken)
     {
+        if (!LlmCost.Functions.Apis.Pricing.CurrencyQuery.TryRead(http, DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime), out var currency, out var currencyProblem))
+        {
+            return currencyProblem;
+        }
+
         var budget = await service.GetAsync(budgetId, cancellationToken).ConfigureAwait(false);
         if (budget is null || Access(caller, budget, null) is not null)
         {
@@ -114,7 +119,27 @@ public static class BudgetEndpoints
             return NotFound(budgetId);
         }
 
-        return status.IsValid ? TypedResults.Ok(StatusResponse.From(status.Value!)) : Invalid(status.Errors);
+        return status.IsValid ? TypedResults.Ok(WithCurrency(StatusResponse.From(status.Value!), currency)) : Invalid(status.Errors);
+    }
+
+    private static StatusResponse WithCurrency(StatusResponse status, LlmCost.Functions.Apis.Pricing.CurrencyQuery? currency)
+    {
+        if (currency is null || status.AmountUsd is null && status.SpentUsd is null)
+        {
+            return status;
+        }
+
+        static decimal Usd(string text) => decimal.Parse(text, NumberStyles.Number, CultureInfo.InvariantCulture);
+        return status with
+        {
+            Currency = new LlmCost.Functions.Apis.Pricing.BudgetCurrencyAmounts(
+                currency.Wire,
+                status.AmountUsd is { } amount ? currency.Convert(Usd(amount)) : null,
+                currency.Convert(Usd(status.SpentUsd)),
+                currency.Convert(Usd(status.ReservedUsd)),
+                status.RemainingUsd is { } remaining ? currency.Convert(Usd(remaining)) : null,
+                status.ForecastUsd is { } forecast ? currency.Convert(Usd(forecast)) : null),
+        };
     }
 
     private static async Task<IResult> ResetBreakerAsync(string budgetId, [FromQuery(Name = "user_id")] string? userId, ClaimsPrincipal caller, BudgetService service, CancellationToken cancellationToken)

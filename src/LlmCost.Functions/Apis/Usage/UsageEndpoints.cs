@@ -213,7 +213,7 @@ internal static partial class UsageEndpoints
                 }
             }
 
-            PriceQuote quote = recorder.Quote(submission, tenantId, (submission.Timestamp ?? now).ToUniversalTime());
+            PriceQuote quote = await recorder.QuoteAsync(submission, tenantId, (submission.Timestamp ?? now).ToUniversalTime(), cancellationToken);
             return TypedResults.Ok(UsageWire.From(quote, submission.Usage, submission.ReportedCostUsd));
         }
     }
@@ -279,11 +279,19 @@ internal static partial class UsageEndpoints
         }
 
         report = ArchivedUsage.Combine(report, archived);
+        // One rate for the whole answer: the newest configured on or before the range's last day.
+        if (!Pricing.CurrencyQuery.TryRead(http, DateOnly.FromDateTime((to < time.GetUtcNow() ? to : time.GetUtcNow()).UtcDateTime.AddTicks(-1)), out var currency, out IResult? currencyProblem))
+        {
+            return currencyProblem;
+        }
+
         return TypedResults.Ok(new UsageWire.UsageResponse(
             kind.ToString().ToLowerInvariant(), id, tenantId, from, to, granularity.ToString().ToLowerInvariant(),
             groupBy == UsageGroupBy.None ? null : groupBy.ToString().ToLowerInvariant(),
-            UsageWire.From(report.Total), report.Series.Select(UsageWire.From).ToList(),
-            archived is null ? null : new UsageWire.ArchivedPart(from, archived.Before < to ? archived.Before : to, "rollups", ArchivedUsage.NotKept)));
+            UsageWire.From(report.Total) with { Cost = currency?.Convert(report.Total.CostUsd) },
+            report.Series.Select(p => UsageWire.From(p) with { Cost = currency?.Convert(p.Totals.CostUsd) }).ToList(),
+            archived is null ? null : new UsageWire.ArchivedPart(from, archived.Before < to ? archived.Before : to, "rollups", ArchivedUsage.NotKept),
+            currency?.Wire));
     }
 
     private static async Task<IResult> EventsAsync(

@@ -21,10 +21,15 @@ internal static class UsageWire
     public sealed record UsageEventBody(
         string? EventId, string? TenantId, string UserId, string? TeamId, string? App, string? Provider, string Model,
         DateTimeOffset? Timestamp, IReadOnlyDictionary<string, long>? Usage, JsonElement? RawUsage, long? LatencyMs, string? Status,
-        IReadOnlyDictionary<string, string>? Tags, string? ReservationId, string? ReportedCostUsd);
+        IReadOnlyDictionary<string, string>? Tags, string? ReservationId, string? ReportedCostUsd, string? KeyId);
 
+    /// <param name="ListCostUsd">The cost at catalog list prices (null for a duplicate).</param>
+    /// <param name="PriceSource">Which catalog and tenant rule priced the call (null for a duplicate).</param>
+    /// <param name="PolicyVersion">The tenant policy version applied; null = list prices.</param>
+    /// <param name="CatalogVersion">The catalog version that priced the call.</param>
     public sealed record RecordResult(
-        string EventId, bool EventIdGenerated, bool Duplicate, bool Priced, string CostUsd, string? UnpricedReason);
+        string EventId, bool EventIdGenerated, bool Duplicate, bool Priced, string CostUsd, string? UnpricedReason,
+        string? ListCostUsd = null, string? PriceSource = null, int? PolicyVersion = null, string? CatalogVersion = null);
 
     public sealed record RecordBatchResponse(IReadOnlyList<RecordResult> Results, int Recorded, int Duplicates);
 
@@ -35,16 +40,27 @@ internal static class UsageWire
     public sealed record Totals(
         string CostUsd, long Events, long InputTokens, long OutputTokens, long UnpricedEvents, long ErrorEvents,
         long CacheReadTokens, long CacheWriteTokens, long ReasoningTokens, IReadOnlyDictionary<string, long> Units,
-        long ReportedCostEvents, string? ReportedCostUsd, string? ReportedCostDifferenceUsd);
+        long ReportedCostEvents, string? ReportedCostUsd, string? ReportedCostDifferenceUsd)
+    {
+        /// <summary>The cost in the requested <c>currency</c> (absent without one).</summary>
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        public string? Cost { get; init; }
+    }
 
     public sealed record SeriesPoint(
         DateTimeOffset PeriodStart, string? Provider, string? Model, string CostUsd, long Events, long InputTokens,
         long OutputTokens, long UnpricedEvents, long ErrorEvents, IReadOnlyDictionary<string, long> Units,
-        long ReportedCostEvents, string? ReportedCostUsd, string? ReportedCostDifferenceUsd);
+        long ReportedCostEvents, string? ReportedCostUsd, string? ReportedCostDifferenceUsd)
+    {
+        /// <summary>The cost in the requested <c>currency</c> (absent without one).</summary>
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        public string? Cost { get; init; }
+    }
 
     public sealed record UsageResponse(
         string Scope, string Id, string TenantId, DateTimeOffset From, DateTimeOffset To, string Granularity, string? GroupBy,
-        Totals Total, IReadOnlyList<SeriesPoint> Series, ArchivedPart? Archived = null);
+        Totals Total, IReadOnlyList<SeriesPoint> Series, ArchivedPart? Archived = null,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Pricing.CurrencyQuery.CurrencyWire? Currency = null);
 
     /// <summary>The part of the range past raw retention: answered from <paramref name="Source"/>, without <paramref name="NotKept"/>.</summary>
     public sealed record ArchivedPart(DateTimeOffset From, DateTimeOffset To, string Source, IReadOnlyList<string> NotKept);
@@ -53,7 +69,8 @@ internal static class UsageWire
         string EventId, string TenantId, string UserId, string? TeamId, string? App, string Provider, string Model,
         DateTimeOffset Timestamp, string Status, long? LatencyMs, IReadOnlyDictionary<string, string> Tags,
         UsageView Usage, string CostUsd, bool Priced, string? UnpricedReason, string? ReservationId, DateTimeOffset RecordedAt,
-        string? ReportedCostUsd, string? ReportedCostDifferenceUsd);
+        string? ReportedCostUsd, string? ReportedCostDifferenceUsd,
+        string ListCostUsd, string? PriceSource, int? PolicyVersion, string? CatalogVersion);
 
     /// <param name="Units">Every usage unit with a non-zero count, by its canonical key; the named fields are the
     /// most common of them, kept for existing readers.</param>
@@ -74,14 +91,16 @@ internal static class UsageWire
     public sealed record QuoteResponse(
         bool Priced, string CostUsd, string? ProviderId, string? ModelId, string? Reason, string? Source,
         IReadOnlyList<QuoteComponent> Breakdown, string? PriceVariant, IReadOnlyList<string> UnpricedClasses,
-        string? KnownCostUsd, IReadOnlyDictionary<string, long> Usage, string? ReportedCostUsd, string? ReportedCostDifferenceUsd);
+        string? KnownCostUsd, IReadOnlyDictionary<string, long> Usage, string? ReportedCostUsd, string? ReportedCostDifferenceUsd,
+        string ListCostUsd, int? PolicyVersion, string? CatalogVersion);
 
     public sealed record QuoteComponent(string Class, long Quantity, string UnitPriceUsd, string CostUsd);
 
     public static string Money(decimal value) => UsageQuery.FormatCost(value);
 
     public static RecordResult From(RecordOutcome o) =>
-        new(o.EventId, o.EventIdGenerated, o.Duplicate, o.Priced, Money(o.CostUsd), o.UnpricedReason);
+        new(o.EventId, o.EventIdGenerated, o.Duplicate, o.Priced, Money(o.CostUsd), o.UnpricedReason,
+            o.Recorded is { } e ? Money(e.ListCostUsd) : null, o.Recorded?.PriceSource, o.Recorded?.PolicyVersion, o.Recorded?.CatalogVersion);
 
     public static Totals From(UsageTotals t) =>
         new(Money(t.CostUsd), t.Events, t.InputTokens, t.OutputTokens, t.UnpricedEvents, t.ErrorEvents,
@@ -104,13 +123,15 @@ internal static class UsageWire
             e.Usage.InputAudioTokens, e.Usage.CacheAudioReadTokens, e.Usage.OutputTokens, e.Usage.ReasoningTokens,
             e.Usage.OutputAudioTokens, e.Usage.WebSearches, UnitsOf(e.Usage)),
         Money(e.CostUsd), e.Priced, e.UnpricedReason, e.ReservationId, e.RecordedAt,
-        Money(e.ReportedCostUsd), Money(e.ReportedCostDifferenceUsd));
+        Money(e.ReportedCostUsd), Money(e.ReportedCostDifferenceUsd),
+        Money(e.ListCostUsd), e.PriceSource, e.PolicyVersion, e.CatalogVersion);
 
     public static QuoteResponse From(PriceQuote q, CanonicalUsage usage, decimal? reportedCostUsd) => new(
         q.Priced, Money(q.CostUsd), q.ProviderId, q.ModelId, q.Reason, q.Source,
         q.Breakdown.Select(c => new QuoteComponent(c.Class, c.Quantity, Money(c.UnitPriceUsd), Money(c.CostUsd))).ToList(),
         q.PriceVariant, q.UnpricedClasses, q.UnpricedClasses.Count > 0 ? Money(q.KnownCostUsd) : null, UnitsOf(usage),
-        Money(reportedCostUsd), q.Priced && reportedCostUsd is { } reported ? Money(reported - q.CostUsd) : null);
+        Money(reportedCostUsd), q.Priced && reportedCostUsd is { } reported ? Money(reported - q.CostUsd) : null,
+        Money(q.Priced ? q.ListCostUsd : 0m), q.PolicyVersion, q.CatalogVersion);
 
     /// <summary>The non-zero units (one request per call is implied, so requests only when it is not 1).</summary>
     private static IReadOnlyDictionary<string, long> UnitsOf(CanonicalUsage usage)
