@@ -1,7 +1,7 @@
 using LlmCost.Storage;
 using Microsoft.Extensions.Options;
 
-namespace LlmCost.Functions.Hosting;
+namespace LlmCost.Hosting;
 
 /// <summary>A timer or queue function as it is actually triggered: its effective definition and resolved queue.</summary>
 /// <param name="Definition">The compiled definition, or the one read from LlmCost:Hosting:FunctionsDirectory.</param>

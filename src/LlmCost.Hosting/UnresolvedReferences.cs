@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace LlmCost.Functions.Hosting;
+namespace LlmCost.Hosting;
 
 /// <summary>
 /// Settings whose value is still an App Service reference (<c>@Microsoft.KeyVault(...)</c>, or the App Configuration

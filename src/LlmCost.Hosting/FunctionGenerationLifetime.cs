@@ -1,6 +1,6 @@
 using LlmCost.Storage;
 
-namespace LlmCost.Functions.Hosting;
+namespace LlmCost.Hosting;
 
 /// <summary>
 /// <c>LlmCost.Functions --generate-functions DIR [--generate-host-json FILE] [--describe-functions FILE]</c>:

@@ -3,7 +3,7 @@ using System.Diagnostics.Metrics;
 using System.Text.Json;
 using LlmCost.Core.Telemetry;
 
-namespace LlmCost.Functions.Hosting;
+namespace LlmCost.Hosting;
 
 /// <summary>The result of one invocation; failures carry the exception for logging, never for the wire.</summary>
 public sealed record InvocationOutcome(bool Succeeded, TimeSpan Duration, Exception? Error)
@@ -15,12 +15,20 @@ public sealed record InvocationOutcome(bool Succeeded, TimeSpan Duration, Except
     public bool IsBadMessage => Error is JsonException or FormatException or InvalidDataException or ArgumentException;
 }
 
+/// <summary>
+/// What must have happened before any background function runs (the app registers one: its functions work on
+/// recorded usage, so this instance's acknowledged events must reach them first, within a bound).
+/// </summary>
+public interface IFunctionInvocationBarrier
+{
+    Task WaitAsync(CancellationToken cancellationToken = default);
+}
+
 /// <summary>Runs a background function the same way whether the Functions host or standalone mode triggered it.</summary>
 public sealed class BackgroundFunctionInvoker(
     ILogger<BackgroundFunctionInvoker> logger,
     TimeProvider timeProvider,
-    LlmCost.Storage.Usage.UsageProjectionTracker? projection = null,
-    Microsoft.Extensions.Options.IOptions<LlmCost.Storage.Usage.UsageIngestOptions>? ingest = null)
+    IFunctionInvocationBarrier? barrier = null)
 {
     private static readonly Counter<long> Runs = LlmCostTelemetry.Meter.CreateCounter<long>(
         "llmcost.functions.runs", "{run}", "Background function (timer, queue) invocations, by function, trigger and outcome.");
@@ -56,10 +64,9 @@ public sealed class BackgroundFunctionInvoker(
         CustomHandlerLog.Invoking(logger, invocation.FunctionName, invocation.InvocationId, invocation.DequeueCount, invocation.IsPastDue);
         try
         {
-            // A function works on recorded usage: let this instance's acknowledged events reach it first (bounded).
-            if (projection is not null)
+            if (barrier is not null)
             {
-                await projection.WaitForAppliedAsync(ingest?.Value.ReadBarrierTimeout ?? TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
+                await barrier.WaitAsync(cancellationToken).ConfigureAwait(false);
             }
 
             await function.InvokeAsync(invocation, cancellationToken).ConfigureAwait(false);

@@ -1,6 +1,6 @@
-using LlmCost.Storage.Hosting;
+using LlmCost.Hosting.AzureStorage;
 
-namespace LlmCost.Functions.Hosting;
+namespace LlmCost.Hosting;
 
 /// <summary>Who runs the timer and queue functions.</summary>
 public enum HostingMode

@@ -1,8 +1,8 @@
 using System.Globalization;
 using Cronos;
-using LlmCost.Storage.Hosting;
+using LlmCost.Hosting.AzureStorage;
 
-namespace LlmCost.Functions.Hosting;
+namespace LlmCost.Hosting;
 
 public enum TimerOccurrenceOutcome
 {

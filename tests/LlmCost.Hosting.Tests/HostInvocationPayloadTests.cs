@@ -1,7 +1,7 @@
 using System.Text.Json;
-using LlmCost.Functions.Hosting;
+using LlmCost.Hosting;
 
-namespace LlmCost.Functions.Tests.Contract;
+namespace LlmCost.Hosting.Tests;
 
 /// <summary>Payloads written by hand in the exact shapes of reference §2.2 / §2.4 (host 4.x encoding).</summary>
 public class HostInvocationPayloadTests

@@ -3,7 +3,7 @@ using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using Azure.Storage.Blobs.Specialized;
 
-namespace LlmCost.Storage.Hosting;
+namespace LlmCost.Hosting.AzureStorage;
 
 /// <summary>
 /// Leases on empty blobs "locks/{name}" in one container (by default "{prefix}-hosts"), like the host's

@@ -1,7 +1,7 @@
-using LlmCost.Storage.Hosting;
+using LlmCost.Hosting.AzureStorage;
 using Microsoft.Extensions.Configuration;
 
-namespace LlmCost.Functions.Tests.Contract;
+namespace LlmCost.Hosting.Tests;
 
 /// <summary>AzureWebJobsStorage as the Functions host reads it: a connection string locally, identity-based in Azure.</summary>
 public class HostStorageClientsTests

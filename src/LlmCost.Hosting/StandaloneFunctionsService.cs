@@ -1,7 +1,7 @@
-using LlmCost.Storage.Hosting;
+using LlmCost.Hosting.AzureStorage;
 using Microsoft.Extensions.Options;
 
-namespace LlmCost.Functions.Hosting;
+namespace LlmCost.Hosting;
 
 /// <summary>
 /// Standalone mode (no Functions host): runs every registered timer and queue function from its definition (compiled,

@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace LlmCost.Functions.Hosting;
+namespace LlmCost.Hosting;
 
 /// <summary>
 /// Two probe functions, registered only with <c>LlmCost:Hosting:DiagnosticFunctions=true</c>, that let the contract

@@ -1,6 +1,6 @@
-using LlmCost.Storage.Hosting;
+using LlmCost.Hosting.AzureStorage;
 
-namespace LlmCost.Functions.Hosting;
+namespace LlmCost.Hosting;
 
 /// <summary>
 /// Standalone mode's queue trigger for one function, with the host's semantics: receive up to 16 messages hidden

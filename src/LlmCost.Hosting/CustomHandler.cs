@@ -1,8 +1,8 @@
 using LlmCost.Storage;
-using LlmCost.Storage.Hosting;
+using LlmCost.Hosting.AzureStorage;
 using Microsoft.Extensions.Options;
 
-namespace LlmCost.Functions.Hosting;
+namespace LlmCost.Hosting;
 
 /// <summary>
 /// The Azure Functions custom-handler side of the host: POST /{FunctionName} invocations for timer and queue

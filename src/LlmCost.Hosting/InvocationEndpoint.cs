@@ -2,7 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace LlmCost.Functions.Hosting;
+namespace LlmCost.Hosting;
 
 /// <summary>
 /// <c>POST /{FunctionName}</c>: the Functions host's invocation of a timer or queue function (reference §2.1-2.6).

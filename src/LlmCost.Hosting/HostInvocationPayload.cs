@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 
-namespace LlmCost.Functions.Hosting;
+namespace LlmCost.Hosting;
 
 /// <summary>
 /// Reads the Functions host's invocation payload <c>{"Data":{...},"Metadata":{...}}</c> (reference §2.1-2.4) into a

@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace LlmCost.Functions.Hosting;
+namespace LlmCost.Hosting;
 
 /// <summary>
 /// App-setting binding expressions in function.json ("queueName": "%LLMCOST_ALERTS_QUEUE%"), resolved the way the

@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace LlmCost.Functions.Hosting;
+namespace LlmCost.Hosting;
 
 /// <summary>
 /// Every Azure Functions function of the app, defined once: the HTTP functions come from the endpoint table (each
@@ -156,7 +156,7 @@ public sealed partial class FunctionCatalog
         }
 
         return QueueName().IsMatch(queueName) && !queueName.Contains("--", StringComparison.Ordinal)
-               && queueName.Length + Storage.Hosting.TriggerQueueConventions.PoisonSuffix.Length <= 63;
+               && queueName.Length + AzureStorage.TriggerQueueConventions.PoisonSuffix.Length <= 63;
     }
 
     internal static bool IsValidSchedule(string? schedule)

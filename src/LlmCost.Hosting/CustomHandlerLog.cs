@@ -1,4 +1,4 @@
-namespace LlmCost.Functions.Hosting;
+namespace LlmCost.Hosting;
 
 internal static partial class CustomHandlerLog
 {

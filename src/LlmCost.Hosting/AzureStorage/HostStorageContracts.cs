@@ -1,4 +1,4 @@
-namespace LlmCost.Storage.Hosting;
+namespace LlmCost.Hosting.AzureStorage;
 
 /// <summary>
 /// A named, time-limited exclusive lock shared by every instance of the app (a blob lease in Azure and Azurite).

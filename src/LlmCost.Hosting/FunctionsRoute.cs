@@ -1,7 +1,7 @@
 using System.Text;
 using Microsoft.AspNetCore.Routing.Patterns;
 
-namespace LlmCost.Functions.Hosting;
+namespace LlmCost.Hosting;
 
 /// <summary>
 /// Turns an ASP.NET Core route pattern ("/api/users/{userId:int}/usage/{day?}") into the function.json route below

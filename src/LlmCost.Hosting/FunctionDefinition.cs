@@ -1,4 +1,4 @@
-namespace LlmCost.Functions.Hosting;
+namespace LlmCost.Hosting;
 
 /// <summary>How a function is triggered. HTTP functions are forwarded by the host (enableForwardingHttpRequest).</summary>
 public enum TriggerKind
@@ -54,11 +54,11 @@ public sealed record FunctionDefinition
 
     /// <summary>
     /// A queue function on one of the app's own queues (a logical name declared with AddLlmCostQueue): its function.json
-    /// names the queue through the app setting <see cref="Storage.StorageNames.QueueSetting"/>, so the deployed files do
+    /// names the queue through the app setting <see cref="LlmCost.Storage.StorageNames.QueueSetting"/>, so the deployed files do
     /// not depend on the storage prefix they were generated with.
     /// </summary>
     public static FunctionDefinition StorageQueueTriggered(string name, string logicalQueueName) =>
-        QueueTriggered(name, AppSettingExpressions.For(Storage.StorageNames.QueueSetting(logicalQueueName)));
+        QueueTriggered(name, AppSettingExpressions.For(LlmCost.Storage.StorageNames.QueueSetting(logicalQueueName)));
 }
 
 /// <summary>

@@ -1,9 +1,9 @@
-using LlmCost.Functions.Hosting;
+using LlmCost.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Routing.Patterns;
 
-namespace LlmCost.Functions.Tests.Contract;
+namespace LlmCost.Hosting.Tests;
 
 public class FunctionsRouteTests
 {

@@ -5,7 +5,7 @@ using Azure.Storage.Queues;
 using Azure.Storage.Queues.Specialized;
 using Microsoft.Extensions.Configuration;
 
-namespace LlmCost.Storage.Hosting;
+namespace LlmCost.Hosting.AzureStorage;
 
 /// <summary>
 /// Blob and queue service clients for the account the Functions host itself uses (AzureWebJobsStorage), built the

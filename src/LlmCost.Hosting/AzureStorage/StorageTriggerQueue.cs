@@ -2,7 +2,7 @@ using Azure;
 using Azure.Storage.Queues;
 using Azure.Storage.Queues.Models;
 
-namespace LlmCost.Storage.Hosting;
+namespace LlmCost.Hosting.AzureStorage;
 
 /// <summary>Trigger queues on Azure Storage (or Azurite), encoded as host.json says, with "{queue}-poison" beside them.</summary>
 public sealed class StorageTriggerQueueFactory(HostStorageClients clients) : ITriggerQueueFactory
