@@ -280,5 +280,5 @@ public sealed record AlertResponse(
 
 internal static class Wire
 {
-    public static string? Money(decimal? value) => value?.ToString(CultureInfo.InvariantCulture);
+    public static string? Money(decimal? value) => LlmCost.Core.MoneyFormat.Format(value);
 }

@@ -9,6 +9,7 @@ using LlmCost.Functions.Hosting;
 using LlmCost.Functions.Hosting.Auth;
 using LlmCost.Storage.Operations;
 using Microsoft.Extensions.Options;
+using LlmCost.Core;
 
 namespace LlmCost.Functions.Apis.Operations;
 
@@ -307,7 +308,7 @@ public static class OperationsApi
                 unpriced_requests = report.Totals.UnpricedRequests,
                 input_tokens = report.Totals.InputTokens,
                 output_tokens = report.Totals.OutputTokens,
-                cost_usd = ReportBuilder.Money(report.Totals.CostUsd),
+                cost_usd = MoneyFormat.Format(report.Totals.CostUsd),
             },
             files = fileList,
         });
@@ -457,7 +458,7 @@ public static class OperationsApi
                 unpriced_requests = r.UnpricedRequests,
                 input_tokens = r.InputTokens,
                 output_tokens = r.OutputTokens,
-                cost_usd = ReportBuilder.Money(r.CostUsd),
+                cost_usd = MoneyFormat.Format(r.CostUsd),
             }),
         });
     }
