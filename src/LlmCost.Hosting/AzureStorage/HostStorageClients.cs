@@ -1,21 +1,18 @@
-using Azure.Core;
-using Azure.Identity;
 using Azure.Storage.Blobs;
 using Azure.Storage.Queues;
 using Azure.Storage.Queues.Specialized;
+using LlmCost.Storage;
 using Microsoft.Extensions.Configuration;
 
 namespace LlmCost.Hosting.AzureStorage;
 
 /// <summary>
-/// Blob and queue service clients for the account the Functions host itself uses (AzureWebJobsStorage), built the
-/// way the host builds them: a connection string locally (Azurite, "UseDevelopmentStorage=true"), or in Azure the
-/// identity-based form <c>AzureWebJobsStorage__accountName</c> (or <c>__blobServiceUri</c>/<c>__queueServiceUri</c>)
-/// with <c>__credential=managedidentity</c> and optionally <c>__clientId</c> for a user-assigned identity.
+/// Blob and queue service clients for the account the Functions host itself uses (AzureWebJobsStorage, read by
+/// <see cref="StorageAccountConnection"/> as for the app's own clients), with the trigger-queue encoding rules.
 /// </summary>
 public sealed class HostStorageClients
 {
-    public const string ConnectionName = "AzureWebJobsStorage";
+    public const string ConnectionName = StorageAccountConnection.Setting;
 
     public HostStorageClients(BlobServiceClient blobService, QueueServiceClient queueService)
     {
@@ -30,42 +27,8 @@ public sealed class HostStorageClients
 
     public static HostStorageClients FromConfiguration(IConfiguration configuration)
     {
-        ArgumentNullException.ThrowIfNull(configuration);
-        var queueOptions = TriggerQueueConventions.CreateClientOptions();
-        var connectionString = configuration[ConnectionName];
-        if (!string.IsNullOrWhiteSpace(connectionString))
-        {
-            return new HostStorageClients(new BlobServiceClient(connectionString), new QueueServiceClient(connectionString, queueOptions));
-        }
-
-        var section = configuration.GetSection(ConnectionName);
-        var accountName = section["accountName"];
-        var blobUri = section["blobServiceUri"] ?? (accountName is null ? null : $"https://{accountName}.blob.core.windows.net");
-        var queueUri = section["queueServiceUri"] ?? (accountName is null ? null : $"https://{accountName}.queue.core.windows.net");
-        if (blobUri is null || queueUri is null)
-        {
-            throw new InvalidOperationException(
-                $"Storage is not configured: set '{ConnectionName}' to a connection string, or '{ConnectionName}__accountName' " +
-                $"(or '{ConnectionName}__blobServiceUri' and '{ConnectionName}__queueServiceUri') for managed identity.");
-        }
-
-        var credential = CreateCredential(section["credential"], section["clientId"]);
-        return new HostStorageClients(
-            new BlobServiceClient(new Uri(blobUri), credential),
-            new QueueServiceClient(new Uri(queueUri), credential, queueOptions));
-    }
-
-    private static TokenCredential CreateCredential(string? kind, string? clientId)
-    {
-        if (string.Equals(kind, "managedidentity", StringComparison.OrdinalIgnoreCase))
-        {
-            return string.IsNullOrWhiteSpace(clientId)
-                ? new ManagedIdentityCredential(ManagedIdentityId.SystemAssigned)
-                : new ManagedIdentityCredential(ManagedIdentityId.FromUserAssignedClientId(clientId));
-        }
-
-        // Developer machines: az login, Visual Studio, environment credentials.
-        return new DefaultAzureCredential(new DefaultAzureCredentialOptions { ManagedIdentityClientId = clientId });
+        var account = StorageAccountConnection.FromConfiguration(configuration);
+        return new HostStorageClients(account.CreateBlobService(), account.CreateQueueService(TriggerQueueConventions.CreateClientOptions()));
     }
 }
 
