@@ -55,6 +55,8 @@ public static class OperationsModule
             sp.GetRequiredService<TimeProvider>(), sp.GetService<IUsageIngestMaintenance>()));
         services.TryAddSingleton<LlmCost.Core.Audit.AuditTrail>();
         services.TryAddSingleton<ArchivedUsage>();
+        services.TryAddSingleton<AlertAdminService>();
+        services.TryAddSingleton<RollupQueryService>();
 
         services.AddBackgroundFunction<RollupsFunction>();
         services.AddBackgroundFunction<AnomaliesFunction>();

@@ -19,6 +19,8 @@ public static class UsageModule
         // overrides) before this one wins.
         services.TryAddSingleton<IPriceCalculator>(PricingEngine.Default);
         services.AddSingleton<UsageRecorder>();
+        // Archived days are answered from the rollups where the operations module keeps them.
+        services.AddSingleton(sp => new UsageQueryService(sp.GetRequiredService<IUsageSummaryReader>(), sp.GetService<LlmCost.Core.Retention.ArchivedUsage>()));
         services.AddBackgroundFunction<UsageScopeRepairFunction>();
         return services;
     }
