@@ -36,6 +36,7 @@ public static class OperationsModule
         services.TryAddSingleton<AnomalyScanner>();
         services.TryAddSingleton<SpendForecaster>();
         services.TryAddSingleton<ProjectionAlerter>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IBudgetForecastSource, BudgetForecastSource>());
         services.TryAddSingleton<AlertPublisher>();
         services.TryAddSingleton<IAlertPublisher>(sp => sp.GetRequiredService<AlertPublisher>());
         services.TryAddSingleton<AlertFanOut>();
