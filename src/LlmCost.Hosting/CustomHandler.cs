@@ -8,7 +8,6 @@ namespace LlmCost.Hosting;
 /// The Azure Functions custom-handler side of the host: POST /{FunctionName} invocations for timer and queue
 /// functions, the function catalog (from endpoints + background functions) that function.json is generated
 /// from, and standalone mode (own timers with a blob lease, own queue polling with poison queues).
-/// Owned by the deployment work (issue 7).
 /// </summary>
 public static class CustomHandler
 {
@@ -18,7 +17,7 @@ public static class CustomHandler
     public static IServiceCollection AddCustomHandler(this IServiceCollection services, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
-        services.AddOptions<CustomHandlerOptions>().Bind(configuration.GetSection(CustomHandlerOptions.SectionName));
+        services.AddOptions<CustomHandlerOptions>().BindConfiguration(CustomHandlerOptions.SectionName).ValidateOnStart();
         services.AddSingleton(sp => new FunctionCatalog(sp));
         services.AddSingleton<FunctionBindings>();
         services.AddSingleton<BackgroundFunctionInvoker>();

@@ -7,13 +7,16 @@ using LlmCost.Storage.Usage;
 
 namespace LlmCost.Functions;
 
-/// <summary>The Usage module: recording usage (issue 4). Registers its services and maps its endpoints and functions.</summary>
+/// <summary>The Usage module: recording, pricing and querying usage. Registers its services and maps its endpoints and functions.</summary>
 public static class UsageModule
 {
     public static IServiceCollection AddUsageModule(this IServiceCollection services, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
-        services.AddOptions<UsageApiOptions>().BindConfiguration(UsageApiOptions.Section);
+        services.AddOptions<UsageApiOptions>().BindConfiguration(UsageApiOptions.Section)
+            .Validate(o => o is { MaxBodyBytes: > 0, MaxEventsPerRequest: > 0, MaxQueryDays: > 0, DefaultPageSize: > 0 } && o.DefaultPageSize <= o.MaxPageSize,
+                $"{UsageApiOptions.Section}: limits must be positive and DefaultPageSize at most MaxPageSize")
+            .ValidateOnStart();
         services.AddUsageStorage();
         // The built-in genai-prices catalog; a module that registers its own IPriceCalculator (e.g. with tenant
         // overrides) before this one wins.
