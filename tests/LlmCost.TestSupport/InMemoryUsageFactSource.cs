@@ -4,7 +4,7 @@ namespace LlmCost.Tests.Shared;
 
 /// <summary>
 /// Raw events held by the test, with their write (processing) time, as the usage event store reports them and the
-/// days they touched. Compiled into the Storage and Functions test projects (linked from tests/Shared).
+/// days they touched. Shared by the Storage and Functions test projects (LlmCost.TestSupport).
 /// </summary>
 public sealed class InMemoryUsageFactSource(TimeProvider time) : IUsageFactSource
 {
