@@ -3,6 +3,7 @@ using LlmCost.Core.Reports;
 using LlmCost.Core.Rollups;
 using Microsoft.Extensions.Time.Testing;
 using Moq;
+using LlmCost.Tests.Shared;
 
 namespace LlmCost.Core.Tests.Operations;
 
@@ -91,7 +92,7 @@ public class OperationsUseCaseTests
     [Fact]
     public async Task Rollup_rows_come_back_in_period_dimension_key_order_for_whole_days()
     {
-        var store = new MemoryRollupStore();
+        var store = new InMemoryRollupStore();
         var day = new DateTimeOffset(2026, 3, 1, 0, 0, 0, TimeSpan.Zero);
         RollupRow Row(DateTimeOffset start, string dimension, string key) => new()
         {
