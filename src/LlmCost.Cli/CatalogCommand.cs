@@ -1,3 +1,4 @@
+// Long on purpose: `llmcost catalog` list, show, validate and import, with their table and JSON outputs.
 using System.Globalization;
 using System.Text;
 using System.Text.Json;

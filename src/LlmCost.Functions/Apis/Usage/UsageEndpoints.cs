@@ -1,3 +1,5 @@
+// Long on purpose: record, price and the usage queries share the range, tenant and id checks at the bottom; each endpoint
+// itself is bind, check access, one Core call, map.
 using System.Globalization;
 using System.Security.Claims;
 using System.Text.Json;
