@@ -58,6 +58,7 @@ public static class OperationsModule
         services.TryAddSingleton<LlmCost.Core.Audit.AuditTrail>();
         services.TryAddSingleton<ArchivedUsage>();
         services.TryAddSingleton<AlertAdminService>();
+        services.TryAddSingleton<AlertFeed>();
         services.TryAddSingleton<RollupQueryService>();
 
         services.AddBackgroundFunction<RollupsFunction>();

@@ -105,4 +105,31 @@ public class OperationsUseCaseTests
         var rows = await new RollupQueryService(store).ReadAsync("t1", RollupQuery.Parse("day", "2026-03-01", "2026-03-02", null).Value!);
         Assert.Equal(new[] { "user/a", "user/z", "tenant/t1", "user/b" }, rows.Select(r => $"{r.Dimension}/{r.Key}"));
     }
+
+    [Fact]
+    public async Task The_feed_answers_an_alert_outside_the_callers_scopes_as_a_missing_one()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 3, 1, 12, 0, 0, TimeSpan.Zero));
+        AlertEntry Entry(string id, string scopeId) => new()
+        {
+            Alert = new Alert { AlertId = id, Kind = AlertKinds.CostAnomaly, TenantId = "t1", Scope = "user", ScopeId = scopeId, CreatedAt = time.GetUtcNow() },
+            Status = "pending",
+        };
+        var store = new Mock<IAlertStore>();
+        store.Setup(s => s.GetAsync("t1", "mine", It.IsAny<CancellationToken>())).ReturnsAsync(Entry("mine", "u1"));
+        store.Setup(s => s.GetAsync("t1", "theirs", It.IsAny<CancellationToken>())).ReturnsAsync(Entry("theirs", "u2"));
+        store.Setup(s => s.ListAsync("t1", true, 10, It.IsAny<CancellationToken>())).ReturnsAsync([Entry("mine", "u1"), Entry("theirs", "u2")]);
+        var deliveries = new Mock<IDeliveryLog>();
+        deliveries.Setup(d => d.ListAsync("t1", "mine", It.IsAny<CancellationToken>())).ReturnsAsync([]);
+        var feed = new AlertFeed(store.Object, deliveries.Object, time);
+        Func<Alert, bool> onlyU1 = a => a.ScopeId == "u1";
+
+        Assert.Equal(new[] { "mine" }, (await feed.ListAsync("t1", true, 10, onlyU1)).Select(e => e.Alert.AlertId));
+        Assert.Equal("mine", (await feed.GetAsync("t1", "mine", onlyU1))!.Value.Entry.Alert.AlertId);
+        Assert.Null(await feed.GetAsync("t1", "theirs", onlyU1));
+        Assert.False(await feed.MarkReadAsync("t1", "theirs", onlyU1));
+        Assert.True(await feed.MarkReadAsync("t1", "mine", onlyU1));
+        store.Verify(s => s.MarkReadAsync("t1", "mine", time.GetUtcNow(), It.IsAny<CancellationToken>()), Times.Once);
+        store.Verify(s => s.MarkReadAsync("t1", "theirs", It.IsAny<DateTimeOffset>(), It.IsAny<CancellationToken>()), Times.Never);
+    }
 }

@@ -10,56 +10,48 @@ namespace LlmCost.Functions.Apis.Operations;
 public static partial class OperationsApi
 {
     private static async Task<IResult> ListAlerts(
-        ClaimsPrincipal caller, IAlertStore alerts, string? tenant_id, bool? unread, int? limit, CancellationToken cancellationToken)
+        ClaimsPrincipal caller, AlertFeed feed, string? tenant_id, bool? unread, int? limit, CancellationToken cancellationToken)
     {
         if (!caller.TryResolveTenant(tenant_id, out var tenantId, out var problem))
         {
             return problem;
         }
 
-        if (limit is < 1 or > 500)
+        if (limit is < 1 or > AlertFeed.MaxLimit)
         {
-            return ApiProblems.Field("limit", "must be between 1 and 500");
+            return ApiProblems.Field("limit", $"must be between 1 and {AlertFeed.MaxLimit}");
         }
 
-        var entries = await alerts.ListAsync(tenantId, unread ?? false, limit ?? 100, cancellationToken);
-        return TypedResults.Ok(new { alerts = entries.Where(e => Visible(caller, e)).Select(e => AlertJson(e, null)) });
+        var entries = await feed.ListAsync(tenantId, unread ?? false, limit ?? AlertFeed.DefaultLimit, Visible(caller), cancellationToken);
+        return TypedResults.Ok(new { alerts = entries.Select(e => AlertJson(e, null)) });
     }
 
-    private static async Task<IResult> GetAlert(
-        ClaimsPrincipal caller, IAlertStore alerts, IDeliveryLog deliveries, string alertId, string? tenant_id, CancellationToken cancellationToken)
+    private static async Task<IResult> GetAlert(ClaimsPrincipal caller, AlertFeed feed, string alertId, string? tenant_id, CancellationToken cancellationToken)
     {
         if (!caller.TryResolveTenant(tenant_id, out var tenantId, out var problem))
         {
             return problem;
         }
 
-        var entry = await alerts.GetAsync(tenantId, alertId, cancellationToken);
-        if (entry is null || !Visible(caller, entry))
-        {
-            return ApiProblems.NotFound("alert", alertId);
-        }
-
-        return TypedResults.Ok(AlertJson(entry, await deliveries.ListAsync(tenantId, alertId, cancellationToken)));
+        return await feed.GetAsync(tenantId, alertId, Visible(caller), cancellationToken) is { } found
+            ? TypedResults.Ok(AlertJson(found.Entry, found.Deliveries))
+            : ApiProblems.NotFound("alert", alertId);
     }
 
-    private static async Task<IResult> MarkRead(
-        ClaimsPrincipal caller, IAlertStore alerts, TimeProvider time, string alertId, string? tenant_id, CancellationToken cancellationToken)
+    private static async Task<IResult> MarkRead(ClaimsPrincipal caller, AlertFeed feed, string alertId, string? tenant_id, CancellationToken cancellationToken)
     {
         if (!caller.TryResolveTenant(tenant_id, out var tenantId, out var problem))
         {
             return problem;
         }
 
-        var entry = await alerts.GetAsync(tenantId, alertId, cancellationToken);
-        if (entry is null || !Visible(caller, entry))
-        {
-            return ApiProblems.NotFound("alert", alertId);
-        }
-
-        await alerts.MarkReadAsync(tenantId, alertId, time.GetUtcNow(), cancellationToken);
-        return TypedResults.NoContent();
+        return await feed.MarkReadAsync(tenantId, alertId, Visible(caller), cancellationToken)
+            ? TypedResults.NoContent()
+            : ApiProblems.NotFound("alert", alertId);
     }
+
+    /// <summary>The scopes this caller may see (a user-bound reader only its own).</summary>
+    private static Func<Alert, bool> Visible(ClaimsPrincipal caller) => alert => caller.MaySee(alert.Scope, alert.ScopeId);
 
     private static object AlertJson(AlertEntry e, IReadOnlyList<DeliveryRecord>? deliveries) => new
     {

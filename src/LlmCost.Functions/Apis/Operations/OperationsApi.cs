@@ -49,6 +49,4 @@ public static partial class OperationsApi
         endpoints.MapAuditApi();
         return endpoints;
     }
-
-    private static bool Visible(ClaimsPrincipal caller, AlertEntry entry) => caller.MaySee(entry.Alert.Scope, entry.Alert.ScopeId);
 }
