@@ -1,7 +1,9 @@
+// Long on purpose: `llmcost catalog` list, show, validate and import, with their table and JSON outputs.
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using LlmCost.Core.Pricing;
+using LlmCost.Core;
 
 namespace LlmCost.Cli;
 
@@ -430,18 +432,18 @@ internal static class CatalogCommand
         {
             if (!value.IsTiered)
             {
-                json.WriteString(key, Money.Format(value.Base));
+                json.WriteString(key, MoneyFormat.Format(value.Base));
                 continue;
             }
 
             json.WriteStartObject(key);
-            json.WriteString("base", Money.Format(value.Base));
+            json.WriteString("base", MoneyFormat.Format(value.Base));
             json.WriteStartArray("tiers");
             foreach (PriceTier tier in value.Tiers)
             {
                 json.WriteStartObject();
                 json.WriteNumber("start", tier.Start);
-                json.WriteString("price", Money.Format(tier.Price));
+                json.WriteString("price", MoneyFormat.Format(tier.Price));
                 json.WriteEndObject();
             }
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using LlmCost.Core.Pricing;
+using LlmCost.Core;
 
 namespace LlmCost.Cli;
 
@@ -136,18 +137,18 @@ internal static class CatalogJsonWriter
     {
         if (!value.IsTiered)
         {
-            json.WriteNumberValue(Money.Normalize(value.Base));
+            json.WriteNumberValue(MoneyFormat.Normalize(value.Base));
             return;
         }
 
         json.WriteStartObject();
-        json.WriteNumber("base", Money.Normalize(value.Base));
+        json.WriteNumber("base", MoneyFormat.Normalize(value.Base));
         json.WriteStartArray("tiers");
         foreach (PriceTier tier in value.Tiers)
         {
             json.WriteStartObject();
             json.WriteNumber("start", tier.Start);
-            json.WriteNumber("price", Money.Normalize(tier.Price));
+            json.WriteNumber("price", MoneyFormat.Normalize(tier.Price));
             json.WriteEndObject();
         }
 

@@ -2,6 +2,7 @@ using System.Text.Json;
 using LlmCost.Core.Estimation;
 using LlmCost.Core.Pricing;
 using LlmCost.Core.Usage;
+using LlmCost.Core;
 
 namespace LlmCost.Cli;
 
@@ -100,7 +101,7 @@ internal static class EstimateCommand
         json.WriteNumber("max_output_tokens", estimate.MaxOutputTokens);
         if (estimate.Priced)
         {
-            json.WriteString("worst_case_cost_usd", Money.Format(estimate.WorstCaseCostUsd));
+            json.WriteString("worst_case_cost_usd", MoneyFormat.Format(estimate.WorstCaseCostUsd));
         }
         else
         {

@@ -1,3 +1,5 @@
+// Long on purpose: `llmcost load` is one measured procedure (warm-up, phases, the raw Table Storage baseline, the report); its
+// steps share the run's state and read top to bottom.
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;

@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using LlmCost.Core.Pricing;
 using LlmCost.Core.Usage;
+using LlmCost.Core;
 
 namespace LlmCost.Cli;
 
@@ -167,10 +168,10 @@ internal static class PriceCommand
         QuoteJson.WriteUsage(json, "usage", request.Usage);
         if (reportedCostUsd is { } reported)
         {
-            json.WriteString("reported_cost_usd", Money.Format(reported));
+            json.WriteString("reported_cost_usd", MoneyFormat.Format(reported));
             if (quote.Priced)
             {
-                json.WriteString("reported_cost_difference_usd", Money.Format(reported - quote.CostUsd));
+                json.WriteString("reported_cost_difference_usd", MoneyFormat.Format(reported - quote.CostUsd));
             }
         }
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using LlmCost.Core.Pricing;
 using LlmCost.Core.Usage;
+using LlmCost.Core;
 
 namespace LlmCost.Cli;
 
@@ -45,7 +46,7 @@ internal static class QuoteJson
     {
         if (quote.Priced)
         {
-            Money.WriteString(json, CostUsd, quote.CostUsd);
+            MoneyFormat.WriteString(json, CostUsd, quote.CostUsd);
         }
         else
         {
@@ -69,7 +70,7 @@ internal static class QuoteJson
             }
 
             json.WriteEndArray();
-            Money.WriteString(json, KnownCost, quote.KnownCostUsd);
+            MoneyFormat.WriteString(json, KnownCost, quote.KnownCostUsd);
         }
 
         json.WriteStartArray(BreakdownName);
@@ -78,8 +79,8 @@ internal static class QuoteJson
             json.WriteStartObject();
             json.WriteString(ClassName, Encoded(component.Class));
             json.WriteNumber(Quantity, component.Quantity);
-            Money.WriteString(json, UnitPrice, component.UnitPriceUsd);
-            Money.WriteString(json, CostUsd, component.CostUsd);
+            MoneyFormat.WriteString(json, UnitPrice, component.UnitPriceUsd);
+            MoneyFormat.WriteString(json, CostUsd, component.CostUsd);
             json.WriteEndObject();
         }
 

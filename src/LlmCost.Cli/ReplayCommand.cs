@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using LlmCost.Core.Pricing;
 using LlmCost.Core.Usage;
+using LlmCost.Core;
 
 namespace LlmCost.Cli;
 
@@ -194,19 +195,19 @@ internal static class ReplayCommand
             text.AppendLine(CultureInfo.InvariantCulture, $"requests: {Requests} (unpriced: {Unpriced})");
             text.AppendLine(CultureInfo.InvariantCulture, $"input_tokens: {InputTokens}");
             text.AppendLine(CultureInfo.InvariantCulture, $"output_tokens: {OutputTokens}");
-            text.AppendLine(CultureInfo.InvariantCulture, $"cost_usd: {Money.Format(CostUsd)}");
+            text.AppendLine(CultureInfo.InvariantCulture, $"cost_usd: {MoneyFormat.Format(CostUsd)}");
             text.AppendLine(CultureInfo.InvariantCulture, $"units: {string.Join(", ", Units.ToDictionary().Where(u => u.Key != "requests").Select(u => $"{u.Key} {u.Value}"))}");
             text.AppendLine("by model:");
             foreach ((string model, var m) in _byModel.OrderBy(p => p.Key, StringComparer.Ordinal))
             {
                 text.AppendLine(CultureInfo.InvariantCulture,
-                    $"  {model}: calls {m.Calls}, input {m.Input}, output {m.Output}, cost_usd {Money.Format(m.Cost)}{(m.Unpriced > 0 ? $", UNPRICED {m.Unpriced}" : "")}");
+                    $"  {model}: calls {m.Calls}, input {m.Input}, output {m.Output}, cost_usd {MoneyFormat.Format(m.Cost)}{(m.Unpriced > 0 ? $", UNPRICED {m.Unpriced}" : "")}");
             }
 
             text.AppendLine("top users:");
             foreach ((int user, var u) in TopUsers())
             {
-                text.AppendLine(CultureInfo.InvariantCulture, $"  user-{user}: calls {u.Calls}, cost_usd {Money.Format(u.Cost)}");
+                text.AppendLine(CultureInfo.InvariantCulture, $"  user-{user}: calls {u.Calls}, cost_usd {MoneyFormat.Format(u.Cost)}");
             }
 
             text.AppendLine(CultureInfo.InvariantCulture, $"data: {Attribution}");
@@ -234,7 +235,7 @@ internal static class ReplayCommand
                 json.WriteNumber("unpriced", Unpriced);
                 json.WriteNumber("input_tokens", InputTokens);
                 json.WriteNumber("output_tokens", OutputTokens);
-                json.WriteString("cost_usd", Money.Format(CostUsd));
+                json.WriteString("cost_usd", MoneyFormat.Format(CostUsd));
                 json.WriteStartObject("units");
                 CanonicalUsageParser.Write(json, Units);
                 json.WriteEndObject();
@@ -245,7 +246,7 @@ internal static class ReplayCommand
                     json.WriteNumber("calls", m.Calls);
                     json.WriteNumber("input_tokens", m.Input);
                     json.WriteNumber("output_tokens", m.Output);
-                    json.WriteString("cost_usd", Money.Format(m.Cost));
+                    json.WriteString("cost_usd", MoneyFormat.Format(m.Cost));
                     json.WriteNumber("unpriced", m.Unpriced);
                     json.WriteEndObject();
                 }
@@ -257,7 +258,7 @@ internal static class ReplayCommand
                     json.WriteStartObject();
                     json.WriteString("user", $"user-{user}");
                     json.WriteNumber("calls", u.Calls);
-                    json.WriteString("cost_usd", Money.Format(u.Cost));
+                    json.WriteString("cost_usd", MoneyFormat.Format(u.Cost));
                     json.WriteEndObject();
                 }
 

@@ -1,3 +1,5 @@
+// Long on purpose: the client's public surface, one documented method per endpoint; wire shapes, retries and buffering live
+// in Wire/, the pipeline and Buffering/.
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;

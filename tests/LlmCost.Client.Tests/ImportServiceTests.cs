@@ -6,6 +6,7 @@ using System.Text;
 using System.Text.Json;
 using LlmCost.Client.Tests.Infrastructure;
 using LlmCost.Functions.Hosting;
+using LlmCost.Hosting;
 using LlmCost.Functions.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using CliApp = cli::LlmCost.Cli.CliApp;

@@ -1,3 +1,5 @@
+// Long on purpose: `llmcost import` with its resumable checkpoint, batching and summary; the formats it reads are in
+// ImportFormats.cs.
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;

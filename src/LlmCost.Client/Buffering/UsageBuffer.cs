@@ -1,3 +1,4 @@
+// Long on purpose: the bounded buffer's enqueue, batching loop, flush and shutdown share one lock and one set of counters.
 using System.Diagnostics.Metrics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;

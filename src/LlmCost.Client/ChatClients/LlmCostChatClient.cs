@@ -1,3 +1,5 @@
+// Long on purpose: the IChatClient middleware's authorise, call and record sequence for streaming and non-streaming calls;
+// the two paths must stay symmetrical, so they stay together.
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;

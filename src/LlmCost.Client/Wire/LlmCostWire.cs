@@ -1,3 +1,4 @@
+// Long on purpose: the client's wire records, one per JSON shape of the service, mirrored field by field.
 using System.Text.Json;
 using System.Text.Json.Serialization;
 

@@ -367,7 +367,7 @@ public sealed class ModelSelector
         return all;
     }
 
-    internal static string Money(decimal amount) => Recording.UsageQuery.FormatCost(amount);
+    internal static string Money(decimal amount) => MoneyFormat.Format(amount);
 
     /// <summary>The exclusion of a model without capability facts, by <see cref="ModelStatus"/> (index = status).</summary>
     private static SelectionExclusion[] NoDataExclusions(CatalogProvider provider, CatalogModel model, CapabilityCatalog capabilities)

@@ -5,7 +5,7 @@ using LlmCost.Core.Recording;
 
 namespace LlmCost.Core.Advice;
 
-/// <summary>Money on the wire: a decimal string written by the one money formatter (<see cref="UsageQuery.FormatCost"/>); reads a string or a number.</summary>
+/// <summary>Money on the wire: a decimal string written by the one money formatter (<see cref="MoneyFormat"/>); reads a string or a number.</summary>
 public sealed class MoneyJsonConverter : JsonConverter<decimal>
 {
     public override decimal Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
@@ -25,7 +25,7 @@ public sealed class MoneyJsonConverter : JsonConverter<decimal>
     }
 
     public override void Write(Utf8JsonWriter writer, decimal value, JsonSerializerOptions options) =>
-        writer.WriteStringValue(UsageQuery.FormatCost(value));
+        MoneyFormat.WriteStringValue(writer, value);
 }
 
 /// <summary>Nullable money, same format.</summary>

@@ -120,8 +120,8 @@ public sealed class RecommendationRunner(RecommendationService service, IRecomme
             ["period_from"] = report.From.UtcDateTime.ToString("O", CultureInfo.InvariantCulture),
             ["period_to"] = report.To.UtcDateTime.ToString("O", CultureInfo.InvariantCulture),
             ["recommendations"] = report.Recommendations.Count.ToString(CultureInfo.InvariantCulture),
-            ["savings_exact_usd"] = UsageQuery.FormatCost(exact),
-            ["savings_estimated_usd"] = UsageQuery.FormatCost(estimated),
+            ["savings_exact_usd"] = MoneyFormat.Format(exact),
+            ["savings_estimated_usd"] = MoneyFormat.Format(estimated),
             ["price_source"] = report.PriceSource,
         };
         int i = 0;
@@ -132,7 +132,7 @@ public sealed class RecommendationRunner(RecommendationService service, IRecomme
                 ? $" -> {r.SuggestedProvider}/{suggested}"
                 : string.Empty;
             details[$"top_{i}"] = string.Create(CultureInfo.InvariantCulture,
-                $"{r.Kind} {r.Provider}/{r.Model}{target}: save {UsageQuery.FormatCost(r.SavingsUsd)} USD of {UsageQuery.FormatCost(r.CurrentCostUsd)}{(r.Evidence.Estimate ? " (estimate)" : string.Empty)}");
+                $"{r.Kind} {r.Provider}/{r.Model}{target}: save {MoneyFormat.Format(r.SavingsUsd)} USD of {MoneyFormat.Format(r.CurrentCostUsd)}{(r.Evidence.Estimate ? " (estimate)" : string.Empty)}");
         }
 
         return new Alert
@@ -144,7 +144,7 @@ public sealed class RecommendationRunner(RecommendationService service, IRecomme
             ScopeId = report.TenantId,
             CreatedAt = now,
             Message = string.Create(CultureInfo.InvariantCulture,
-                $"Weekly cost advice for {period}: {report.Recommendations.Count} recommendations, {UsageQuery.FormatCost(exact)} USD saved exactly by re-pricing, {UsageQuery.FormatCost(estimated)} USD more estimated. GET /api/recommendations for the evidence."),
+                $"Weekly cost advice for {period}: {report.Recommendations.Count} recommendations, {MoneyFormat.Format(exact)} USD saved exactly by re-pricing, {MoneyFormat.Format(estimated)} USD more estimated. GET /api/recommendations for the evidence."),
             Details = details,
         };
     }

@@ -33,19 +33,6 @@ public sealed record CircuitBreakerDraft
     public string? CooldownSeconds { get; init; }
 }
 
-/// <summary>Validation errors keyed by the wire field name, or the value.</summary>
-public sealed record Validated<T>(T? Value, IReadOnlyDictionary<string, string[]> Errors)
-    where T : class
-{
-    public bool IsValid => Errors.Count == 0 && Value is not null;
-
-    public static Validated<T> Ok(T value) => new(value, new Dictionary<string, string[]>());
-
-    public static Validated<T> Fail(IReadOnlyDictionary<string, string[]> errors) => new(null, errors);
-
-    public static Validated<T> Fail(string field, string message) => new(null, new Dictionary<string, string[]> { [field] = [message] });
-}
-
 public static class BudgetValidator
 {
     public const decimal MaxAmountUsd = 1_000_000_000m;

@@ -1,3 +1,5 @@
+// Long on purpose: mapping the models.dev snapshot and the curated overlay onto the price catalog's ids by the catalog's own
+// match rules, and the lookups over the result; the mapping report is part of it.
 using LlmCost.Core.Pricing;
 
 namespace LlmCost.Core.Capabilities;

@@ -1,3 +1,5 @@
+// Long on purpose: one parser for the estimate request's provider-shaped bodies (messages, tools, images), every field
+// checked and named by its path.
 using System.Globalization;
 using System.Text.Json;
 using LlmCost.Core.Usage;

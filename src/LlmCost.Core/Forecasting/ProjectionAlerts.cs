@@ -19,9 +19,12 @@ public sealed record BudgetForecastInput
 
     /// <summary>Daily spend of the budget's scope, up to today, ideally reaching back 28 days before the period.</summary>
     public required IReadOnlyList<DailySpend> History { get; init; }
+
+    /// <summary>The alert's id when another path may raise the same alert (null: derived from budget and period).</summary>
+    public string? AlertId { get; init; }
 }
 
-/// <summary>Budgets whose spend should be forecast (implemented by the budgets module).</summary>
+/// <summary>Budgets whose spend should be forecast (<see cref="BudgetForecastSource"/>).</summary>
 public interface IBudgetForecastSource
 {
     Task<IReadOnlyList<BudgetForecastInput>> ListActiveAsync(CancellationToken cancellationToken = default);
@@ -46,7 +49,7 @@ public sealed class ProjectionAlerter(SpendForecaster forecaster, TimeProvider t
         var period = budget.PeriodStart.ToString("yyyyMMdd", CultureInfo.InvariantCulture);
         return new Alert
         {
-            AlertId = AlertIds.For(AlertKinds.BudgetProjectedOverrun, budget.TenantId, budget.BudgetId, period),
+            AlertId = budget.AlertId ?? AlertIds.For(AlertKinds.BudgetProjectedOverrun, budget.TenantId, budget.BudgetId, period),
             Kind = AlertKinds.BudgetProjectedOverrun,
             TenantId = budget.TenantId,
             Scope = budget.Scope,

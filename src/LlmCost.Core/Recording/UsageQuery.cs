@@ -93,9 +93,6 @@ public static class UsageQuery
         };
     }
 
-    /// <summary>Cost as the wire's decimal string: invariant culture, no exponent, no trailing zeros.</summary>
-    public static string FormatCost(decimal cost) => (cost / 1.0000000000000000000000000000m).ToString(CultureInfo.InvariantCulture);
-
     private static bool Set<T>(T value, out T target)
     {
         target = value;

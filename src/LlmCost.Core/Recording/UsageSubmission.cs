@@ -2,12 +2,6 @@ using LlmCost.Core.Usage;
 
 namespace LlmCost.Core.Recording;
 
-/// <summary>One problem with a submitted request, naming the JSON field (e.g. <c>events[3].usage.input_tokens</c>).</summary>
-public sealed record FieldError(string Field, string Message)
-{
-    public override string ToString() => $"{Field}: {Message}";
-}
-
 /// <summary>A validated, not yet priced usage event as a client submitted it.</summary>
 public sealed record UsageSubmission
 {

@@ -49,7 +49,7 @@ public static class FocusCostRows
                      .OrderBy(d => d.Key.Day).ThenBy(d => d.Key.Provider, StringComparer.Ordinal).ThenBy(d => d.Key.Model, StringComparer.Ordinal)
                      .ThenBy(d => d.Key.Team, StringComparer.Ordinal).ThenBy(d => d.Key.User, StringComparer.Ordinal))
         {
-            string cost = UsageQuery.FormatCost(t.CostUsd);
+            string cost = MoneyFormat.Format(t.CostUsd);
             long tokens = checked(t.InputTokens + t.OutputTokens);
             DateTimeOffset month = UsageQuery.PeriodStart(day, UsageGranularity.Month);
             string resource = provider + "/" + model;

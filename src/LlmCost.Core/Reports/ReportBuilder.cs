@@ -74,8 +74,6 @@ public static class ReportBuilder
         units.ToDictionary().Where(u => u.Key is not ("input_tokens" or "output_tokens" or "requests"))
             .OrderBy(u => Pricing.UsageUnits.Get(u.Key).Index);
 
-    public static string Money(decimal value) => value.ToString("0.############", CultureInfo.InvariantCulture);
-
     private static byte[] Csv(List<RollupRow> rows)
     {
         var csv = new StringBuilder(CsvHeader).Append('\n');
@@ -89,7 +87,7 @@ public static class ReportBuilder
                 .Append(Invariant(r.UnpricedRequests)).Append(',')
                 .Append(Invariant(r.InputTokens)).Append(',')
                 .Append(Invariant(r.OutputTokens)).Append(',')
-                .Append(Money(r.CostUsd)).Append(',')
+                .Append(MoneyFormat.Format(r.CostUsd)).Append(',')
                 .Append(string.Join(';', OtherUnits(r.Units).Select(u => $"{u.Key}={Invariant(u.Value)}"))).Append('\n');
         }
 
@@ -138,7 +136,7 @@ public static class ReportBuilder
         json.WriteNumber("unpriced_requests", unpriced);
         json.WriteNumber("input_tokens", input);
         json.WriteNumber("output_tokens", output);
-        json.WriteString("cost_usd", Money(cost));
+        json.WriteString("cost_usd", MoneyFormat.Format(cost));
     }
 
     /// <summary>A bar chart of the tenant's cost per bucket (hour or day), hand-written SVG.</summary>
@@ -160,16 +158,16 @@ public static class ReportBuilder
         var svg = new StringBuilder();
         svg.Append(CultureInfo.InvariantCulture, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" font-family=\"sans-serif\" font-size=\"11\">\n");
         svg.Append(CultureInfo.InvariantCulture, $"<title>{Escape(request.TenantId)} cost per {(request.Period == ReportPeriod.Day ? "hour" : "day")}, {Time(request.Start)}</title>\n");
-        svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{left}\" y=\"20\" font-size=\"14\">{Escape(request.TenantId)}: {Money(costs.Sum())} USD ({(request.Period == ReportPeriod.Day ? request.Start.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) : request.Start.ToString("yyyy-MM", CultureInfo.InvariantCulture))})</text>\n");
+        svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{left}\" y=\"20\" font-size=\"14\">{Escape(request.TenantId)}: {MoneyFormat.Format(costs.Sum())} USD ({(request.Period == ReportPeriod.Day ? request.Start.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) : request.Start.ToString("yyyy-MM", CultureInfo.InvariantCulture))})</text>\n");
         svg.Append(CultureInfo.InvariantCulture, $"<line x1=\"{left}\" y1=\"{top + plotHeight}\" x2=\"{width - right}\" y2=\"{top + plotHeight}\" stroke=\"#333\"/>\n");
         svg.Append(CultureInfo.InvariantCulture, $"<line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{top + plotHeight}\" stroke=\"#333\"/>\n");
-        svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{left - 5}\" y=\"{top + 4}\" text-anchor=\"end\">{Money(Math.Round(max, 4))}</text>\n");
+        svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{left - 5}\" y=\"{top + 4}\" text-anchor=\"end\">{MoneyFormat.Format(Math.Round(max, 4))}</text>\n");
         svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{left - 5}\" y=\"{top + plotHeight}\" text-anchor=\"end\">0</text>\n");
         for (var i = 0; i < buckets.Count; i++)
         {
             var h = (double)(costs[i] / scale) * plotHeight;
             var x = left + (i * barWidth) + 1;
-            svg.Append(CultureInfo.InvariantCulture, $"<rect x=\"{x:0.##}\" y=\"{top + plotHeight - h:0.##}\" width=\"{Math.Max(1, barWidth - 2):0.##}\" height=\"{h:0.##}\" fill=\"#3b6ea5\"><title>{Time(buckets[i])}: {Money(costs[i])} USD</title></rect>\n");
+            svg.Append(CultureInfo.InvariantCulture, $"<rect x=\"{x:0.##}\" y=\"{top + plotHeight - h:0.##}\" width=\"{Math.Max(1, barWidth - 2):0.##}\" height=\"{h:0.##}\" fill=\"#3b6ea5\"><title>{Time(buckets[i])}: {MoneyFormat.Format(costs[i])} USD</title></rect>\n");
             var label = request.Period == ReportPeriod.Day ? buckets[i].Hour : buckets[i].Day;
             if (request.Period == ReportPeriod.Month || label % 3 == 0)
             {

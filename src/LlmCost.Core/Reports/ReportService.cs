@@ -53,6 +53,13 @@ public sealed class ReportService(IRollupStore rollups, IArchiveStore files, Fun
     /// </summary>
     public bool IsTenantReportPath(string tenantId, string? path) => FilePaths.IsSafeUnder(path, Prefix(tenantId));
 
+    /// <summary>A report file's content, or null when it does not exist (check the path with <see cref="IsTenantReportPath"/> first).</summary>
+    public Task<byte[]?> ReadFileAsync(string path, CancellationToken cancellationToken = default) => files.ReadAsync(path, cancellationToken);
+
+    /// <summary>A time-limited direct link to a report file, or null when the account cannot sign one.</summary>
+    public Task<Uri?> TryGetDownloadUriAsync(string path, TimeSpan lifetime, CancellationToken cancellationToken = default) =>
+        files.TryGetDownloadUriAsync(path, lifetime, cancellationToken);
+
     /// <summary>The existing reports (day and month) that include <paramref name="day"/>; what a GDPR erasure must rewrite.</summary>
     public async Task<IReadOnlyList<ReportRequest>> ExistingReportsCoveringAsync(string tenantId, DateOnly day, CancellationToken cancellationToken = default)
     {

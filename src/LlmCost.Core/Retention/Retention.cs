@@ -1,3 +1,5 @@
+// Long on purpose: retention's options, the archive format and the runner are one contract (what is archived is exactly what
+// is then deleted, and an archive is never overwritten with less); split by type, that contract would be harder to see.
 using System.Globalization;
 using System.IO.Compression;
 using System.Text;

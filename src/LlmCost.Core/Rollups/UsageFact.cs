@@ -35,7 +35,7 @@ public sealed record UsageFact
 /// <summary>A (tenant, UTC day) pair whose events changed.</summary>
 public readonly record struct TenantDay(string TenantId, DateOnly Day);
 
-/// <summary>Read port over the raw usage events (owned by the ingestion/storage module).</summary>
+/// <summary>Read port over the raw usage events (implemented over the recorded events in LlmCost.Storage).</summary>
 public interface IUsageFactSource
 {
     /// <summary>All events of one tenant whose timestamp falls on <paramref name="day"/> (UTC).</summary>

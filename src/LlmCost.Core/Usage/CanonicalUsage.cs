@@ -1,3 +1,5 @@
+// Long on purpose: the canonical unit vector with its arithmetic and its wire form; every operation must treat every unit class
+// alike, which is easiest to check with all of them in one place.
 using System.Numerics;
 using System.Text;
 using LlmCost.Core.Pricing;

@@ -1,3 +1,5 @@
+// Long on purpose: one section per provider's usage object, side by side: how each provider counts cached, reasoning and
+// modality tokens is compared across them (see the remarks), and that comparison is the point of the file.
 using System.Collections.Frozen;
 using System.Text.Json;
 using LlmCost.Core.Pricing;

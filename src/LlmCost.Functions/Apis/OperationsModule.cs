@@ -13,7 +13,7 @@ using Microsoft.Extensions.Options;
 
 namespace LlmCost.Functions;
 
-/// <summary>The Operations module: timers and queues: rollups, anomalies, forecasts, alerts, reports, retention (issue 6). Registers its services and maps its endpoints and functions.</summary>
+/// <summary>The Operations module: rollups, anomalies, forecasts, alerts, reports, retention and GDPR. Registers its services and maps its endpoints and functions.</summary>
 public static class OperationsModule
 {
     public static IServiceCollection AddOperationsModule(this IServiceCollection services, IConfiguration configuration)
@@ -21,10 +21,11 @@ public static class OperationsModule
         ArgumentNullException.ThrowIfNull(configuration);
         services.AddOperationsStorage();
 
-        services.TryAddSingleton(sp => Bind<AnomalyOptions>(configuration, "LlmCost:Anomalies", o => o.Validate()));
-        services.TryAddSingleton(sp => Bind<RetentionOptions>(configuration, "LlmCost:Retention", o => o.Validate()));
-        services.TryAddSingleton(sp => Bind<RollupOptions>(configuration, "LlmCost:Rollups", _ => { }));
-        services.AddOptions<AlertDeliveryOptions>().BindConfiguration(AlertDeliveryOptions.Section);
+        // Core's services take their settings as plain objects: bound and checked here, at start-up.
+        services.AddValidatedSettings<AnomalyOptions>("LlmCost:Anomalies", o => o.Validate());
+        services.AddValidatedSettings<RetentionOptions>("LlmCost:Retention", o => o.Validate());
+        services.AddValidatedSettings<RollupOptions>("LlmCost:Rollups", _ => { });
+        services.AddOptions<AlertDeliveryOptions>().BindConfiguration(AlertDeliveryOptions.Section).ValidateOnStart();
 
         // The recorded usage events (usage module's IUsageEventReader and tables) and, for days already archived, the
         // archives: together the rollups' source of truth (a late event never makes a day look partial).
@@ -36,6 +37,7 @@ public static class OperationsModule
         services.TryAddSingleton<AnomalyScanner>();
         services.TryAddSingleton<SpendForecaster>();
         services.TryAddSingleton<ProjectionAlerter>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IBudgetForecastSource, BudgetForecastSource>());
         services.TryAddSingleton<AlertPublisher>();
         services.TryAddSingleton<IAlertPublisher>(sp => sp.GetRequiredService<AlertPublisher>());
         services.TryAddSingleton<AlertFanOut>();
@@ -55,6 +57,9 @@ public static class OperationsModule
             sp.GetRequiredService<TimeProvider>(), sp.GetService<IUsageIngestMaintenance>()));
         services.TryAddSingleton<LlmCost.Core.Audit.AuditTrail>();
         services.TryAddSingleton<ArchivedUsage>();
+        services.TryAddSingleton<AlertAdminService>();
+        services.TryAddSingleton<AlertFeed>();
+        services.TryAddSingleton<RollupQueryService>();
 
         services.AddBackgroundFunction<RollupsFunction>();
         services.AddBackgroundFunction<AnomaliesFunction>();
@@ -69,14 +74,5 @@ public static class OperationsModule
     public static IEndpointRouteBuilder MapOperationsModule(this IEndpointRouteBuilder endpoints)
     {
         return endpoints.MapOperationsApi();
-    }
-
-    private static T Bind<T>(IConfiguration configuration, string section, Action<T> validate)
-        where T : new()
-    {
-        var options = new T();
-        configuration.GetSection(section).Bind(options);
-        validate(options);
-        return options;
     }
 }

@@ -8,13 +8,16 @@ using LlmCost.Storage.Usage;
 
 namespace LlmCost.Functions;
 
-/// <summary>The Usage module: recording usage (issue 4). Registers its services and maps its endpoints and functions.</summary>
+/// <summary>The Usage module: recording, pricing and querying usage. Registers its services and maps its endpoints and functions.</summary>
 public static class UsageModule
 {
     public static IServiceCollection AddUsageModule(this IServiceCollection services, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
-        services.AddOptions<UsageApiOptions>().BindConfiguration(UsageApiOptions.Section);
+        services.AddOptions<UsageApiOptions>().BindConfiguration(UsageApiOptions.Section)
+            .Validate(o => o is { MaxBodyBytes: > 0, MaxEventsPerRequest: > 0, MaxQueryDays: > 0, DefaultPageSize: > 0 } && o.DefaultPageSize <= o.MaxPageSize,
+                $"{UsageApiOptions.Section}: limits must be positive and DefaultPageSize at most MaxPageSize")
+            .ValidateOnStart();
         services.AddOptions<OtlpIngestOptions>().BindConfiguration(OtlpIngestOptions.Section)
             .Validate(o => o.IsValid(out _), $"{OtlpIngestOptions.Section} is invalid (see OtlpIngestOptions)").ValidateOnStart();
         services.AddUsageStorage();
@@ -22,6 +25,8 @@ public static class UsageModule
         // overrides) before this one wins.
         services.TryAddSingleton<IPriceCalculator>(PricingEngine.Default);
         services.AddSingleton<UsageRecorder>();
+        // Archived days are answered from the rollups where the operations module keeps them.
+        services.AddSingleton(sp => new UsageQueryService(sp.GetRequiredService<IUsageSummaryReader>(), sp.GetService<LlmCost.Core.Retention.ArchivedUsage>()));
         services.AddBackgroundFunction<UsageScopeRepairFunction>();
         return services;
     }

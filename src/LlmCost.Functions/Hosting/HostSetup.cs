@@ -1,5 +1,6 @@
 using System.Text.Json;
 using LlmCost.Functions.Hosting;
+using LlmCost.Hosting;
 using LlmCost.Functions.Hosting.Auth;
 using LlmCost.Core.Recording;
 using LlmCost.Storage;
@@ -40,6 +41,7 @@ public static class HostSetup
         // Binding failures (wrong JSON type, bad query value) throw, so the exception handler can name the member.
         builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.Services.AddCustomHandler(builder.Configuration);
+        builder.Services.AddSingleton<IFunctionInvocationBarrier, UsageProjectionBarrier>();
         builder.AddLlmCostTelemetry();
         return builder;
     }
@@ -83,6 +85,22 @@ public static class HostSetup
         }
 
         await next(context);
+    }
+}
+
+/// <summary>
+/// Background functions work on recorded usage: before one runs, this instance's acknowledged events reach the
+/// projection (bounded by LlmCost:Usage:Ingest:ReadBarrierTimeout), as for a read request.
+/// </summary>
+internal sealed class UsageProjectionBarrier(IServiceProvider services) : IFunctionInvocationBarrier
+{
+    public Task WaitAsync(CancellationToken cancellationToken = default)
+    {
+        var tracker = services.GetService<LlmCost.Storage.Usage.UsageProjectionTracker>();
+        var options = services.GetService<Microsoft.Extensions.Options.IOptions<LlmCost.Storage.Usage.UsageIngestOptions>>();
+        return tracker is null
+            ? Task.CompletedTask
+            : tracker.WaitForAppliedAsync(options?.Value.ReadBarrierTimeout ?? TimeSpan.FromSeconds(5), cancellationToken);
     }
 }
 

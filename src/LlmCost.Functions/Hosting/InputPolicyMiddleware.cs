@@ -1,3 +1,4 @@
+using LlmCost.Core;
 using LlmCost.Core.Recording;
 using LlmCost.Functions.Hosting.Auth;
 using Microsoft.AspNetCore.Http.Features;
@@ -30,7 +31,7 @@ internal sealed class InputPolicyMiddleware(RequestDelegate next, IConfiguration
 
         if (IdProblem(context) is { } idProblem)
         {
-            await CallerAccess.FieldProblem(idProblem.Field, idProblem.Message).ExecuteAsync(context);
+            await ApiProblems.Field(idProblem.Field, idProblem.Message).ExecuteAsync(context);
             return;
         }
 
@@ -79,7 +80,7 @@ internal sealed class InputPolicyMiddleware(RequestDelegate next, IConfiguration
 
         if (buffer.Length > 0 && JsonInputPolicy.Check(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)) is { } problem)
         {
-            await CallerAccess.FieldProblem(problem.Field, problem.Message).ExecuteAsync(context);
+            await ApiProblems.Field(problem.Field, problem.Message).ExecuteAsync(context);
             return;
         }
 

@@ -2,7 +2,7 @@ namespace LlmCost.Functions.Hosting;
 
 /// <summary>
 /// Names shared by every module for API-key auth (Authorization: Bearer &lt;key&gt;). The scheme, key store and
-/// key-management endpoints are built by the recording work (issue 4); modules only use these names.
+/// key-management endpoints live in Hosting/Auth; modules only use these names.
 /// </summary>
 public static class LlmCostAuth
 {

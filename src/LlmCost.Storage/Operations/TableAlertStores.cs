@@ -1,3 +1,5 @@
+// Long on purpose: the adapters of the four alert tables (alerts with their outbox state, rules, subscriptions, deliveries)
+// share the tenant partitioning and key escaping; one class per port, side by side.
 using System.Globalization;
 using System.Text.Json;
 using Azure;

@@ -1,3 +1,4 @@
+// Long on purpose: the batch row's encoder and decoder (one row per ingest-log transaction) must stay in step, so they share a file.
 using System.Buffers;
 using System.Globalization;
 using System.IO.Compression;

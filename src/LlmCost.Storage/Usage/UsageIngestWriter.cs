@@ -1,3 +1,5 @@
+// Long on purpose: the hot path of recording (group commit per log partition, transaction size limits, acknowledgement)
+// is one piece of concurrency logic.
 using System.Diagnostics;
 using Azure;
 using Azure.Data.Tables;

@@ -1,3 +1,5 @@
+// Long on purpose: the projector's claim, apply and release cycle and its sweep of other instances' pending rows keep one set
+// of invariants together (every acknowledged event applied exactly once, none lost); they are changed together.
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;

@@ -4,6 +4,7 @@ using Azure.Data.Tables;
 using LlmCost.Core.Pricing;
 using LlmCost.Core.Recording;
 using LlmCost.Core.Usage;
+using LlmCost.Core;
 
 namespace LlmCost.Storage.Usage;
 
@@ -219,7 +220,7 @@ internal static class UsageRows
     public static long Seq(TableEntity entity) => Long(entity, "Seq");
 
     /// <summary>Money is stored as an invariant decimal string: Table Storage has no decimal type and a double would round.</summary>
-    public static string Money(decimal value) => UsageQuery.FormatCost(value);
+    public static string Money(decimal value) => MoneyFormat.Format(value);
 
     public static decimal ParseMoney(string? text) =>
         text is null ? 0m : decimal.Parse(text, NumberStyles.Number, CultureInfo.InvariantCulture);

@@ -9,39 +9,9 @@ using LlmCost.Core.Rollups;
 using LlmCost.Core.Usage;
 using Microsoft.Extensions.Time.Testing;
 using Moq;
+using LlmCost.Tests.Shared;
 
 namespace LlmCost.Core.Tests.Operations;
-
-/// <summary>In-memory rollup store (Core-only tests; the Table Storage one is tested on Azurite).</summary>
-internal sealed class MemoryRollupStore : IRollupStore
-{
-    private readonly List<RollupRow> _rows = [];
-    private DateTimeOffset? _watermark;
-
-    public Task ReplacePeriodAsync(string tenantId, RollupGranularity granularity, DateTimeOffset periodStart, IReadOnlyList<RollupRow> rows, CancellationToken cancellationToken = default)
-    {
-        _rows.RemoveAll(r => r.TenantId == tenantId && r.Granularity == granularity && r.PeriodStart == periodStart);
-        _rows.AddRange(rows);
-        return Task.CompletedTask;
-    }
-
-    public Task<IReadOnlyList<RollupRow>> ReadAsync(string tenantId, RollupGranularity granularity, DateTimeOffset fromInclusive, DateTimeOffset toExclusive, string? dimension = null, CancellationToken cancellationToken = default) =>
-        Task.FromResult<IReadOnlyList<RollupRow>>([.. _rows.Where(r => r.TenantId == tenantId && r.Granularity == granularity && r.PeriodStart >= fromInclusive && r.PeriodStart < toExclusive && (dimension is null || r.Dimension == dimension))]);
-
-    public Task<DateTimeOffset?> GetWatermarkAsync(CancellationToken cancellationToken = default) => Task.FromResult(_watermark);
-
-    public Task SetWatermarkAsync(DateTimeOffset watermark, CancellationToken cancellationToken = default)
-    {
-        _watermark = watermark;
-        return Task.CompletedTask;
-    }
-
-    public Task<int> PruneAsync(string tenantId, RollupGranularity granularity, DateTimeOffset before, CancellationToken cancellationToken = default) =>
-        Task.FromResult(_rows.RemoveAll(r => r.TenantId == tenantId && r.Granularity == granularity && r.PeriodStart < before));
-
-    public Task<IReadOnlyList<string>> ListTenantsAsync(CancellationToken cancellationToken = default) =>
-        Task.FromResult<IReadOnlyList<string>>([.. _rows.Select(r => r.TenantId).Distinct()]);
-}
 
 internal sealed class MemoryEvents : IUsageFactSource, IRawEventMaintenance
 {
@@ -193,7 +163,7 @@ public sealed class OperationsServiceTests
         var events = new MemoryEvents();
         events.Facts.Add(Fact("alice", new DateTimeOffset(2026, 11, 20, 10, 0, 0, TimeSpan.Zero), 1.25m));
         events.Facts.Add(Fact("bob", new DateTimeOffset(2026, 11, 20, 10, 0, 0, TimeSpan.Zero), 2m));
-        var rollups = new MemoryRollupStore();
+        var rollups = new InMemoryRollupStore();
         var files = new MemoryFiles([]);
         var runner = new RollupRunner(new ArchiveAwareFactSource(events, files, s => s), rollups, clock);
         await runner.RunAsync();
@@ -231,7 +201,7 @@ public sealed class OperationsServiceTests
             events.Facts.Add(Fact("alice", today.AddDays(-d).AddHours(3), 0.10m));
         }
 
-        var rollups = new MemoryRollupStore();
+        var rollups = new InMemoryRollupStore();
         var clock = new FakeTimeProvider(today.AddHours(10).AddMinutes(5));
         events.Facts.Add(Fact("alice", today.AddHours(9).AddMinutes(10), 5m));
         await new RollupRunner(events, rollups, clock).RunAsync();
@@ -241,7 +211,7 @@ public sealed class OperationsServiceTests
         var night = new FakeTimeProvider(today.AddHours(4).AddMinutes(5));
         events.Facts.RemoveAll(f => f.Timestamp >= today);
         events.Facts.Add(Fact("alice", today.AddHours(3).AddMinutes(10), 5m));
-        var nightRollups = new MemoryRollupStore();
+        var nightRollups = new InMemoryRollupStore();
         await new RollupRunner(events, nightRollups, night).RunAsync();
         var alerts = await new AnomalyScanner(nightRollups, new AnomalyDetector(new AnomalyOptions(), night), night).ScanTenantAsync("t1");
         Assert.Contains(alerts, a => a.Kind == AlertKinds.CostAnomaly && a.ScopeId == "alice" && a.Details["window"] == "h2026112303");
@@ -267,7 +237,7 @@ public sealed class OperationsServiceTests
 
         events.Facts.Add(Fact("u", today.AddHours(5), 0m) with { Model = "secret-model", Priced = false });
         var clock = new FakeTimeProvider(today.AddHours(6).AddMinutes(2));
-        var rollups = new MemoryRollupStore();
+        var rollups = new InMemoryRollupStore();
         await new RollupRunner(events, rollups, clock).RunAsync();
         var alerts = await new AnomalyScanner(rollups, new AnomalyDetector(new AnomalyOptions(), clock), clock).ScanTenantAsync("t1");
 

@@ -4,6 +4,7 @@ using LlmCost.Core.Pricing;
 using LlmCost.Core.Recording;
 using LlmCost.Core.Usage;
 using Microsoft.Extensions.Time.Testing;
+using LlmCost.Tests.Shared;
 
 namespace LlmCost.Core.Tests.Pricing;
 
@@ -197,7 +198,7 @@ public sealed class ReportedCostScanTests
         [
             Fact("1", "a", 0.10m, 0.15m), Fact("2", "a", 0.10m, 0.15m), Fact("3", "b", 1.00m, 1.004m), Fact("4", "b", 1.00m, null),
         ]);
-        var rollups = new LlmCost.Core.Tests.Operations.MemoryRollupStore();
+        var rollups = new InMemoryRollupStore();
         await rollups.ReplacePeriodAsync("t1", LlmCost.Core.Rollups.RollupGranularity.Day, new DateTimeOffset(2026, 6, 1, 0, 0, 0, TimeSpan.Zero), day.DayRows);
 
         IReadOnlyList<Alert> alerts = await new AnomalyScanner(rollups, new AnomalyDetector(new AnomalyOptions(), clock), clock).ScanTenantAsync("t1");

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using Azure.Storage.Blobs;
 using Azure.Storage.Queues;
 using LlmCost.Functions.Hosting;
-using LlmCost.Storage.Hosting;
+using LlmCost.Hosting.AzureStorage;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 

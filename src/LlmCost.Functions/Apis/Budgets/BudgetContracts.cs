@@ -322,5 +322,5 @@ public sealed record ExpiredReservationsResponse(int Expired);
 
 internal static class Wire
 {
-    public static string? Money(decimal? value) => value?.ToString(CultureInfo.InvariantCulture);
+    public static string? Money(decimal? value) => LlmCost.Core.MoneyFormat.Format(value);
 }

@@ -26,7 +26,7 @@ public static class AuditApi
     {
         if (limit is < 1 or > 1000)
         {
-            return CallerAccess.FieldProblem("limit", "must be between 1 and 1000");
+            return ApiProblems.Field("limit", "must be between 1 and 1000");
         }
 
         string tenant = AuditEntry.ServiceWide;

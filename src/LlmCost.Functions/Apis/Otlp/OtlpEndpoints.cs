@@ -1,3 +1,4 @@
+using LlmCost.Core;
 using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Security.Claims;

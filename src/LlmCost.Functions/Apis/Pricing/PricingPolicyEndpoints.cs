@@ -1,3 +1,4 @@
+using LlmCost.Core;
 using System.Security.Claims;
 using System.Text.Json;
 using LlmCost.Core.Pricing;

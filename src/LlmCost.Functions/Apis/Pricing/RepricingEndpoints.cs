@@ -1,3 +1,4 @@
+using LlmCost.Core;
 using System.Globalization;
 using System.Security.Claims;
 using System.Text.Json;

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using LlmCost.Core.Recording;
+using LlmCost.Functions.Hosting;
 using LlmCost.Functions.Hosting.Auth;
 using Microsoft.AspNetCore.Http.Features;
 
@@ -38,7 +39,7 @@ internal static class JsonBody
 
         if (buffer.Length == 0)
         {
-            return (null, CallerAccess.FieldProblem("body", "is empty; send a JSON object"));
+            return (null, ApiProblems.Field("body", "is empty; send a JSON object"));
         }
 
         try
@@ -47,10 +48,9 @@ internal static class JsonBody
         }
         catch (JsonException ex)
         {
-            return (null, TypedResults.ValidationProblem(
+            return (null, ApiProblems.Validation(
                 new Dictionary<string, string[]> { ["body"] = [$"body is not valid JSON (line {ex.LineNumber + 1}, byte {ex.BytePositionInLine + 1})"] },
-                detail: "The request body is not valid JSON.",
-                title: "Malformed JSON"));
+                "Malformed JSON"));
         }
     }
 

@@ -1,6 +1,9 @@
+// Long on purpose: record, price and the usage queries share the range, tenant and id checks at the bottom; each endpoint
+// itself is bind, check access, one Core call, map.
 using System.Globalization;
 using System.Security.Claims;
 using System.Text.Json;
+using LlmCost.Core;
 using LlmCost.Core.Pricing;
 using LlmCost.Core.Recording;
 using LlmCost.Core.Retention;
@@ -30,15 +33,15 @@ internal static partial class UsageEndpoints
             .Accepts<UsageWire.UsageEventBody>("application/json")
             .Produces<UsageWire.QuoteResponse>()
             .WithSummary("Price one call without recording it.");
-        api.MapGet("/users/{userId}/usage", (string userId, HttpContext http, CancellationToken ct) =>
-            UsageAsync(UsageScopeKind.User, userId, http, ct)).RequireAuthorization(LlmCostAuth.ReaderPolicy).WithName("GetUserUsage")
-            .Produces<UsageWire.UsageResponse>().WithMetadata(new DocumentedQuery("tenant_id", "from", "to", "granularity", "group_by"));
-        api.MapGet("/teams/{teamId}/usage", (string teamId, HttpContext http, CancellationToken ct) =>
-            UsageAsync(UsageScopeKind.Team, teamId, http, ct)).RequireAuthorization(LlmCostAuth.ReaderPolicy).WithName("GetTeamUsage")
-            .Produces<UsageWire.UsageResponse>().WithMetadata(new DocumentedQuery("tenant_id", "from", "to", "granularity", "group_by"));
-        api.MapGet("/tenants/{tenantId}/usage", (string tenantId, HttpContext http, CancellationToken ct) =>
-            UsageAsync(UsageScopeKind.Tenant, tenantId, http, ct)).RequireAuthorization(LlmCostAuth.ReaderPolicy).WithName("GetTenantUsage")
-            .Produces<UsageWire.UsageResponse>().WithMetadata(new DocumentedQuery("tenant_id", "from", "to", "granularity", "group_by"));
+        api.MapGet("/users/{userId}/usage", (string userId, HttpContext http, UsageQueryService queries, IOptions<UsageApiOptions> options, TimeProvider time, CancellationToken ct) =>
+            UsageAsync(UsageScopeKind.User, userId, http, queries, options, time, ct)).RequireAuthorization(LlmCostAuth.ReaderPolicy).WithName("GetUserUsage")
+            .Produces<UsageWire.UsageResponse>().WithMetadata(new DocumentedQuery("tenant_id", "from", "to", "granularity", "group_by", "currency"));
+        api.MapGet("/teams/{teamId}/usage", (string teamId, HttpContext http, UsageQueryService queries, IOptions<UsageApiOptions> options, TimeProvider time, CancellationToken ct) =>
+            UsageAsync(UsageScopeKind.Team, teamId, http, queries, options, time, ct)).RequireAuthorization(LlmCostAuth.ReaderPolicy).WithName("GetTeamUsage")
+            .Produces<UsageWire.UsageResponse>().WithMetadata(new DocumentedQuery("tenant_id", "from", "to", "granularity", "group_by", "currency"));
+        api.MapGet("/tenants/{tenantId}/usage", (string tenantId, HttpContext http, UsageQueryService queries, IOptions<UsageApiOptions> options, TimeProvider time, CancellationToken ct) =>
+            UsageAsync(UsageScopeKind.Tenant, tenantId, http, queries, options, time, ct)).RequireAuthorization(LlmCostAuth.ReaderPolicy).WithName("GetTenantUsage")
+            .Produces<UsageWire.UsageResponse>().WithMetadata(new DocumentedQuery("tenant_id", "from", "to", "granularity", "group_by", "currency"));
         api.MapGet("/users/{userId}/events", EventsAsync).RequireAuthorization(LlmCostAuth.ReaderPolicy).WithName("ListUserEvents")
             .Produces<UsageWire.EventsResponse>().WithMetadata(new DocumentedQuery("tenant_id", "from", "to", "page_size", "continuation_token"));
         return endpoints;
@@ -69,13 +72,13 @@ internal static partial class UsageEndpoints
                 JsonElement events = root.GetProperty("events");
                 if (events.ValueKind != JsonValueKind.Array)
                 {
-                    return CallerAccess.FieldProblem("events", "must be an array of events");
+                    return ApiProblems.Field("events", "must be an array of events");
                 }
 
                 int count = events.GetArrayLength();
                 if (count == 0 || count > settings.MaxEventsPerRequest)
                 {
-                    return CallerAccess.FieldProblem("events", $"must hold 1 to {settings.MaxEventsPerRequest} events (got {count})");
+                    return ApiProblems.Field("events", $"must hold 1 to {settings.MaxEventsPerRequest} events (got {count})");
                 }
 
                 if (settings.StrictMode)
@@ -84,7 +87,7 @@ internal static partial class UsageEndpoints
                     {
                         if (property.Name != "events")
                         {
-                            return CallerAccess.FieldProblem(property.Name, "is not a known field (strict mode)");
+                            return ApiProblems.Field(property.Name, "is not a known field (strict mode)");
                         }
                     }
                 }
@@ -109,7 +112,7 @@ internal static partial class UsageEndpoints
             {
                 if (import is not ("true" or "false"))
                 {
-                    return CallerAccess.FieldProblem("import", "must be true or false");
+                    return ApiProblems.Field("import", "must be true or false");
                 }
 
                 if (import == "true")
@@ -218,17 +221,18 @@ internal static partial class UsageEndpoints
         }
     }
 
-    private static async Task<IResult> UsageAsync(UsageScopeKind kind, string id, HttpContext http, CancellationToken cancellationToken)
+    private static async Task<IResult> UsageAsync(
+        UsageScopeKind kind, string id, HttpContext http, UsageQueryService queries, IOptions<UsageApiOptions> options, TimeProvider time,
+        CancellationToken cancellationToken)
     {
         ClaimsPrincipal caller = http.User;
         IQueryCollection query = http.Request.Query;
-        UsageApiOptions settings = http.RequestServices.GetRequiredService<IOptions<UsageApiOptions>>().Value;
-        TimeProvider time = http.RequestServices.GetRequiredService<TimeProvider>();
+        UsageApiOptions settings = options.Value;
 
         string idField = kind switch { UsageScopeKind.User => "userId", UsageScopeKind.Team => "teamId", _ => "tenantId" };
         if (RecordKeys.Problem(id) is { } idProblem)
         {
-            return CallerAccess.FieldProblem(idField, idProblem);
+            return ApiProblems.Field(idField, idProblem);
         }
 
         string? requestedTenant = kind == UsageScopeKind.Tenant ? id : query["tenant_id"].ToString();
@@ -250,12 +254,12 @@ internal static partial class UsageEndpoints
 
         if (!UsageQuery.TryParseGranularity(query["granularity"].ToString(), out UsageGranularity granularity))
         {
-            return CallerAccess.FieldProblem("granularity", "must be hour, day or month");
+            return ApiProblems.Field("granularity", "must be hour, day or month");
         }
 
         if (!UsageQuery.TryParseGroupBy(query["group_by"].ToString(), out UsageGroupBy groupBy))
         {
-            return CallerAccess.FieldProblem("group_by", "must be provider or model");
+            return ApiProblems.Field("group_by", "must be provider or model");
         }
 
         UsageScope scope = kind switch
@@ -264,26 +268,14 @@ internal static partial class UsageEndpoints
             UsageScopeKind.Team => UsageScope.Team(tenantId, id),
             _ => UsageScope.Tenant(tenantId),
         };
-        // Days past raw retention have no summaries left: they are answered from the rollups, and said so.
-        ArchivedUsageSlice? archived = http.RequestServices.GetService<ArchivedUsage>() is { } history
-            ? await history.ReadAsync(scope, from, to, granularity, cancellationToken)
-            : null;
-        DateTimeOffset liveFrom = archived is null ? from : archived.Before;
-        UsageReport report = UsageQuery.Aggregate([], from, to, granularity, groupBy);
-        if (liveFrom < to)
-        {
-            var reader = http.RequestServices.GetRequiredService<IUsageSummaryReader>();
-            IReadOnlyList<UsageBucket> buckets = await reader.ReadBucketsAsync(
-                scope, DateOnly.FromDateTime(liveFrom.UtcDateTime), DateOnly.FromDateTime(to.UtcDateTime.AddTicks(-1)), cancellationToken);
-            report = UsageQuery.Aggregate(buckets, liveFrom, to, granularity, groupBy);
-        }
-
-        report = ArchivedUsage.Combine(report, archived);
         // One rate for the whole answer: the newest configured on or before the range's last day.
         if (!Pricing.CurrencyQuery.TryRead(http, DateOnly.FromDateTime((to < time.GetUtcNow() ? to : time.GetUtcNow()).UtcDateTime.AddTicks(-1)), out var currency, out IResult? currencyProblem))
         {
             return currencyProblem;
         }
+
+        // Days past raw retention have no summaries left: they are answered from the rollups, and said so.
+        (UsageReport report, ArchivedUsageSlice? archived) = await queries.QueryAsync(scope, from, to, granularity, groupBy, cancellationToken);
 
         return TypedResults.Ok(new UsageWire.UsageResponse(
             kind.ToString().ToLowerInvariant(), id, tenantId, from, to, granularity.ToString().ToLowerInvariant(),
@@ -306,7 +298,7 @@ internal static partial class UsageEndpoints
         IQueryCollection query = http.Request.Query;
         if (RecordKeys.Problem(userId) is { } idProblem)
         {
-            return CallerAccess.FieldProblem("userId", idProblem);
+            return ApiProblems.Field("userId", idProblem);
         }
 
         string? requestedTenant = query["tenant_id"].ToString();
@@ -329,7 +321,7 @@ internal static partial class UsageEndpoints
         string pageText = query["page_size"].ToString();
         if (pageText.Length > 0 && (!int.TryParse(pageText, NumberStyles.None, CultureInfo.InvariantCulture, out pageSize) || pageSize < 1 || pageSize > options.Value.MaxPageSize))
         {
-            return CallerAccess.FieldProblem("page_size", $"must be a whole number from 1 to {options.Value.MaxPageSize}");
+            return ApiProblems.Field("page_size", $"must be a whole number from 1 to {options.Value.MaxPageSize}");
         }
 
         string? token = query["continuation_token"].ToString() is { Length: > 0 } t ? t : null;
@@ -345,7 +337,7 @@ internal static partial class UsageEndpoints
         }
         catch (FormatException)
         {
-            return CallerAccess.FieldProblem("continuation_token", "is not a token returned by this query");
+            return ApiProblems.Field("continuation_token", "is not a token returned by this query");
         }
     }
 
@@ -359,37 +351,37 @@ internal static partial class UsageEndpoints
         DateTimeOffset defaultTo = UsageQuery.PeriodStart(now, UsageGranularity.Hour).AddHours(1);
         if (!TryReadInstant(query["to"].ToString(), defaultTo, out to))
         {
-            problem = CallerAccess.FieldProblem("to", "must be a date (2025-03-10) or a date-time with an offset (2025-03-10T14:00:00Z)");
+            problem = ApiProblems.Field("to", "must be a date (2025-03-10) or a date-time with an offset (2025-03-10T14:00:00Z)");
             return false;
         }
 
         if (!QueryDates.InRange(to))
         {
-            problem = CallerAccess.FieldProblem("to", QueryDates.Problem);
+            problem = ApiProblems.Field("to", QueryDates.Problem);
             return false;
         }
 
         if (!TryReadInstant(query["from"].ToString(), to.AddDays(-30), out from))
         {
-            problem = CallerAccess.FieldProblem("from", "must be a date (2025-03-10) or a date-time with an offset (2025-03-10T14:00:00Z)");
+            problem = ApiProblems.Field("from", "must be a date (2025-03-10) or a date-time with an offset (2025-03-10T14:00:00Z)");
             return false;
         }
 
         if (!QueryDates.InRange(from))
         {
-            problem = CallerAccess.FieldProblem("from", QueryDates.Problem);
+            problem = ApiProblems.Field("from", QueryDates.Problem);
             return false;
         }
 
         if (from >= to)
         {
-            problem = CallerAccess.FieldProblem("from", "must be before to");
+            problem = ApiProblems.Field("from", "must be before to");
             return false;
         }
 
         if ((to - from).TotalDays > maxDays)
         {
-            problem = CallerAccess.FieldProblem("to", $"the range may cover at most {maxDays} days");
+            problem = ApiProblems.Field("to", $"the range may cover at most {maxDays} days");
             return false;
         }
 
@@ -414,8 +406,5 @@ internal static partial class UsageEndpoints
         return hasOffset && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out value);
     }
 
-    private static IResult Invalid(List<FieldError> errors) => TypedResults.ValidationProblem(
-        errors.GroupBy(e => e.Field, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Select(e => $"{e.Field} {e.Message}").ToArray()),
-        detail: string.Join("; ", errors.Take(5).Select(e => $"{e.Field} {e.Message}")),
-        title: "Invalid usage event");
+    private static IResult Invalid(List<FieldError> errors) => ApiProblems.Validation(errors, "Invalid usage event");
 }

@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using LlmCost.Core.Pricing;
 using LlmCost.Core.Recording;
 using LlmCost.Core.Usage;
+using LlmCost.Core;
 
 namespace LlmCost.Functions.Apis.Usage;
 
@@ -96,7 +97,7 @@ internal static class UsageWire
 
     public sealed record QuoteComponent(string Class, long Quantity, string UnitPriceUsd, string CostUsd);
 
-    public static string Money(decimal value) => UsageQuery.FormatCost(value);
+    public static string Money(decimal value) => MoneyFormat.Format(value);
 
     public static RecordResult From(RecordOutcome o) =>
         new(o.EventId, o.EventIdGenerated, o.Duplicate, o.Priced, Money(o.CostUsd), o.UnpricedReason,

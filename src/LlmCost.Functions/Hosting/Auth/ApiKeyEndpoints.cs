@@ -23,19 +23,19 @@ public static class ApiKeyEndpoints
         {
             if (request is null)
             {
-                return CallerAccess.FieldProblem("body", "is required");
+                return ApiProblems.Field("body", "is required");
             }
 
             if (!ApiKeyRoles.IsKnown(request.Role))
             {
-                return CallerAccess.FieldProblem("role", "must be one of admin, ingest, reader");
+                return ApiProblems.Field("role", "must be one of admin, ingest, reader");
             }
 
             if (request.Role != ApiKeyRoles.Admin || request.TenantId is not null)
             {
                 if (RecordKeys.Problem(request.TenantId) is { } tenantProblem)
                 {
-                    return CallerAccess.FieldProblem("tenant_id", tenantProblem);
+                    return ApiProblems.Field("tenant_id", tenantProblem);
                 }
             }
 
@@ -43,18 +43,18 @@ public static class ApiKeyEndpoints
             {
                 if (request.Role != ApiKeyRoles.Reader)
                 {
-                    return CallerAccess.FieldProblem("user_id", "is only allowed for reader keys");
+                    return ApiProblems.Field("user_id", "is only allowed for reader keys");
                 }
 
                 if (RecordKeys.Problem(request.UserId) is { } userProblem)
                 {
-                    return CallerAccess.FieldProblem("user_id", userProblem);
+                    return ApiProblems.Field("user_id", userProblem);
                 }
             }
 
             if (request.Name is { Length: > 200 })
             {
-                return CallerAccess.FieldProblem("name", "must be at most 200 characters");
+                return ApiProblems.Field("name", "must be at most 200 characters");
             }
 
             (ApiKeyRecord record, string plain) = await keys.CreateAsync(

@@ -110,10 +110,6 @@ public static class CallerAccess
     public static IResult Forbidden(string detail) =>
         TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Forbidden", detail: detail);
 
-    /// <summary>A 400 validation problem naming <paramref name="field"/>.</summary>
-    public static IResult FieldProblem(string field, string message) =>
-        TypedResults.ValidationProblem(
-            new Dictionary<string, string[]> { [field] = [$"{field} {message}"] },
-            detail: $"{field} {message}",
-            title: "Invalid request");
+    /// <summary>A 400 validation problem naming <paramref name="field"/> (<see cref="ApiProblems.Field"/>).</summary>
+    public static IResult FieldProblem(string field, string message) => ApiProblems.Field(field, message);
 }

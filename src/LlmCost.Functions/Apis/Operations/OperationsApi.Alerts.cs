@@ -1,0 +1,81 @@
+using System.Globalization;
+using System.Security.Claims;
+using LlmCost.Core.Alerts;
+using LlmCost.Functions.Hosting;
+using LlmCost.Functions.Hosting.Auth;
+
+namespace LlmCost.Functions.Apis.Operations;
+
+/// <summary>The in-app alert feed: list, read one with its deliveries, mark read.</summary>
+public static partial class OperationsApi
+{
+    private static async Task<IResult> ListAlerts(
+        ClaimsPrincipal caller, AlertFeed feed, string? tenant_id, bool? unread, int? limit, CancellationToken cancellationToken)
+    {
+        if (!caller.TryResolveTenant(tenant_id, out var tenantId, out var problem))
+        {
+            return problem;
+        }
+
+        if (limit is < 1 or > AlertFeed.MaxLimit)
+        {
+            return ApiProblems.Field("limit", $"must be between 1 and {AlertFeed.MaxLimit}");
+        }
+
+        var entries = await feed.ListAsync(tenantId, unread ?? false, limit ?? AlertFeed.DefaultLimit, Visible(caller), cancellationToken);
+        return TypedResults.Ok(new { alerts = entries.Select(e => AlertJson(e, null)) });
+    }
+
+    private static async Task<IResult> GetAlert(ClaimsPrincipal caller, AlertFeed feed, string alertId, string? tenant_id, CancellationToken cancellationToken)
+    {
+        if (!caller.TryResolveTenant(tenant_id, out var tenantId, out var problem))
+        {
+            return problem;
+        }
+
+        return await feed.GetAsync(tenantId, alertId, Visible(caller), cancellationToken) is { } found
+            ? TypedResults.Ok(AlertJson(found.Entry, found.Deliveries))
+            : ApiProblems.NotFound("alert", alertId);
+    }
+
+    private static async Task<IResult> MarkRead(ClaimsPrincipal caller, AlertFeed feed, string alertId, string? tenant_id, CancellationToken cancellationToken)
+    {
+        if (!caller.TryResolveTenant(tenant_id, out var tenantId, out var problem))
+        {
+            return problem;
+        }
+
+        return await feed.MarkReadAsync(tenantId, alertId, Visible(caller), cancellationToken)
+            ? TypedResults.NoContent()
+            : ApiProblems.NotFound("alert", alertId);
+    }
+
+    /// <summary>The scopes this caller may see (a user-bound reader only its own).</summary>
+    private static Func<Alert, bool> Visible(ClaimsPrincipal caller) => alert => caller.MaySee(alert.Scope, alert.ScopeId);
+
+    private static object AlertJson(AlertEntry e, IReadOnlyList<DeliveryRecord>? deliveries) => new
+    {
+        alert_id = e.Alert.AlertId,
+        kind = e.Alert.Kind,
+        tenant_id = e.Alert.TenantId,
+        scope = e.Alert.Scope,
+        scope_id = e.Alert.ScopeId,
+        budget_id = e.Alert.BudgetId,
+        threshold_percent = e.Alert.ThresholdPercent?.ToString(CultureInfo.InvariantCulture),
+        message = e.Alert.Message,
+        created_at = e.Alert.CreatedAt,
+        status = e.Status,
+        status_reason = e.StatusReason,
+        read = e.ReadAt is not null,
+        read_at = e.ReadAt,
+        details = e.Alert.Details,
+        deliveries = deliveries?.Select(d => new
+        {
+            subscription_id = d.SubscriptionId,
+            status = d.Status,
+            attempts = d.Attempts,
+            last_error = d.LastError,
+            updated_at = d.UpdatedAt,
+        }),
+    };
+}

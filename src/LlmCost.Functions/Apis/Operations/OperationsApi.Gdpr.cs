@@ -1,0 +1,60 @@
+using System.Security.Claims;
+using LlmCost.Core.Recording;
+using LlmCost.Core.Retention;
+using LlmCost.Functions.Hosting;
+using LlmCost.Functions.Hosting.Auth;
+using LlmCost.Storage.Operations;
+
+namespace LlmCost.Functions.Apis.Operations;
+
+/// <summary>GDPR: export everything held about a user, erase it (audited, never the audit itself).</summary>
+public static partial class OperationsApi
+{
+    private static async Task<IResult> ExportUser(ClaimsPrincipal caller, GdprService gdpr, string userId, string? tenant_id, CancellationToken cancellationToken)
+    {
+        if (RecordKeys.Problem(userId) is { } invalid)
+        {
+            return ApiProblems.Field("user_id", invalid);
+        }
+
+        if (!caller.TryResolveTenant(tenant_id, out var tenantId, out var problem))
+        {
+            return problem;
+        }
+
+        var file = await gdpr.ExportAsync(tenantId, userId, caller.AuditActor(), cancellationToken);
+        return TypedResults.File(file, "application/json", $"{OperationsStorage.SafeName(userId)}-export.json");
+    }
+
+    private static async Task<IResult> DeleteUser(ClaimsPrincipal caller, GdprService gdpr, string userId, string? tenant_id, CancellationToken cancellationToken)
+    {
+        if (RecordKeys.Problem(userId) is { } invalid)
+        {
+            return ApiProblems.Field("user_id", invalid);
+        }
+
+        if (!caller.TryResolveTenant(tenant_id, out var tenantId, out var problem))
+        {
+            return problem;
+        }
+
+        var deletion = await gdpr.DeleteAsync(tenantId, userId, caller.AuditActor(), cancellationToken);
+        return TypedResults.Ok(new
+        {
+            tenant_id = deletion.TenantId,
+            user_id = deletion.UserId,
+            deleted_at = deletion.At,
+            raw_events_deleted = deletion.RawEventsDeleted,
+            tenant_days_changed = deletion.TenantDaysChanged,
+            archives_rewritten = deletion.ArchivesRewritten,
+            archived_events_removed = deletion.ArchivedEventsRemoved,
+            rollup_days_recomputed = deletion.RollupDaysRecomputed,
+            reports_rewritten = deletion.ReportsRewritten,
+            alerts_deleted = deletion.AlertsDeleted,
+            ingest_log_rows_deleted = deletion.IngestLogRowsDeleted,
+            held_by_modules = deletion.Holders,
+            audit_kept = true,
+            audited = true,
+        });
+    }
+}

@@ -1,0 +1,137 @@
+using System.Security.Claims;
+using LlmCost.Core;
+using LlmCost.Core.Reports;
+using LlmCost.Functions.Hosting;
+using LlmCost.Functions.Hosting.Auth;
+using LlmCost.Storage.Operations;
+
+namespace LlmCost.Functions.Apis.Operations;
+
+/// <summary>Reports: generate a day's or month's report to blob, list them, download one.</summary>
+public static partial class OperationsApi
+{
+    private static readonly TimeSpan DownloadLinkLifetime = TimeSpan.FromMinutes(15);
+
+    private static async Task<IResult> CreateReport(
+        ClaimsPrincipal caller, ReportService reports, HttpContext http, ReportBody body, CancellationToken cancellationToken)
+    {
+        var query = ReportQuery.Parse(body.Period, body.Date);
+        if (!query.IsValid)
+        {
+            return ApiProblems.Validation(query.Errors, "Invalid report request");
+        }
+
+        if (!caller.TryResolveTenant(body.TenantId, out var tenantId, out var problem))
+        {
+            return problem;
+        }
+
+        var generated = await reports.GenerateAsync(query.Value!.For(tenantId), cancellationToken);
+        var report = generated.Report;
+        var fileList = new List<object>();
+        foreach (var (file, path) in report.Files.Zip(generated.Paths))
+        {
+            fileList.Add(new
+            {
+                name = file.Name,
+                path,
+                content_type = file.ContentType,
+                size = file.Content.Length,
+                download_url = await DownloadUrlAsync(reports, http, tenantId, path, cancellationToken),
+            });
+        }
+
+        return TypedResults.Created($"/api/reports?tenant_id={Uri.EscapeDataString(tenantId)}", new
+        {
+            tenant_id = tenantId,
+            period = query.Value.PeriodName,
+            start = report.Request.Start,
+            end = report.Request.End,
+            as_of = generated.AsOf,
+            totals = new
+            {
+                requests = report.Totals.Requests,
+                errors = report.Totals.Errors,
+                unpriced_requests = report.Totals.UnpricedRequests,
+                input_tokens = report.Totals.InputTokens,
+                output_tokens = report.Totals.OutputTokens,
+                cost_usd = MoneyFormat.Format(report.Totals.CostUsd),
+            },
+            files = fileList,
+        });
+    }
+
+    private static async Task<IResult> ListReports(
+        ClaimsPrincipal caller, ReportService reports, HttpContext http, string? tenant_id, CancellationToken cancellationToken)
+    {
+        if (!caller.TryResolveTenant(tenant_id, out var tenantId, out var problem))
+        {
+            return problem;
+        }
+
+        if (caller.CheckScopeAccess() is { } denied)
+        {
+            return denied;
+        }
+
+        var list = new List<object>();
+        foreach (var file in await reports.ListAsync(tenantId, cancellationToken))
+        {
+            list.Add(new
+            {
+                path = file.Path,
+                size = file.Size,
+                content_type = file.ContentType,
+                last_modified = file.LastModified,
+                download_url = await DownloadUrlAsync(reports, http, tenantId, file.Path, cancellationToken),
+            });
+        }
+
+        return TypedResults.Ok(new { tenant_id = tenantId, reports = list });
+    }
+
+    private static async Task<IResult> DownloadReport(
+        ClaimsPrincipal caller, ReportService reports, string? tenant_id, string? path, CancellationToken cancellationToken)
+    {
+        if (!caller.TryResolveTenant(tenant_id, out var tenantId, out var problem))
+        {
+            return problem;
+        }
+
+        if (caller.CheckScopeAccess() is { } denied)
+        {
+            return denied;
+        }
+
+        if (!reports.IsTenantReportPath(tenantId, path))
+        {
+            return ApiProblems.Field("path", $"must be a report file path of this tenant (reports/{OperationsStorage.SafeName(tenantId)}/..., no empty or dot segments)");
+        }
+
+        var file = path!;
+        var content = await reports.ReadFileAsync(file, cancellationToken);
+        if (content is null)
+        {
+            return ApiProblems.NotFound("report file", file);
+        }
+
+        var type = file.EndsWith(".csv", StringComparison.Ordinal) ? "text/csv; charset=utf-8"
+            : file.EndsWith(".svg", StringComparison.Ordinal) ? "image/svg+xml" : "application/json";
+        return TypedResults.File(content, type, file[(file.LastIndexOf('/') + 1)..]);
+    }
+
+    private static async Task<string> DownloadUrlAsync(ReportService reports, HttpContext http, string tenantId, string path, CancellationToken cancellationToken)
+    {
+        var sas = await reports.TryGetDownloadUriAsync(path, DownloadLinkLifetime, cancellationToken);
+        if (sas is not null && !IsLocalEmulator(sas))
+        {
+            return sas.ToString();
+        }
+
+        var request = http.Request;
+        return $"{request.Scheme}://{request.Host}{request.PathBase}/api/reports/download?tenant_id={Uri.EscapeDataString(tenantId)}&path={Uri.EscapeDataString(path)}";
+    }
+
+    /// <summary>Azurite can sign SAS links too, but locally the proxied endpoint is the link a client can always use.</summary>
+    private static bool IsLocalEmulator(Uri uri) => uri.IsLoopback;
+}

@@ -1,0 +1,51 @@
+using System.Security.Claims;
+using LlmCost.Core;
+using LlmCost.Core.Rollups;
+using LlmCost.Functions.Hosting;
+using LlmCost.Functions.Hosting.Auth;
+
+namespace LlmCost.Functions.Apis.Operations;
+
+/// <summary>Rollups: hour, day and month totals of a tenant by tenant, team, user, provider and model.</summary>
+public static partial class OperationsApi
+{
+    private static async Task<IResult> GetRollups(
+        ClaimsPrincipal caller, RollupQueryService rollups, string? tenant_id, string? granularity, string? from, string? to, string? dimension,
+        CancellationToken cancellationToken)
+    {
+        var query = RollupQuery.Parse(granularity, from, to, dimension);
+        if (!query.IsValid)
+        {
+            return ApiProblems.Validation(query.Errors, "Invalid rollup query");
+        }
+
+        if (!caller.TryResolveTenant(tenant_id, out var tenantId, out var problem))
+        {
+            return problem;
+        }
+
+        if (caller.CheckScopeAccess() is { } denied)
+        {
+            return denied;
+        }
+
+        var rows = await rollups.ReadAsync(tenantId, query.Value!, cancellationToken);
+        return TypedResults.Ok(new
+        {
+            tenant_id = tenantId,
+            granularity,
+            rows = rows.Select(r => new
+            {
+                period_start = r.PeriodStart,
+                dimension = r.Dimension,
+                key = r.Key,
+                requests = r.Requests,
+                errors = r.Errors,
+                unpriced_requests = r.UnpricedRequests,
+                input_tokens = r.InputTokens,
+                output_tokens = r.OutputTokens,
+                cost_usd = MoneyFormat.Format(r.CostUsd),
+            }),
+        });
+    }
+}

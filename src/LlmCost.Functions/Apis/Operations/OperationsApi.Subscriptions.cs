@@ -1,0 +1,79 @@
+using System.Security.Claims;
+using LlmCost.Core.Alerts;
+using LlmCost.Functions.Hosting;
+using LlmCost.Functions.Hosting.Auth;
+using Microsoft.Extensions.Options;
+
+namespace LlmCost.Functions.Apis.Operations;
+
+/// <summary>Alert subscriptions: where a tenant's alerts are delivered (webhook, Slack, Teams, e-mail).</summary>
+public static partial class OperationsApi
+{
+    private static async Task<IResult> CreateSubscription(
+        ClaimsPrincipal caller, AlertAdminService admin, IOptions<AlertDeliveryOptions> delivery, SubscriptionBody body, CancellationToken cancellationToken)
+    {
+        var request = new SubscriptionRequest(body.TenantId, body.Channel, body.Url, body.Email, body.Secret, body.Kinds);
+        var errors = SubscriptionValidator.Validate(request);
+        if (!errors.ContainsKey("url") && body.Channel != AlertChannels.Email
+            && WebhookTargets.Problem(body.Url, delivery.Value.AllowPrivateNetworkTargets) is { } target)
+        {
+            errors["url"] = [$"url {target} (LlmCost:Alerts:AllowPrivateNetworkTargets is off)"];
+        }
+
+        if (errors.Count > 0)
+        {
+            return ApiProblems.Validation(errors, "Invalid subscription");
+        }
+
+        if (!caller.TryResolveTenant(body.TenantId, out var tenantId, out var problem))
+        {
+            return problem;
+        }
+
+        var subscription = await admin.CreateSubscriptionAsync(tenantId, request, cancellationToken);
+        return TypedResults.Created($"/api/alerts/subscriptions/{subscription.SubscriptionId}?tenant_id={Uri.EscapeDataString(tenantId)}", SubscriptionJson(subscription, reveal: true));
+    }
+
+    private static async Task<IResult> ListSubscriptions(ClaimsPrincipal caller, ISubscriptionStore subscriptions, string? tenant_id, CancellationToken cancellationToken)
+    {
+        if (!caller.TryResolveTenant(tenant_id, out var tenantId, out var problem))
+        {
+            return problem;
+        }
+
+        if (caller.CheckScopeAccess() is { } denied)
+        {
+            return denied;
+        }
+
+        var list = await subscriptions.ListAsync(tenantId, cancellationToken);
+        // Slack/Teams webhook URLs are bearer secrets: only admin keys see them whole.
+        var reveal = caller.IsAdmin();
+        return TypedResults.Ok(new { subscriptions = list.OrderBy(s => s.CreatedAt).Select(s => SubscriptionJson(s, reveal)) });
+    }
+
+    private static async Task<IResult> DeleteSubscription(
+        ClaimsPrincipal caller, ISubscriptionStore subscriptions, string subscriptionId, string? tenant_id, CancellationToken cancellationToken)
+    {
+        if (!caller.TryResolveTenant(tenant_id, out var tenantId, out var problem))
+        {
+            return problem;
+        }
+
+        return await subscriptions.DeleteAsync(tenantId, subscriptionId, cancellationToken)
+            ? TypedResults.NoContent()
+            : ApiProblems.NotFound("subscription", subscriptionId);
+    }
+
+    private static object SubscriptionJson(AlertSubscription s, bool reveal) => new
+    {
+        subscription_id = s.SubscriptionId,
+        tenant_id = s.TenantId,
+        channel = s.Channel,
+        url = reveal || s.Url is null ? s.Url : new Uri(s.Url).GetLeftPart(UriPartial.Authority) + "/…",
+        email = s.Email,
+        kinds = s.Kinds,
+        has_secret = s.Secret is not null,
+        created_at = s.CreatedAt,
+    };
+}
