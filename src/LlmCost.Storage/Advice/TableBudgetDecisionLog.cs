@@ -17,11 +17,30 @@ public sealed partial class TableBudgetDecisionLog(LlmCostStorage storage, ILogg
 {
     public const string TableName = "budgetdecisions";
 
+    /// <summary>Writes still on their way: a count on this instance waits for them (read-your-writes).</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Task, byte> _inFlight = new();
+
     private TableClient Table => storage.Table(TableName);
 
-    public async Task RecordAsync(BudgetDecisionRecord record, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Starts the write and returns it; the authorise endpoint does not wait for it, so the decision is answered
+    /// after one storage round trip (its own), and a count on this instance first waits for what is in flight.
+    /// </summary>
+    public Task RecordAsync(BudgetDecisionRecord record, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(record);
+        Task write = WriteAsync(record, cancellationToken);
+        if (!write.IsCompleted)
+        {
+            _inFlight[write] = 0;
+            _ = write.ContinueWith(t => _inFlight.TryRemove(t, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+
+        return write;
+    }
+
+    private async Task WriteAsync(BudgetDecisionRecord record, CancellationToken cancellationToken)
+    {
         var entity = new TableEntity(Partition(record.TenantId, DateOnly.FromDateTime(record.At.UtcDateTime)), StorageKeys.Escape(record.DecisionId))
         {
             ["At"] = record.At,
@@ -39,7 +58,7 @@ public sealed partial class TableBudgetDecisionLog(LlmCostStorage storage, ILogg
             // Replace, not merge: a retried authorisation re-states the same decision.
             await Table.UpsertEntityAsync(entity, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && (ex is RequestFailedException || StorageOutage.IsOutage(ex)))
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
             // The decision was made and is answered; only its count for the metrics is lost.
             LogNotRecorded(logger, ex, record.Outcome);
@@ -48,6 +67,16 @@ public sealed partial class TableBudgetDecisionLog(LlmCostStorage storage, ILogg
 
     public async Task<BudgetDecisionCounts?> CountAsync(string tenantId, string? teamId, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken = default)
     {
+        try
+        {
+            // A bound on waiting, not a timestamp: real time.
+            await Task.WhenAll(_inFlight.Keys).WaitAsync(TimeSpan.FromSeconds(5), TimeProvider.System, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // Counted with what has landed; the rest is counted by the next read.
+        }
+
         var records = new List<BudgetDecisionRecord>();
         await foreach (BudgetDecisionRecord r in ReadAsync(tenantId, from, to, cancellationToken).ConfigureAwait(false))
         {

@@ -180,11 +180,12 @@ public static class BudgetEndpoints
             RequestId = body.RequestId,
             TtlSeconds = body.TtlSeconds,
         }, cancellationToken).ConfigureAwait(false);
-        // Business metrics count decisions (adherence, downgrade savings); best effort, never fails the authorisation.
+        // Business metrics count decisions (adherence, downgrade savings): best effort and off the answer, so an
+        // authorisation stays one storage round trip; the log itself makes a count wait for writes in flight.
         if (result.IsValid && http.RequestServices.GetService<LlmCost.Core.Advice.IBudgetDecisionLog>() is { } decisions)
         {
-            await decisions.RecordAsync(LlmCost.Core.Advice.BudgetDecisionRecord.Of(tenant, body.TeamId, body.UserId!, body.RequestId, body.Provider!, body.Model!,
-                result.Value!, http.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow()), cancellationToken).ConfigureAwait(false);
+            _ = decisions.RecordAsync(LlmCost.Core.Advice.BudgetDecisionRecord.Of(tenant, body.TeamId, body.UserId!, body.RequestId, body.Provider!, body.Model!,
+                result.Value!, http.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow()), CancellationToken.None);
         }
 
         return result.IsValid ? TypedResults.Ok(AuthorizeResponse.From(result.Value!)) : Invalid(result.Errors);
