@@ -86,8 +86,10 @@ public static class LiteLlmImporter
                 continue;
             }
 
+            // An empty or blank provider is as good as none (it would make an empty provider id).
             string litellmProvider = entry.Value.TryGetProperty("litellm_provider", out JsonElement p) && p.ValueKind == JsonValueKind.String
-                ? p.GetString()!
+                && !string.IsNullOrWhiteSpace(p.GetString())
+                ? p.GetString()!.Trim()
                 : "unknown";
             string providerId = MapProvider(litellmProvider);
             CatalogModel? model = ReadModel(entry.Name, entry.Value, litellmProvider, providerId, issues);

@@ -55,6 +55,8 @@ public static class AdviceModule
         services.TryAddSingleton(sp =>
         {
             // The app's one pricing entry point, so a tenant's price policy applies to advice as to recording.
+            // The built-in catalog's list prices when the app's calculator is tenant-aware: start-up must not read
+            // storage (the published catalog and the policies live there).
             PricingEngine engine = sp.GetRequiredService<IPriceCalculator>() as PricingEngine ?? PricingEngine.Default;
             return new ModelSelector(LoadCapabilities(section, engine.Catalog), engine, LoadSettings(section, engine.Catalog), sp.GetRequiredService<TimeProvider>());
         });

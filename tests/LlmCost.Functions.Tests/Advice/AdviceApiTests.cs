@@ -102,7 +102,8 @@ public sealed class AdviceApiTests(ITestOutputHelper output)
     private static Task InvokeAsync(LlmCostTestHost host, string name) =>
         host.Services.GetServices<IBackgroundFunction>().Single(f => f.Definition.Name == name).InvokeAsync(new FunctionInvocation(name, Guid.NewGuid().ToString()));
 
-    private static PricingEngine Engine(LlmCostTestHost host) => (PricingEngine)host.Services.GetRequiredService<IPriceCalculator>();
+    /// <summary>The engine advice prices with: the built-in catalog's list prices (these tenants have no policy).</summary>
+    private static PricingEngine Engine(LlmCostTestHost host) => PricingEngine.Default;
 
     [Fact]
     public async Task Trace_replayed_through_the_service_gets_recommendations_whose_savings_equal_repricing_the_recorded_usage_and_a_weekly_digest()

@@ -23,7 +23,7 @@ internal static class FocusExportEndpoint
     {
         endpoints.MapGet("/api/exports/focus", ExportAsync).WithTags("Dashboard").RequireAuthorization(LlmCostAuth.ReaderPolicy)
             .WithName("ExportFocus")
-            .Produces(StatusCodes.Status200OK, contentType: "text/csv")
+            .Produces<string>(StatusCodes.Status200OK, "text/csv")
             .WithSummary("FinOps FOCUS cost and usage CSV for [from, to); filters tenant_id, user_id, team_id, provider, model.");
         return endpoints;
     }
