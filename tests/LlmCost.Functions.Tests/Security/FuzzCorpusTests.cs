@@ -74,6 +74,7 @@ public sealed class FuzzCorpusTests(SecurityFixture fixture, ITestOutputHelper o
     {
         var counts = new ConcurrentDictionary<string, int>();
         var statuses = new ConcurrentDictionary<int, int>();
+        var overloaded = new ConcurrentDictionary<string, int>();
         var clock = Stopwatch.StartNew();
         foreach (var row in SecurityMatrixTests.Rows.Where(r => r.Fuzz))
         {
@@ -95,6 +96,16 @@ public sealed class FuzzCorpusTests(SecurityFixture fixture, ITestOutputHelper o
                     var status = (int)response.StatusCode;
                     counts.AddOrUpdate(row.Key, 1, (_, v) => v + 1);
                     statuses.AddOrUpdate(status, 1, (_, v) => v + 1);
+                    // Storage that cannot keep up (16 writers at once on a loaded box, contention past the retry bound)
+                    // is answered 503 with Retry-After by design: not an input-handling failure, but counted and
+                    // bounded below. Anything else 5xx is.
+                    if (status == 503 && response.Headers.RetryAfter is not null
+                        && (await response.Content.ReadAsStringAsync()).Contains("\"Storage unavailable\"", StringComparison.Ordinal))
+                    {
+                        overloaded.AddOrUpdate(row.Key, 1, (_, v) => v + 1);
+                        return;
+                    }
+
                     if (status >= 500)
                     {
                         throw new InvalidOperationException($"{row.Key}: {status} for {c}: {await response.Content.ReadAsStringAsync()}");
@@ -116,6 +127,8 @@ public sealed class FuzzCorpusTests(SecurityFixture fixture, ITestOutputHelper o
         output.WriteLine(summary);
         Console.WriteLine(summary);
         Assert.Equal(SecurityMatrixTests.Rows.Count(r => r.Fuzz), counts.Count);
+        // Overload answers stay rare: at most 2 % of any endpoint's requests.
+        Assert.All(overloaded, o => Assert.True(o.Value * 50 <= counts[o.Key], $"{o.Key}: {o.Value} of {counts[o.Key]} requests answered 503 (storage overloaded)"));
         Assert.All(counts.Values, c => Assert.True(c >= PerEndpoint, $"only {c} cases for an endpoint"));
     }
 
