@@ -181,7 +181,8 @@ public sealed record PendingSpend(
             BudgetScope.User => budget.AppliesToEveryUser ? UserId == state.Subject : budget.ScopeId == UserId,
             _ => false,
         };
-        if (!applies || BudgetPeriodCalculator.WindowFor(budget, Timestamp) is not { } window || window.Key != state.Window.Key)
+        // Periods tile time, so the state's window holds the timestamp exactly when it is the event's period.
+        if (!applies || !state.Window.Contains(Timestamp))
         {
             return 0m;
         }
