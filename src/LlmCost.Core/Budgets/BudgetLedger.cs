@@ -310,6 +310,9 @@ internal sealed class StateView(BudgetDefinition budget, BudgetPeriodState state
     /// <summary>True when the main row did not exist before this command.</summary>
     public bool Created { get; init; }
 
+    /// <summary>Acknowledged spend the rows do not count yet, in the budget's unit (an authorisation adds it).</summary>
+    public decimal Unapplied { get; set; }
+
     public bool LoadAllLanes(LedgerPartition partition)
     {
         if (AllLanes is not null)
@@ -361,7 +364,7 @@ internal sealed class StateView(BudgetDefinition budget, BudgetPeriodState state
             : limit - State.Spent(Budget) - (Lane?.Reserved(Budget, State) ?? 0m);
     }
 
-    public BudgetSlot Slot() => new(Budget, State.Subject, State) { Available = Available(), Remaining = Remaining() };
+    public BudgetSlot Slot() => new(Budget, State.Subject, State) { Available = Available() - Unapplied, Remaining = Remaining() - Unapplied };
 
     /// <summary>Folds the main row's delta into a lane this transaction will write (and so writes the main row too).</summary>
     public void Touch(LedgerPartition partition, BudgetLane lane)
@@ -392,6 +395,9 @@ public sealed record AuthorizationWork
     public IReadOnlyList<string> ReplayIds { get; init; } = [];
 
     public required TimeSpan ReservationTtl { get; init; }
+
+    /// <summary>Usage this instance acknowledged that the rows read may not count yet (added to their spend).</summary>
+    public UnappliedSnapshot Unapplied { get; init; } = UnappliedSnapshot.Empty;
 }
 
 public sealed class AuthorizeCommand(AuthorizationWork work) : LedgerCommand
@@ -447,6 +453,11 @@ public sealed class AuthorizeCommand(AuthorizationWork work) : LedgerCommand
         if (views is null || !RebaseOutdated(partition, views))
         {
             return;
+        }
+
+        foreach (var view in views)
+        {
+            view.Unapplied = Work.Unapplied.UnitsFor(view.Budget, view.State);
         }
 
         if (ReplayKeys.Select(k => partition.Reservations.GetValueOrDefault(k)).OfType<ReservationRecord>().FirstOrDefault() is { } existing)

@@ -27,6 +27,12 @@ public sealed record BudgetOptions
 
     public long MaxTokensLimit { get; init; } = 10_000_000;
 
+    /// <summary>
+    /// How long an authorisation on this instance keeps adding usage it acknowledged and the ledger has not yet
+    /// counted (<see cref="UnappliedBudgetSpend"/>): far longer than the projector's lag, which is sub-second.
+    /// </summary>
+    public TimeSpan UnappliedSpendHorizon { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>The configured default every-user monthly budget (<c>LlmCost:Budgets:Defaults</c>); null = none.</summary>
     public DefaultMonthlyBudget? DefaultMonthly { get; init; }
 }
@@ -124,7 +130,8 @@ public sealed class BudgetService(
     IPromptTokenCounter tokenCounter,
     IBudgetSpendForecaster forecaster,
     TimeProvider time,
-    BudgetOptions options) : IBudgetUserData
+    BudgetOptions options,
+    UnappliedBudgetSpend? unapplied = null) : IBudgetUserData
 {
     private const int CloseChunk = 40;
 
@@ -389,6 +396,8 @@ public sealed class BudgetService(
             ReservationId = BudgetValidator.NewReservationId(tenantId, request.UserId!, request.RequestId, now),
             ReplayIds = request.RequestId is { } requestId ? BudgetValidator.ReplayReservationIds(tenantId, request.UserId!, requestId, now) : [],
             ReservationTtl = request.TtlSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : options.ReservationTtl,
+            // Before the ledger reads anything: an event that left the snapshot earlier is in the rows it reads.
+            Unapplied = unapplied?.Snapshot(tenantId) ?? UnappliedSnapshot.Empty,
         });
         await ledger.ExecuteAsync(command, cancellationToken).ConfigureAwait(false);
         var decision = command.Result!;

@@ -8,14 +8,16 @@ namespace LlmCost.Core.Budgets;
 /// the intent); the ledger makes it exactly once (applied-event markers, reservation status). A batch of one
 /// tenant's events goes to the ledger together, so it costs one transaction per 100 rows, not one per event.
 /// </summary>
-public sealed class BudgetUsageObserver(BudgetService budgets) : IUsageRecordedObserver
+public sealed class BudgetUsageObserver(BudgetService budgets, UnappliedBudgetSpend? unapplied = null) : IUsageRecordedObserver
 {
-    public Task OnRecordedAsync(IReadOnlyList<UsageEvent> recorded, CancellationToken cancellationToken = default)
+    public async Task OnRecordedAsync(IReadOnlyList<UsageEvent> recorded, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(recorded);
-        return budgets.RecordUsageAsync(
+        await budgets.RecordUsageAsync(
             recorded.Select(e => new BudgetUsage(e.TenantId, e.UserId, e.TeamId, e.KeyId, e.EventId, e.ReservationId, e.Timestamp, e.CostUsd, e.Priced, e.Usage.TotalTokens, e.RecordedAt)).ToList(),
-            cancellationToken);
+            cancellationToken).ConfigureAwait(false);
+        // Only now, with the ledger's rows written (and this instance's cache holding them), may authorisations stop adding them.
+        unapplied?.Applied(recorded);
     }
 }
 
@@ -25,7 +27,7 @@ public sealed class BudgetUsageObserver(BudgetService budgets) : IUsageRecordedO
 /// release a hold, and an id that is not ours is a client error, not something to ignore. Expired, released or
 /// already settled reservations are accepted: a late settlement still counts.
 /// </summary>
-public sealed class ReservationAdmissionCheck(IBudgetLedger ledger) : IUsageAdmissionCheck
+public sealed class ReservationAdmissionCheck(IBudgetLedger ledger, UnappliedBudgetSpend? unapplied = null) : IUsageAdmissionCheck
 {
     public async Task<IReadOnlyList<AdmissionProblem>> CheckAsync(IReadOnlyList<UsageEvent> events, CancellationToken cancellationToken = default)
     {
@@ -54,6 +56,10 @@ public sealed class ReservationAdmissionCheck(IBudgetLedger ledger) : IUsageAdmi
                     problems.Add(new AdmissionProblem(index, "key_id", e.KeyId is null
                         ? "is required: the reservation was made with a key_id, and only an event of that key settles it"
                         : "does not match the key_id the reservation was made with"));
+                }
+                else
+                {
+                    unapplied?.NoteHold(e, reservation);
                 }
             }
         }

@@ -23,6 +23,16 @@ public interface IUsageRecordedObserver
 }
 
 /// <summary>
+/// Told, in the request and on the instance that stored them, about events just acknowledged (never a duplicate
+/// send): what the projector will apply shortly, e.g. for budgets to count at once. Synchronous and in memory; it
+/// must not fail (the events are already durable).
+/// </summary>
+public interface IUsageAcknowledgedObserver
+{
+    void OnAcknowledged(IReadOnlyList<UsageEvent> acknowledged);
+}
+
+/// <summary>
 /// Checked before any event of a request is stored (e.g. budgets: a <c>reservation_id</c> must be one of the
 /// tenant's, made for the same user). Any problem refuses the whole request with a 4xx naming the field, and
 /// nothing is written.

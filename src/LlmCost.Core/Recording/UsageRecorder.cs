@@ -16,9 +16,11 @@ public sealed class UsageRecorder(
     IPriceCalculator pricer,
     IUsageEventStore store,
     TimeProvider time,
-    IEnumerable<IUsageAdmissionCheck>? admissionChecks = null)
+    IEnumerable<IUsageAdmissionCheck>? admissionChecks = null,
+    IEnumerable<IUsageAcknowledgedObserver>? acknowledgedObservers = null)
 {
     private readonly IUsageAdmissionCheck[] _admissionChecks = admissionChecks?.ToArray() ?? [];
+    private readonly IUsageAcknowledgedObserver[] _acknowledgedObservers = acknowledgedObservers?.ToArray() ?? [];
 
     /// <summary>Prices one submission with fresh terms (POST /api/price, which records nothing).</summary>
     public async Task<PriceQuote> QuoteAsync(UsageSubmission submission, string? tenantId, DateTimeOffset timestamp, CancellationToken cancellationToken = default)
@@ -105,9 +107,19 @@ public sealed class UsageRecorder(
             byId.TryAdd(e.EventId, e);
         }
 
-        return new RecordBatchResult(outcomes
+        List<RecordOutcome> result = outcomes
             .Select(o => !o.Duplicate && byId.TryGetValue(o.EventId, out UsageEvent? e) ? o with { Recorded = e } : o)
-            .ToList());
+            .ToList();
+        if (_acknowledgedObservers.Length > 0)
+        {
+            List<UsageEvent> acknowledged = result.Where(o => o.Recorded is not null).Select(o => o.Recorded!).ToList();
+            foreach (IUsageAcknowledgedObserver observer in _acknowledgedObservers)
+            {
+                observer.OnAcknowledged(acknowledged);
+            }
+        }
+
+        return new RecordBatchResult(result);
     }
 
     private static DateTimeOffset Month(DateTimeOffset at) => new(at.Year, at.Month, 1, 0, 0, 0, TimeSpan.Zero);

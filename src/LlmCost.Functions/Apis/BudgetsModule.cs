@@ -33,10 +33,11 @@ public static class BudgetsModule
             DefinitionCacheTtl = TimeSpan.FromSeconds(section.GetValue("DefinitionCacheSeconds", 5.0)),
             AppliedEventRetention = TimeSpan.FromDays(section.GetValue("AppliedEventRetentionDays", 7.0)),
             ReservationRetention = TimeSpan.FromDays(section.GetValue("ReservationRetentionDays", 35.0)),
+            UnappliedSpendHorizon = TimeSpan.FromSeconds(section.GetValue("UnappliedSpendHorizonSeconds", 30.0)),
         };
-        if (options.ReservationTtl <= TimeSpan.Zero || options.ReservationTtl > options.MaxReservationTtl || options.DefinitionCacheTtl < TimeSpan.Zero)
+        if (options.ReservationTtl <= TimeSpan.Zero || options.ReservationTtl > options.MaxReservationTtl || options.DefinitionCacheTtl < TimeSpan.Zero || options.UnappliedSpendHorizon <= TimeSpan.Zero)
         {
-            throw new InvalidOperationException($"{Section}:ReservationTtlSeconds must be positive and at most {Section}:MaxReservationTtlSeconds, and {Section}:DefinitionCacheSeconds not negative.");
+            throw new InvalidOperationException($"{Section}:ReservationTtlSeconds must be positive and at most {Section}:MaxReservationTtlSeconds, {Section}:DefinitionCacheSeconds not negative and {Section}:UnappliedSpendHorizonSeconds positive.");
         }
 
         // A marker or a closed reservation must outlive every reservation that could still be settled.
@@ -91,6 +92,9 @@ public static class BudgetsModule
         // event to the observer, durably and off the request (idempotent per event id, batched per tenant).
         services.AddSingleton<IUsageAdmissionCheck, ReservationAdmissionCheck>();
         services.AddSingleton<IUsageRecordedObserver, BudgetUsageObserver>();
+        // Acknowledged usage counts in this instance's authorisations at once, before the projector reaches the ledger.
+        services.AddSingleton<UnappliedBudgetSpend>();
+        services.AddSingleton<IUsageAcknowledgedObserver>(sp => sp.GetRequiredService<UnappliedBudgetSpend>());
         services.AddBackgroundFunction<BudgetReservationExpiryFunction>();
         return services;
     }

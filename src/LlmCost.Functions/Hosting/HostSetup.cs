@@ -67,7 +67,7 @@ public static class HostSetup
     }
 
     /// <summary>
-    /// Read-your-writes on this instance: any request except recording itself first waits (bounded by
+    /// Read-your-writes on this instance: any request except recording itself and budget authorisation first waits (bounded by
     /// LlmCost:Usage:Ingest:ReadBarrierTimeout) until the usage projector has applied every event this instance
     /// acknowledged before the request arrived, so a budget status, an authorisation, a query or a triggered function
     /// right after a POST /api/usage sees it. Free when nothing is outstanding.
@@ -75,8 +75,11 @@ public static class HostSetup
     private static async Task ReadYourWrites(HttpContext context, RequestDelegate next)
     {
         PathString path = context.Request.Path;
+        // An authorisation does not wait: it adds this instance's acknowledged, not yet counted usage to what it reads
+        // (UnappliedBudgetSpend), so it sees the usage at once without paying the projector's lag.
         bool exempt = path == "/" || path.StartsWithSegments("/api/health") || path.StartsWithSegments("/metrics")
-            || (HttpMethods.IsPost(context.Request.Method) && (path.StartsWithSegments("/api/usage") || path.StartsWithSegments("/api/price") || path.StartsWithSegments("/v1/traces") || path.StartsWithSegments("/api/v1/traces")));
+            || (HttpMethods.IsPost(context.Request.Method) && (path.StartsWithSegments("/api/usage") || path.StartsWithSegments("/api/price") || path.StartsWithSegments("/v1/traces") || path.StartsWithSegments("/api/v1/traces")
+                || path.Equals("/api/budgets/authorize", StringComparison.OrdinalIgnoreCase)));
         if (!exempt)
         {
             var tracker = context.RequestServices.GetRequiredService<LlmCost.Storage.Usage.UsageProjectionTracker>();
