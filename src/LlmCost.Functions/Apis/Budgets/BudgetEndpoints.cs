@@ -30,6 +30,7 @@ public static class BudgetEndpoints
         budgets.MapDelete("/{budgetId}", DeleteAsync).WithName("DeleteBudget").RequireAuthorization(LlmCostAuth.AdminPolicy).Produces(StatusCodes.Status204NoContent)
             .WithSummary("Deletes a budget.");
         budgets.MapGet("/{budgetId}/status", StatusAsync).WithName("GetBudgetStatus").RequireAuthorization(LlmCostAuth.ReaderPolicy).Produces<StatusResponse>()
+            .WithMetadata(new DocumentedQuery("currency"))
             .WithSummary("The budget's spend, reservations, remaining amount and forecast in the current period (user_id: for one user of an every-user budget).");
         budgets.MapPost("/{budgetId}/breaker/reset", ResetBreakerAsync).WithName("ResetBudgetBreaker").RequireAuthorization(LlmCostAuth.AdminPolicy).Produces<StatusResponse>()
             .WithSummary("Closes the budget's tripped circuit breaker.");
