@@ -77,6 +77,12 @@ internal static class ApiDocumentation
         ["page_size"] = "Events per page (1-1000, default 100).",
         ["continuation_token"] = "The token of the previous page.",
         ["import"] = "true (admin keys only): an import of history, older timestamps allowed.",
+        ["currency"] = "An ISO 4217 code with a configured rate: money is also given in it (costs stay computed in USD).",
+        ["by"] = "model (default), provider, team or user.",
+        ["user_id"] = "Only this user's usage.",
+        ["team_id"] = "Only this team's usage.",
+        ["provider"] = "Only this provider's usage.",
+        ["model"] = "Only this model's usage.",
     };
 
     private static Task AddProblemsAndSecurity(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
@@ -84,7 +90,6 @@ internal static class ApiDocumentation
         IList<object> metadata = context.Description.ActionDescriptor.EndpointMetadata;
         bool anonymous = metadata.OfType<IAllowAnonymous>().Any() || !metadata.OfType<IAuthorizeData>().Any();
         bool takesBody = operation.RequestBody is not null;
-        bool takesInput = takesBody || operation.Parameters?.Count > 0;
         bool addressesRecord = context.Description.RelativePath?.Contains('{', StringComparison.Ordinal) == true;
         operation.Responses ??= new OpenApiResponses();
         foreach (DocumentedQuery query in metadata.OfType<DocumentedQuery>())
@@ -105,6 +110,8 @@ internal static class ApiDocumentation
             }
         }
 
+        // After the documented queries: a handler that reads its parameters itself validates them too.
+        bool takesInput = takesBody || operation.Parameters?.Count > 0;
         if (takesInput)
         {
             AddProblem(operation, context, StatusCodes.Status400BadRequest, "Invalid input: `errors` names each offending field.", validation: true);

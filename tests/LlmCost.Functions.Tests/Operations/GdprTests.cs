@@ -104,6 +104,15 @@ public sealed class GdprTests : IAsyncLifetime
             Assert.Single(budgets.GetProperty("budgets").EnumerateArray());
             Assert.Single(root.GetProperty("api_keys").EnumerateArray());
             Assert.Equal("spike-alice", root.GetProperty("alerts")[0].GetProperty("alert_id").GetString());
+            // The documented export shape (UserDataExport): its fields, plus one section per module holding user data.
+            Assert.Equal(
+                ["alerts", "api_keys", "audit", "budgets", "cost_usd", "event_count", "events", "exported_at", "tenant_id", "user_id"],
+                root.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
+            Assert.Equal(
+                ["alert_id", "budget_id", "created_at", "details", "kind", "message", "read_at", "status"],
+                root.GetProperty("alerts")[0].EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
+            Assert.All(root.GetProperty("audit").EnumerateArray(), a => Assert.Equal(
+                ["action", "actor", "at", "audit_id", "details", "target_id", "target_type"], a.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal)));
             var audit = root.GetProperty("audit").EnumerateArray().Select(a => a.GetProperty("action").GetString()).ToList();
             Assert.Contains("key.create", audit);
             Assert.Contains("budget.create", audit);
@@ -120,6 +129,12 @@ public sealed class GdprTests : IAsyncLifetime
         Assert.Equal(1, deleted.GetProperty("alerts_deleted").GetInt32());
         Assert.True(deleted.GetProperty("held_by_modules").GetProperty("budgets").GetInt32() >= 3, deleted.ToString());
         Assert.Equal(1, deleted.GetProperty("held_by_modules").GetProperty("api_keys").GetInt32());
+        Assert.Equal(
+            ["alerts_deleted", "archived_events_removed", "archives_rewritten", "audit_kept", "audited", "deleted_at", "held_by_modules", "ingest_log_rows_deleted",
+                "raw_events_deleted", "reports_rewritten", "rollup_days_recomputed", "tenant_days_changed", "tenant_id", "user_id"],
+            deleted.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
+        Assert.Equal(("acme", "alice", true, true), (deleted.GetProperty("tenant_id").GetString(), deleted.GetProperty("user_id").GetString(),
+            deleted.GetProperty("audit_kept").GetBoolean(), deleted.GetProperty("audited").GetBoolean()));
 
         var archive = EventArchive.ReadLines((await _host.Services.GetRequiredService<IArchiveStore>().ReadAsync("archive/acme/2026/05/17.jsonl.gz"))!);
         Assert.Equal(["old-bob"], archive.Select(l => l.EventId));

@@ -83,6 +83,10 @@ public sealed class OperationsApiTests
         Assert.Equal(acmeDay.Sum(e => e.CostUsd), decimal.Parse(totals.GetProperty("cost_usd").GetString()!, CultureInfo.InvariantCulture));
         Assert.Equal(acmeDay.Count, totals.GetProperty("requests").GetInt64());
         var files = report.RootElement.GetProperty("files").EnumerateArray().ToList();
+        AssertFields(report.RootElement, "tenant_id", "period", "start", "end", "as_of", "totals", "files");
+        AssertFields(totals, "requests", "errors", "unpriced_requests", "input_tokens", "output_tokens", "cost_usd");
+        Assert.All(files, f => AssertFields(f, "name", "path", "content_type", "size", "download_url"));
+        Assert.Equal(("acme", "day"), (report.RootElement.GetProperty("tenant_id").GetString(), report.RootElement.GetProperty("period").GetString()));
         Assert.Equal(["daily.csv", "daily.json", "daily.svg"], files.Select(f => f.GetProperty("name").GetString()));
         Assert.All(files, f => Assert.StartsWith("reports/acme/2026/11/23/", f.GetProperty("path").GetString(), StringComparison.Ordinal));
 
@@ -113,10 +117,17 @@ public sealed class OperationsApiTests
         Assert.Equal(acmeMonth.Sum(e => e.CostUsd), decimal.Parse(monthDoc.RootElement.GetProperty("totals").GetProperty("cost_usd").GetString()!, CultureInfo.InvariantCulture));
         using var rollups = JsonDocument.Parse(await host.Client.GetStringAsync("api/rollups?tenant_id=acme&granularity=month&from=2026-11-01&to=2026-11-30&dimension=tenant"));
         Assert.Equal(acmeMonth.Sum(e => e.CostUsd), decimal.Parse(rollups.RootElement.GetProperty("rows")[0].GetProperty("cost_usd").GetString()!, CultureInfo.InvariantCulture));
+        AssertFields(rollups.RootElement, "tenant_id", "granularity", "rows");
+        Assert.Equal("month", rollups.RootElement.GetProperty("granularity").GetString());
+        AssertFields(rollups.RootElement.GetProperty("rows")[0],
+            "period_start", "dimension", "key", "requests", "errors", "unpriced_requests", "input_tokens", "output_tokens", "cost_usd");
+        Assert.Equal(acmeMonth.Count, rollups.RootElement.GetProperty("rows")[0].GetProperty("requests").GetInt64());
 
         using var listing = JsonDocument.Parse(await host.Client.GetStringAsync("api/reports?tenant_id=acme"));
         var listed = listing.RootElement.GetProperty("reports").EnumerateArray().ToList();
         Assert.Equal(6, listed.Count);
+        AssertFields(listing.RootElement, "tenant_id", "reports");
+        Assert.All(listed, r => AssertFields(r, "path", "size", "content_type", "last_modified", "download_url"));
         Assert.All(listed, r => Assert.Contains("/api/reports/download?", r.GetProperty("download_url").GetString(), StringComparison.Ordinal));
     }
 
@@ -136,6 +147,16 @@ public sealed class OperationsApiTests
         using var anonymous = host.CreateClient(null);
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("api/alerts?tenant_id=acme")).StatusCode);
     }
+
+    private static readonly string[] AlertFields =
+    [
+        "alert_id", "kind", "tenant_id", "scope", "scope_id", "budget_id", "threshold_percent", "message", "created_at", "status", "status_reason",
+        "read", "read_at", "details", "deliveries",
+    ];
+
+    /// <summary>The answer has exactly these fields: the wire shape a client was built against does not drift.</summary>
+    private static void AssertFields(JsonElement element, params string[] names) =>
+        Assert.Equal(names.Order(StringComparer.Ordinal), element.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
 
     private static async Task AssertProblemAsync(HttpResponseMessage response, string field)
     {
@@ -182,6 +203,8 @@ public sealed class OperationsApiTests
             using var sub = JsonDocument.Parse(await subscribed.Content.ReadAsStringAsync());
             Assert.True(sub.RootElement.GetProperty("has_secret").GetBoolean());
             Assert.False(sub.RootElement.TryGetProperty("secret", out _));
+            AssertFields(sub.RootElement, "subscription_id", "tenant_id", "channel", "url", "email", "kinds", "has_secret", "created_at");
+            Assert.Equal(receiver.Url.ToString(), sub.RootElement.GetProperty("url").GetString());
         }
 
         time.Advance(TimeSpan.FromMinutes(15)); // 01:15: the 00:00 hour is complete
@@ -195,6 +218,9 @@ public sealed class OperationsApiTests
         Assert.Contains(costAlerts, a => a.GetProperty("scope").GetString() == "user" && a.GetProperty("scope_id").GetString() == "alice");
         Assert.DoesNotContain(alerts, a => a.GetProperty("scope_id").GetString() == "bob");
         Assert.Equal(alerts.Count, alerts.Select(a => a.GetProperty("alert_id").GetString()).Distinct().Count());
+        AssertFields(feed.RootElement, "alerts");
+        Assert.All(alerts, a => AssertFields(a, AlertFields));
+        Assert.All(alerts, a => Assert.Equal((JsonValueKind.False, JsonValueKind.Null), (a.GetProperty("read").ValueKind, a.GetProperty("deliveries").ValueKind)));
 
         // Fan-out: every queued alert once through the queue function; the webhook gets the cost anomalies only.
         var queue = host.Services.GetRequiredService<LlmCostStorage>().Queue(OperationsStorage.AlertQueue);
@@ -224,6 +250,10 @@ public sealed class OperationsApiTests
         using var detail = JsonDocument.Parse(await host.Client.GetStringAsync($"api/alerts/{alertId}?tenant_id=acme"));
         Assert.Equal("delivered", detail.RootElement.GetProperty("status").GetString());
         Assert.Equal("delivered", detail.RootElement.GetProperty("deliveries")[0].GetProperty("status").GetString());
+        AssertFields(detail.RootElement, AlertFields);
+        Assert.True(detail.RootElement.GetProperty("read").GetBoolean());
+        AssertFields(detail.RootElement.GetProperty("deliveries")[0], "subscription_id", "status", "attempts", "last_error", "updated_at");
+        Assert.Equal(1, detail.RootElement.GetProperty("deliveries")[0].GetProperty("attempts").GetInt32());
         Assert.Equal(HttpStatusCode.NotFound, (await host.Client.PostAsync($"api/alerts/nope/read?tenant_id=acme", null)).StatusCode);
         _ = Encoding.UTF8;
     }
@@ -238,6 +268,9 @@ public sealed class OperationsApiTests
         var id = JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("subscription_id").GetString();
         using var list = JsonDocument.Parse(await host.Client.GetStringAsync("api/alerts/subscriptions?tenant_id=acme"));
         Assert.Equal(id, list.RootElement.GetProperty("subscriptions")[0].GetProperty("subscription_id").GetString());
+        AssertFields(list.RootElement, "subscriptions");
+        AssertFields(list.RootElement.GetProperty("subscriptions")[0], "subscription_id", "tenant_id", "channel", "url", "email", "kinds", "has_secret", "created_at");
+        Assert.Equal("ops@example.test", list.RootElement.GetProperty("subscriptions")[0].GetProperty("email").GetString());
         Assert.Equal(HttpStatusCode.NoContent, (await host.Client.DeleteAsync($"api/alerts/subscriptions/{id}?tenant_id=acme")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await host.Client.DeleteAsync($"api/alerts/subscriptions/{id}?tenant_id=acme")).StatusCode);
 
@@ -249,6 +282,11 @@ public sealed class OperationsApiTests
         using var got = JsonDocument.Parse(await host.Client.GetStringAsync($"api/alerts/rules/{ruleId}?tenant_id=acme"));
         Assert.False(got.RootElement.GetProperty("enabled").GetBoolean());
         Assert.Equal(5, got.RootElement.GetProperty("cooldown_minutes").GetInt32());
+        AssertFields(got.RootElement, "rule_id", "tenant_id", "kind", "scope", "scope_id", "enabled", "cooldown_minutes", "created_at");
+        Assert.Equal((JsonValueKind.Null, JsonValueKind.Null), (got.RootElement.GetProperty("scope").ValueKind, got.RootElement.GetProperty("scope_id").ValueKind));
+        using var rules = JsonDocument.Parse(await host.Client.GetStringAsync("api/alerts/rules?tenant_id=acme"));
+        AssertFields(rules.RootElement, "rules");
+        Assert.Equal(ruleId, rules.RootElement.GetProperty("rules")[0].GetProperty("rule_id").GetString());
         Assert.Equal(HttpStatusCode.NoContent, (await host.Client.DeleteAsync($"api/alerts/rules/{ruleId}?tenant_id=acme")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await host.Client.GetAsync($"api/alerts/rules/{ruleId}?tenant_id=acme")).StatusCode);
     }

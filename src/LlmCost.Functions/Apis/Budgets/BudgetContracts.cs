@@ -292,7 +292,8 @@ public sealed record FreezeResponse(string TenantId, string Scope, string ScopeI
 
 public sealed record ProfileBody(string? TenantId, string? Profile);
 
-public sealed record AlertResponse(
+/// <summary>An alert (not sealed: the alert feed adds its read and delivery state to the same fields).</summary>
+public record AlertResponse(
     string AlertId,
     string Kind,
     string TenantId,

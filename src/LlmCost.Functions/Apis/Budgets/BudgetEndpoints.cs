@@ -19,24 +19,41 @@ public static class BudgetEndpoints
         var budgets = endpoints.MapGroup("/api/budgets").WithTags("Budgets");
 
         budgets.MapPost("/", CreateAsync).WithName("CreateBudget").RequireAuthorization(LlmCostAuth.AdminPolicy)
-            .Produces<BudgetResponse>(StatusCodes.Status201Created);
-        budgets.MapGet("/", ListAsync).WithName("ListBudgets").RequireAuthorization(LlmCostAuth.ReaderPolicy).Produces<BudgetListResponse>();
-        budgets.MapGet("/{budgetId}", GetAsync).WithName("GetBudget").RequireAuthorization(LlmCostAuth.ReaderPolicy).Produces<BudgetResponse>();
-        budgets.MapPut("/{budgetId}", UpdateAsync).WithName("UpdateBudget").RequireAuthorization(LlmCostAuth.AdminPolicy).Produces<BudgetResponse>();
-        budgets.MapDelete("/{budgetId}", DeleteAsync).WithName("DeleteBudget").RequireAuthorization(LlmCostAuth.AdminPolicy).Produces(StatusCodes.Status204NoContent);
-        budgets.MapGet("/{budgetId}/status", StatusAsync).WithName("GetBudgetStatus").RequireAuthorization(LlmCostAuth.ReaderPolicy).Produces<StatusResponse>();
-        budgets.MapPost("/{budgetId}/breaker/reset", ResetBreakerAsync).WithName("ResetBudgetBreaker").RequireAuthorization(LlmCostAuth.AdminPolicy).Produces<StatusResponse>();
-        budgets.MapPost("/authorize", AuthorizeAsync).WithName("AuthorizeBudget").RequireAuthorization(LlmCostAuth.IngestPolicy).Produces<AuthorizeResponse>();
-        budgets.MapGet("/profiles", ListProfiles).WithName("ListBudgetProfiles").RequireAuthorization(LlmCostAuth.ReaderPolicy).Produces<ProfileListResponse>();
-        budgets.MapPost("/profiles", ApplyProfileAsync).WithName("ApplyBudgetProfile").RequireAuthorization(LlmCostAuth.AdminPolicy).Produces<ProfileAppliedResponse>();
+            .Produces<BudgetResponse>(StatusCodes.Status201Created)
+            .WithSummary("Creates a budget (USD or tokens per period, soft or hard) for a tenant, team, user or key.");
+        budgets.MapGet("/", ListAsync).WithName("ListBudgets").RequireAuthorization(LlmCostAuth.ReaderPolicy).Produces<BudgetListResponse>()
+            .WithSummary("The tenant's budgets (a reader bound to a user sees only its own).");
+        budgets.MapGet("/{budgetId}", GetAsync).WithName("GetBudget").RequireAuthorization(LlmCostAuth.ReaderPolicy).Produces<BudgetResponse>()
+            .WithSummary("One budget's definition.");
+        budgets.MapPut("/{budgetId}", UpdateAsync).WithName("UpdateBudget").RequireAuthorization(LlmCostAuth.AdminPolicy).Produces<BudgetResponse>()
+            .WithSummary("Replaces a budget's definition.");
+        budgets.MapDelete("/{budgetId}", DeleteAsync).WithName("DeleteBudget").RequireAuthorization(LlmCostAuth.AdminPolicy).Produces(StatusCodes.Status204NoContent)
+            .WithSummary("Deletes a budget.");
+        budgets.MapGet("/{budgetId}/status", StatusAsync).WithName("GetBudgetStatus").RequireAuthorization(LlmCostAuth.ReaderPolicy).Produces<StatusResponse>()
+            .WithMetadata(new DocumentedQuery("currency"))
+            .WithSummary("The budget's spend, reservations, remaining amount and forecast in the current period (user_id: for one user of an every-user budget).");
+        budgets.MapPost("/{budgetId}/breaker/reset", ResetBreakerAsync).WithName("ResetBudgetBreaker").RequireAuthorization(LlmCostAuth.AdminPolicy).Produces<StatusResponse>()
+            .WithSummary("Closes the budget's tripped circuit breaker.");
+        budgets.MapPost("/authorize", AuthorizeAsync).WithName("AuthorizeBudget").RequireAuthorization(LlmCostAuth.IngestPolicy).Produces<AuthorizeResponse>()
+            .WithSummary("Before an LLM call: allow, deny or downgrade under every budget that applies, reserving the worst-case cost.");
+        budgets.MapGet("/profiles", ListProfiles).WithName("ListBudgetProfiles").RequireAuthorization(LlmCostAuth.ReaderPolicy).Produces<ProfileListResponse>()
+            .WithSummary("The budget profiles (development, production, enterprise) and the budgets each applies.");
+        budgets.MapPost("/profiles", ApplyProfileAsync).WithName("ApplyBudgetProfile").RequireAuthorization(LlmCostAuth.AdminPolicy).Produces<ProfileAppliedResponse>()
+            .WithSummary("Applies a budget profile to the tenant: the defaults every new user inherits.");
         budgets.MapPost("/freeze", (FreezeBody? body, ClaimsPrincipal caller, BudgetService service, CancellationToken ct) => FreezeAsync(body, caller, service, true, ct))
-            .WithName("FreezeBudgetScope").RequireAuthorization(LlmCostAuth.AdminPolicy).Produces<FreezeResponse>();
+            .WithName("FreezeBudgetScope").RequireAuthorization(LlmCostAuth.AdminPolicy).Produces<FreezeResponse>()
+            .WithSummary("Emergency stop: every call of a tenant, team, user or key is denied until unfrozen.");
         budgets.MapPost("/unfreeze", (FreezeBody? body, ClaimsPrincipal caller, BudgetService service, CancellationToken ct) => FreezeAsync(body, caller, service, false, ct))
-            .WithName("UnfreezeBudgetScope").RequireAuthorization(LlmCostAuth.AdminPolicy).Produces<FreezeResponse>();
-        budgets.MapGet("/freezes", ListFreezesAsync).WithName("ListBudgetFreezes").RequireAuthorization(LlmCostAuth.ReaderPolicy).Produces<FreezeListResponse>();
-        budgets.MapGet("/alerts", PendingAlertsAsync).WithName("ListPendingBudgetAlerts").RequireAuthorization(LlmCostAuth.ReaderPolicy).Produces<PendingAlertsResponse>();
-        budgets.MapPost("/reservations/expire", ExpireAsync).WithName("ExpireBudgetReservations").RequireAuthorization(LlmCostAuth.AdminPolicy).Produces<ExpiredReservationsResponse>();
-        budgets.MapPost("/reservations/{reservationId}/release", ReleaseAsync).WithName("ReleaseBudgetReservation").RequireAuthorization(LlmCostAuth.IngestPolicy).Produces<ReleaseResponse>();
+            .WithName("UnfreezeBudgetScope").RequireAuthorization(LlmCostAuth.AdminPolicy).Produces<FreezeResponse>()
+            .WithSummary("Lifts a freeze.");
+        budgets.MapGet("/freezes", ListFreezesAsync).WithName("ListBudgetFreezes").RequireAuthorization(LlmCostAuth.ReaderPolicy).Produces<FreezeListResponse>()
+            .WithSummary("The tenant's frozen scopes.");
+        budgets.MapGet("/alerts", PendingAlertsAsync).WithName("ListPendingBudgetAlerts").RequireAuthorization(LlmCostAuth.ReaderPolicy).Produces<PendingAlertsResponse>()
+            .WithSummary("Budget alerts not yet dispatched (thresholds, projected overrun, circuit breaker, overspend).");
+        budgets.MapPost("/reservations/expire", ExpireAsync).WithName("ExpireBudgetReservations").RequireAuthorization(LlmCostAuth.AdminPolicy).Produces<ExpiredReservationsResponse>()
+            .WithSummary("Runs the reservation expiry sweep now (a timer runs it every minute).");
+        budgets.MapPost("/reservations/{reservationId}/release", ReleaseAsync).WithName("ReleaseBudgetReservation").RequireAuthorization(LlmCostAuth.IngestPolicy).Produces<ReleaseResponse>()
+            .WithSummary("The call will not be made: stop counting its reservation's worst case now.");
 
         return endpoints;
     }

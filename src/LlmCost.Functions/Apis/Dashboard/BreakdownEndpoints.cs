@@ -34,6 +34,7 @@ internal static class BreakdownEndpoints
             .WithSummary("The calling key's role, tenant and bound user (never the key).");
         api.MapGet("/usage/breakdown", BreakdownAsync).RequireAuthorization(LlmCostAuth.ReaderPolicy).WithName("GetUsageBreakdown")
             .Produces<BreakdownResponse>()
+            .WithMetadata(new DocumentedQuery("tenant_id", "user_id", "team_id", "provider", "model", "from", "to", "granularity", "by"))
             .WithSummary("Usage by provider, model, team or user with shares and per-period series; filters tenant_id, user_id, team_id, provider, model.");
         return endpoints;
     }

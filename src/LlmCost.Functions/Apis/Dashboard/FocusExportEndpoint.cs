@@ -24,6 +24,7 @@ internal static class FocusExportEndpoint
         endpoints.MapGet("/api/exports/focus", ExportAsync).WithTags("Dashboard").RequireAuthorization(LlmCostAuth.ReaderPolicy)
             .WithName("ExportFocus")
             .Produces<string>(StatusCodes.Status200OK, "text/csv")
+            .WithMetadata(new DocumentedQuery("tenant_id", "user_id", "team_id", "provider", "model", "from", "to"))
             .WithSummary("FinOps FOCUS cost and usage CSV for [from, to); filters tenant_id, user_id, team_id, provider, model.");
         return endpoints;
     }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Security.Claims;
 using LlmCost.Core.Alerts;
 using LlmCost.Functions.Hosting;
@@ -23,7 +22,7 @@ public static partial class OperationsApi
         }
 
         var entries = await feed.ListAsync(tenantId, unread ?? false, limit ?? AlertFeed.DefaultLimit, Visible(caller), cancellationToken);
-        return TypedResults.Ok(new { alerts = entries.Select(e => AlertJson(e, null)) });
+        return TypedResults.Ok(new AlertFeedResponse(entries.Select(e => AlertFeedEntryResponse.From(e, null)).ToList()));
     }
 
     private static async Task<IResult> GetAlert(ClaimsPrincipal caller, AlertFeed feed, string alertId, string? tenant_id, CancellationToken cancellationToken)
@@ -34,7 +33,7 @@ public static partial class OperationsApi
         }
 
         return await feed.GetAsync(tenantId, alertId, Visible(caller), cancellationToken) is { } found
-            ? TypedResults.Ok(AlertJson(found.Entry, found.Deliveries))
+            ? TypedResults.Ok(AlertFeedEntryResponse.From(found.Entry, found.Deliveries))
             : ApiProblems.NotFound("alert", alertId);
     }
 
@@ -52,30 +51,4 @@ public static partial class OperationsApi
 
     /// <summary>The scopes this caller may see (a user-bound reader only its own).</summary>
     private static Func<Alert, bool> Visible(ClaimsPrincipal caller) => alert => caller.MaySee(alert.Scope, alert.ScopeId);
-
-    private static object AlertJson(AlertEntry e, IReadOnlyList<DeliveryRecord>? deliveries) => new
-    {
-        alert_id = e.Alert.AlertId,
-        kind = e.Alert.Kind,
-        tenant_id = e.Alert.TenantId,
-        scope = e.Alert.Scope,
-        scope_id = e.Alert.ScopeId,
-        budget_id = e.Alert.BudgetId,
-        threshold_percent = e.Alert.ThresholdPercent?.ToString(CultureInfo.InvariantCulture),
-        message = e.Alert.Message,
-        created_at = e.Alert.CreatedAt,
-        status = e.Status,
-        status_reason = e.StatusReason,
-        read = e.ReadAt is not null,
-        read_at = e.ReadAt,
-        details = e.Alert.Details,
-        deliveries = deliveries?.Select(d => new
-        {
-            subscription_id = d.SubscriptionId,
-            status = d.Status,
-            attempts = d.Attempts,
-            last_error = d.LastError,
-            updated_at = d.UpdatedAt,
-        }),
-    };
 }

@@ -39,22 +39,6 @@ public static partial class OperationsApi
         }
 
         var deletion = await gdpr.DeleteAsync(tenantId, userId, caller.AuditActor(), cancellationToken);
-        return TypedResults.Ok(new
-        {
-            tenant_id = deletion.TenantId,
-            user_id = deletion.UserId,
-            deleted_at = deletion.At,
-            raw_events_deleted = deletion.RawEventsDeleted,
-            tenant_days_changed = deletion.TenantDaysChanged,
-            archives_rewritten = deletion.ArchivesRewritten,
-            archived_events_removed = deletion.ArchivedEventsRemoved,
-            rollup_days_recomputed = deletion.RollupDaysRecomputed,
-            reports_rewritten = deletion.ReportsRewritten,
-            alerts_deleted = deletion.AlertsDeleted,
-            ingest_log_rows_deleted = deletion.IngestLogRowsDeleted,
-            held_by_modules = deletion.Holders,
-            audit_kept = true,
-            audited = true,
-        });
+        return TypedResults.Ok(UserDeletionResponse.From(deletion));
     }
 }

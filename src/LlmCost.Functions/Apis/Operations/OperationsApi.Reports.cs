@@ -28,37 +28,17 @@ public static partial class OperationsApi
 
         var generated = await reports.GenerateAsync(query.Value!.For(tenantId), cancellationToken);
         var report = generated.Report;
-        var fileList = new List<object>();
+        var fileList = new List<ReportFileResponse>();
         foreach (var (file, path) in report.Files.Zip(generated.Paths))
         {
-            fileList.Add(new
-            {
-                name = file.Name,
-                path,
-                content_type = file.ContentType,
-                size = file.Content.Length,
-                download_url = await DownloadUrlAsync(reports, http, tenantId, path, cancellationToken),
-            });
+            fileList.Add(new ReportFileResponse(file.Name, path, file.ContentType, file.Content.Length, await DownloadUrlAsync(reports, http, tenantId, path, cancellationToken)));
         }
 
-        return TypedResults.Created($"/api/reports?tenant_id={Uri.EscapeDataString(tenantId)}", new
-        {
-            tenant_id = tenantId,
-            period = query.Value.PeriodName,
-            start = report.Request.Start,
-            end = report.Request.End,
-            as_of = generated.AsOf,
-            totals = new
-            {
-                requests = report.Totals.Requests,
-                errors = report.Totals.Errors,
-                unpriced_requests = report.Totals.UnpricedRequests,
-                input_tokens = report.Totals.InputTokens,
-                output_tokens = report.Totals.OutputTokens,
-                cost_usd = MoneyFormat.Format(report.Totals.CostUsd),
-            },
-            files = fileList,
-        });
+        var totals = report.Totals;
+        return TypedResults.Created($"/api/reports?tenant_id={Uri.EscapeDataString(tenantId)}", new ReportResponse(
+            tenantId, query.Value.PeriodName, report.Request.Start, report.Request.End, generated.AsOf,
+            new RollupTotalsResponse(totals.Requests, totals.Errors, totals.UnpricedRequests, totals.InputTokens, totals.OutputTokens, MoneyFormat.Format(totals.CostUsd)),
+            fileList));
     }
 
     private static async Task<IResult> ListReports(
@@ -74,20 +54,13 @@ public static partial class OperationsApi
             return denied;
         }
 
-        var list = new List<object>();
+        var list = new List<StoredReportResponse>();
         foreach (var file in await reports.ListAsync(tenantId, cancellationToken))
         {
-            list.Add(new
-            {
-                path = file.Path,
-                size = file.Size,
-                content_type = file.ContentType,
-                last_modified = file.LastModified,
-                download_url = await DownloadUrlAsync(reports, http, tenantId, file.Path, cancellationToken),
-            });
+            list.Add(new StoredReportResponse(file.Path, file.Size, file.ContentType, file.LastModified, await DownloadUrlAsync(reports, http, tenantId, file.Path, cancellationToken)));
         }
 
-        return TypedResults.Ok(new { tenant_id = tenantId, reports = list });
+        return TypedResults.Ok(new ReportListResponse(tenantId, list));
     }
 
     private static async Task<IResult> DownloadReport(

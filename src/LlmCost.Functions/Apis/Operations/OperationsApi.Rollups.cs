@@ -1,5 +1,4 @@
 using System.Security.Claims;
-using LlmCost.Core;
 using LlmCost.Core.Rollups;
 using LlmCost.Functions.Hosting;
 using LlmCost.Functions.Hosting.Auth;
@@ -30,22 +29,6 @@ public static partial class OperationsApi
         }
 
         var rows = await rollups.ReadAsync(tenantId, query.Value!, cancellationToken);
-        return TypedResults.Ok(new
-        {
-            tenant_id = tenantId,
-            granularity,
-            rows = rows.Select(r => new
-            {
-                period_start = r.PeriodStart,
-                dimension = r.Dimension,
-                key = r.Key,
-                requests = r.Requests,
-                errors = r.Errors,
-                unpriced_requests = r.UnpricedRequests,
-                input_tokens = r.InputTokens,
-                output_tokens = r.OutputTokens,
-                cost_usd = MoneyFormat.Format(r.CostUsd),
-            }),
-        });
+        return TypedResults.Ok(new RollupsResponse(tenantId, granularity!, rows.Select(RollupRowResponse.From).ToList()));
     }
 }

@@ -22,7 +22,7 @@ public static partial class OperationsApi
         }
 
         var rule = await admin.CreateRuleAsync(tenantId, draft.Value!, cancellationToken);
-        return TypedResults.Created($"/api/alerts/rules/{rule.RuleId}?tenant_id={Uri.EscapeDataString(tenantId)}", RuleJson(rule));
+        return TypedResults.Created($"/api/alerts/rules/{rule.RuleId}?tenant_id={Uri.EscapeDataString(tenantId)}", RuleResponse.From(rule));
     }
 
     private static async Task<IResult> UpdateRule(
@@ -40,7 +40,7 @@ public static partial class OperationsApi
         }
 
         var rule = await admin.UpdateRuleAsync(tenantId, ruleId, draft.Value!, cancellationToken);
-        return rule is null ? ApiProblems.NotFound("rule", ruleId) : TypedResults.Ok(RuleJson(rule));
+        return rule is null ? ApiProblems.NotFound("rule", ruleId) : TypedResults.Ok(RuleResponse.From(rule));
     }
 
     private static async Task<IResult> GetRule(ClaimsPrincipal caller, IAlertRuleStore rules, string ruleId, string? tenant_id, CancellationToken cancellationToken)
@@ -51,7 +51,7 @@ public static partial class OperationsApi
         }
 
         var rule = await rules.GetAsync(tenantId, ruleId, cancellationToken);
-        return rule is null || !caller.MaySee(rule.Scope, rule.ScopeId) ? ApiProblems.NotFound("rule", ruleId) : TypedResults.Ok(RuleJson(rule));
+        return rule is null || !caller.MaySee(rule.Scope, rule.ScopeId) ? ApiProblems.NotFound("rule", ruleId) : TypedResults.Ok(RuleResponse.From(rule));
     }
 
     private static async Task<IResult> ListRules(ClaimsPrincipal caller, IAlertRuleStore rules, string? tenant_id, CancellationToken cancellationToken)
@@ -62,7 +62,7 @@ public static partial class OperationsApi
         }
 
         var list = await rules.ListAsync(tenantId, cancellationToken);
-        return TypedResults.Ok(new { rules = list.Where(r => caller.MaySee(r.Scope, r.ScopeId)).OrderBy(r => r.CreatedAt).Select(RuleJson) });
+        return TypedResults.Ok(new RuleListResponse(list.Where(r => caller.MaySee(r.Scope, r.ScopeId)).OrderBy(r => r.CreatedAt).Select(RuleResponse.From).ToList()));
     }
 
     private static async Task<IResult> DeleteRule(ClaimsPrincipal caller, IAlertRuleStore rules, string ruleId, string? tenant_id, CancellationToken cancellationToken)
@@ -76,16 +76,4 @@ public static partial class OperationsApi
     }
 
     private static AlertRuleDraft Draft(RuleBody body) => new(body.Kind, body.Scope, body.ScopeId, body.Enabled, body.CooldownMinutes);
-
-    private static object RuleJson(AlertRule r) => new
-    {
-        rule_id = r.RuleId,
-        tenant_id = r.TenantId,
-        kind = r.Kind,
-        scope = r.Scope,
-        scope_id = r.ScopeId,
-        enabled = r.Enabled,
-        cooldown_minutes = (int)r.Cooldown.TotalMinutes,
-        created_at = r.CreatedAt,
-    };
 }

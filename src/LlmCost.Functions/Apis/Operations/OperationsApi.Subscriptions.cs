@@ -31,7 +31,7 @@ public static partial class OperationsApi
         }
 
         var subscription = await admin.CreateSubscriptionAsync(tenantId, request, cancellationToken);
-        return TypedResults.Created($"/api/alerts/subscriptions/{subscription.SubscriptionId}?tenant_id={Uri.EscapeDataString(tenantId)}", SubscriptionJson(subscription, reveal: true));
+        return TypedResults.Created($"/api/alerts/subscriptions/{subscription.SubscriptionId}?tenant_id={Uri.EscapeDataString(tenantId)}", SubscriptionResponse.From(subscription, reveal: true));
     }
 
     private static async Task<IResult> ListSubscriptions(ClaimsPrincipal caller, ISubscriptionStore subscriptions, string? tenant_id, CancellationToken cancellationToken)
@@ -49,7 +49,7 @@ public static partial class OperationsApi
         var list = await subscriptions.ListAsync(tenantId, cancellationToken);
         // Slack/Teams webhook URLs are bearer secrets: only admin keys see them whole.
         var reveal = caller.IsAdmin();
-        return TypedResults.Ok(new { subscriptions = list.OrderBy(s => s.CreatedAt).Select(s => SubscriptionJson(s, reveal)) });
+        return TypedResults.Ok(new SubscriptionListResponse(list.OrderBy(s => s.CreatedAt).Select(s => SubscriptionResponse.From(s, reveal)).ToList()));
     }
 
     private static async Task<IResult> DeleteSubscription(
@@ -64,16 +64,4 @@ public static partial class OperationsApi
             ? TypedResults.NoContent()
             : ApiProblems.NotFound("subscription", subscriptionId);
     }
-
-    private static object SubscriptionJson(AlertSubscription s, bool reveal) => new
-    {
-        subscription_id = s.SubscriptionId,
-        tenant_id = s.TenantId,
-        channel = s.Channel,
-        url = reveal || s.Url is null ? s.Url : new Uri(s.Url).GetLeftPart(UriPartial.Authority) + "/…",
-        email = s.Email,
-        kinds = s.Kinds,
-        has_secret = s.Secret is not null,
-        created_at = s.CreatedAt,
-    };
 }

@@ -41,8 +41,8 @@ internal static partial class OtlpEndpoints
     private static void Describe(RouteHandlerBuilder endpoint) =>
         endpoint.RequireAuthorization(LlmCostAuth.IngestPolicy).WithTags("OpenTelemetry")
             .WithMetadata(new OwnBodyPolicy())
-            .Accepts<byte[]>(OtlpTraceDecoder.Protobuf, OtlpTraceDecoder.Json)
-            .Produces<byte[]>(StatusCodes.Status200OK, OtlpTraceDecoder.Protobuf, OtlpTraceDecoder.Json)
+            .Accepts<Stream>(OtlpTraceDecoder.Protobuf, OtlpTraceDecoder.Json)
+            .Produces<Stream>(StatusCodes.Status200OK, OtlpTraceDecoder.Protobuf, OtlpTraceDecoder.Json)
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status403Forbidden)

@@ -17,6 +17,35 @@ namespace LlmCost.Functions.Apis.Pricing;
 /// </summary>
 public static class PricingPolicyEndpoints
 {
+    /// <summary>
+    /// The PUT body: one tenant's section of the policy format plus <c>effective_from</c>. The handler reads the raw JSON
+    /// (validated exactly as the CLI validates a policy file's section), so this record documents the shape, it does
+    /// not bind it.
+    /// </summary>
+    /// <param name="DiscountPercent">Negotiated discount on list prices, in percent (15 = 15% off).</param>
+    /// <param name="RegionalUplift">Multiplier for the tenant's region (1.1 = +10%).</param>
+    /// <param name="Models">Custom prices or model mappings, tried in order.</param>
+    /// <param name="VolumeTiers">Discounts by month-to-date volume.</param>
+    /// <param name="EffectiveFrom">When this version takes effect (default now); an ISO date-time with offset.</param>
+    public sealed record PolicyBody(
+        decimal? DiscountPercent, decimal? RegionalUplift, IReadOnlyList<ModelPriceRuleBody>? Models, IReadOnlyList<VolumeTierBody>? VolumeTiers,
+        DateTimeOffset? EffectiveFrom);
+
+    /// <param name="Model">The model name as callers send it; exact (case-insensitive), or a prefix when it ends with '*'.</param>
+    /// <param name="Provider">Only for calls from this provider; null = any.</param>
+    /// <param name="MapToModel">The catalog model to price this name as.</param>
+    /// <param name="Prices">Explicit net prices by genai-prices price key: a number (USD per million tokens / per thousand
+    /// requests), or {"base": n, "tiers": [{"start": tokens, "price": n}]}.</param>
+    /// <param name="DiscountPercent">Replaces the tenant's and volume discounts for this model.</param>
+    /// <param name="RegionalUplift">Replaces the tenant's regional uplift for this model.</param>
+    public sealed record ModelPriceRuleBody(
+        string Model, string? Provider, string? MapToProvider, string? MapToModel, IReadOnlyDictionary<string, JsonElement>? Prices,
+        decimal? DiscountPercent, decimal? RegionalUplift);
+
+    /// <param name="Basis">monthly_spend_usd or monthly_tokens (input + output).</param>
+    /// <param name="Threshold">The month-to-date volume from which the tier applies.</param>
+    public sealed record VolumeTierBody(string Basis, decimal Threshold, decimal DiscountPercent);
+
     /// <param name="Policy">The tenant's section of the policy format (null for a deletion).</param>
     public sealed record PolicyVersionWire(
         int Version, DateTimeOffset EffectiveFrom, DateTimeOffset CreatedAt, string Actor, bool Deleted, JsonElement? Policy);
@@ -29,7 +58,7 @@ public static class PricingPolicyEndpoints
     {
         RouteGroupBuilder policies = endpoints.MapGroup("/api/pricing/policies").WithTags("Pricing");
         policies.MapPut("/{tenantId}", PutAsync).WithName("PutPricingPolicy").RequireAuthorization(LlmCostAuth.AdminPolicy)
-            .Accepts<JsonElement>("application/json")
+            .Accepts<PolicyBody>("application/json")
             .Produces<PolicyResponse>()
             .ProducesValidationProblem()
             .WithSummary("Adds a version of the tenant's price policy (discount_percent, regional_uplift, volume_tiers, models; optional effective_from).");

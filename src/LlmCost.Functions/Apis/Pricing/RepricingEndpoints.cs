@@ -16,6 +16,15 @@ namespace LlmCost.Functions.Apis.Pricing;
 /// </summary>
 public static class RepricingEndpoints
 {
+    /// <summary>
+    /// The request. The handler reads the raw JSON (to refuse unknown fields and name each bad one), so this record
+    /// documents the shape, it does not bind it.
+    /// </summary>
+    /// <param name="Period">A month, yyyy-MM; or give <paramref name="From"/> and <paramref name="To"/> (UTC days, yyyy-MM-dd, inclusive).</param>
+    /// <param name="DryRun">true (default): answer the diff without rewriting anything.</param>
+    /// <param name="CatalogVersion">A published catalog version to price with (default: the terms now in force).</param>
+    public sealed record RepricingBody(string TenantId, string? Period, string? From, string? To, bool? DryRun, string? CatalogVersion);
+
     public sealed record ModelWire(string Provider, string Model, long Events, long Changed, string OldCostUsd, string NewCostUsd);
 
     public sealed record RepricingResponse(
@@ -26,7 +35,7 @@ public static class RepricingEndpoints
     public static IEndpointRouteBuilder MapRepricingEndpoints(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapPost("/api/repricing", RepriceAsync).WithName("Reprice").WithTags("Pricing").RequireAuthorization(LlmCostAuth.AdminPolicy)
-            .Accepts<JsonElement>("application/json")
+            .Accepts<RepricingBody>("application/json")
             .Produces<RepricingResponse>()
             .ProducesValidationProblem()
             .WithSummary("Re-prices a tenant's stored events of a period with the terms now in force (or a named catalog version); dry_run answers the diff per model.");

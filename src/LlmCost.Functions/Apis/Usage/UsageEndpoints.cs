@@ -35,15 +35,19 @@ internal static partial class UsageEndpoints
             .WithSummary("Price one call without recording it.");
         api.MapGet("/users/{userId}/usage", (string userId, HttpContext http, UsageQueryService queries, IOptions<UsageApiOptions> options, TimeProvider time, CancellationToken ct) =>
             UsageAsync(UsageScopeKind.User, userId, http, queries, options, time, ct)).RequireAuthorization(LlmCostAuth.ReaderPolicy).WithName("GetUserUsage")
-            .Produces<UsageWire.UsageResponse>().WithMetadata(new DocumentedQuery("tenant_id", "from", "to", "granularity", "group_by", "currency"));
+            .Produces<UsageWire.UsageResponse>().WithMetadata(new DocumentedQuery("tenant_id", "from", "to", "granularity", "group_by", "currency"))
+            .WithSummary("A user's usage over [from, to): totals and a series per hour, day or month, optionally by provider or model.");
         api.MapGet("/teams/{teamId}/usage", (string teamId, HttpContext http, UsageQueryService queries, IOptions<UsageApiOptions> options, TimeProvider time, CancellationToken ct) =>
             UsageAsync(UsageScopeKind.Team, teamId, http, queries, options, time, ct)).RequireAuthorization(LlmCostAuth.ReaderPolicy).WithName("GetTeamUsage")
-            .Produces<UsageWire.UsageResponse>().WithMetadata(new DocumentedQuery("tenant_id", "from", "to", "granularity", "group_by", "currency"));
+            .Produces<UsageWire.UsageResponse>().WithMetadata(new DocumentedQuery("tenant_id", "from", "to", "granularity", "group_by", "currency"))
+            .WithSummary("A team's usage over [from, to): totals and a series per hour, day or month, optionally by provider or model.");
         api.MapGet("/tenants/{tenantId}/usage", (string tenantId, HttpContext http, UsageQueryService queries, IOptions<UsageApiOptions> options, TimeProvider time, CancellationToken ct) =>
             UsageAsync(UsageScopeKind.Tenant, tenantId, http, queries, options, time, ct)).RequireAuthorization(LlmCostAuth.ReaderPolicy).WithName("GetTenantUsage")
-            .Produces<UsageWire.UsageResponse>().WithMetadata(new DocumentedQuery("tenant_id", "from", "to", "granularity", "group_by", "currency"));
+            .Produces<UsageWire.UsageResponse>().WithMetadata(new DocumentedQuery("tenant_id", "from", "to", "granularity", "group_by", "currency"))
+            .WithSummary("A tenant's usage over [from, to): totals and a series per hour, day or month, optionally by provider or model.");
         api.MapGet("/users/{userId}/events", EventsAsync).RequireAuthorization(LlmCostAuth.ReaderPolicy).WithName("ListUserEvents")
-            .Produces<UsageWire.EventsResponse>().WithMetadata(new DocumentedQuery("tenant_id", "from", "to", "page_size", "continuation_token"));
+            .Produces<UsageWire.EventsResponse>().WithMetadata(new DocumentedQuery("tenant_id", "from", "to", "page_size", "continuation_token"))
+            .WithSummary("A user's recorded events over [from, to), a page at a time (continuation_token).");
         return endpoints;
     }
 

@@ -2,6 +2,7 @@ using System.Security.Claims;
 using LlmCost.Core.Audit;
 using LlmCost.Core.Recording;
 using LlmCost.Storage;
+using Microsoft.AspNetCore.Mvc;
 
 namespace LlmCost.Functions.Hosting.Auth;
 
@@ -11,6 +12,8 @@ public static class ApiKeyEndpoints
     public sealed record CreateKeyRequest(string? Role, string? TenantId, string? UserId, string? Name);
 
     public sealed record KeyResponse(string KeyId, string Role, string? TenantId, string? UserId, string? Name, DateTimeOffset CreatedAt);
+
+    public sealed record KeyListResponse(IReadOnlyList<KeyResponse> Keys);
 
     /// <summary>The only time the plain key is ever shown.</summary>
     public sealed record CreatedKeyResponse(string KeyId, string ApiKey, string Role, string? TenantId, string? UserId, string? Name, DateTimeOffset CreatedAt);
@@ -62,17 +65,16 @@ public static class ApiKeyEndpoints
             await MoveAuditLinesAsync(http, record.TenantId);
             return TypedResults.Created($"/api/keys/{record.KeyId}",
                 new CreatedKeyResponse(record.KeyId, plain, record.Role, record.TenantId, record.UserId, record.Name, record.CreatedAt));
-        }).WithName("CreateApiKey").Produces<CreatedKeyResponse>(StatusCodes.Status201Created);
+        }).WithName("CreateApiKey").Produces<CreatedKeyResponse>(StatusCodes.Status201Created)
+            .WithSummary("Creates an admin, ingest or reader key (a reader may be bound to one user); the answer is the only time the key is shown.");
 
-        group.MapGet("/", async (string? tenantId, IApiKeyStore store, CancellationToken cancellationToken) =>
+        group.MapGet("/", async ([FromQuery(Name = "tenant_id")] string? tenantId, IApiKeyStore store, CancellationToken cancellationToken) =>
         {
             IReadOnlyList<ApiKeyRecord> all = await store.ListAsync(tenantId, cancellationToken);
-            return TypedResults.Ok(new
-            {
-                keys = all.OrderBy(k => k.CreatedAt)
-                    .Select(k => new KeyResponse(k.KeyId, k.Role, k.TenantId, k.UserId, k.Name, k.CreatedAt)).ToList(),
-            });
-        }).WithName("ListApiKeys");
+            return TypedResults.Ok(new KeyListResponse(
+                all.OrderBy(k => k.CreatedAt).Select(k => new KeyResponse(k.KeyId, k.Role, k.TenantId, k.UserId, k.Name, k.CreatedAt)).ToList()));
+        }).WithName("ListApiKeys").Produces<KeyListResponse>()
+            .WithSummary("Every API key (never the key itself), oldest first; tenant_id lists one tenant's.");
 
         group.MapDelete("/{keyId}", async (string keyId, ApiKeyService keys, IApiKeyStore store, ClaimsPrincipal caller, HttpContext http, CancellationToken cancellationToken) =>
         {
@@ -84,7 +86,8 @@ public static class ApiKeyEndpoints
 
             await MoveAuditLinesAsync(http, key.TenantId);
             return Results.NoContent();
-        }).WithName("DeleteApiKey").Produces(StatusCodes.Status204NoContent);
+        }).WithName("DeleteApiKey").Produces(StatusCodes.Status204NoContent)
+            .WithSummary("Revokes a key: at once on this instance, within the key cache duration on others.");
 
         return endpoints;
     }
