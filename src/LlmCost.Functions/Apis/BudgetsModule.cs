@@ -91,6 +91,8 @@ public static class BudgetsModule
         // event to the observer, durably and off the request (idempotent per event id, batched per tenant).
         services.AddSingleton<IUsageAdmissionCheck, ReservationAdmissionCheck>();
         services.AddSingleton<IUsageRecordedObserver, BudgetUsageObserver>();
+        // Re-pricing: the spent figures of open periods follow the corrected costs.
+        services.AddSingleton<LlmCost.Core.Pricing.IRepricingObserver, BudgetRepricingObserver>();
         services.AddBackgroundFunction<BudgetReservationExpiryFunction>();
         return services;
     }
