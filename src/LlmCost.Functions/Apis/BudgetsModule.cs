@@ -69,7 +69,7 @@ public static class BudgetsModule
         // Downgrade suggestions come from the advice selector: current models with the capabilities the call needs.
         services.AddAdviceSelector(configuration);
         services.TryAddSingleton<IDowngradeCatalog>(sp => new CapabilityDowngradeCatalog(
-            sp.GetRequiredService<ModelSelector>(),
+            sp.GetRequiredService<IModelSelectorSource>(),
             sp.GetRequiredService<TimeProvider>(),
             downgrades));
         services.TryAddSingleton<IBudgetCostEstimator>(sp => new EstimatorBudgetCostEstimator(
