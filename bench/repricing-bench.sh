@@ -17,13 +17,13 @@ events="${1:-20000}"
 ensure_node_tools
 read -r blob queue table port <<<"$(free_loopback_ports 4)"
 start_azurite "$blob" "$queue" "$table"
+app="$(mktemp -d)"
+trap 'stop_azurite; rm -rf "$app"' EXIT
 export AzureWebJobsStorage="$(azurite_connection_string "$blob" "$queue" "$table")"
 export LLMCOST_ADMIN_KEY="bench-admin-key-0123456789" PORT="$port" LlmCost__Hosting__RunBackgroundFunctions=false
 dotnet build src/LlmCost.Functions -c Release --nologo -v q >/dev/null
 # Run from a copy, so a build in the worktree meanwhile cannot swap the service's files (it is restarted mid-run).
-app="$(mktemp -d)"
 cp -r src/LlmCost.Functions/bin/Release/net10.0/. "$app/"
-trap 'stop_azurite; rm -rf "$app"' EXIT
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 - "$port" "$events" "$app/LlmCost.Functions.dll" <<'PY'
 import json, os, random, subprocess, sys, threading, time, urllib.error, urllib.request
