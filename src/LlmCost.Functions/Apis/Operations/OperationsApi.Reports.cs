@@ -26,8 +26,15 @@ public static partial class OperationsApi
             return problem;
         }
 
-        var generated = await reports.GenerateAsync(query.Value!.For(tenantId), cancellationToken);
+        var request = reports.WithCurrency(query.Value!.For(tenantId), body.Currency);
+        if (!request.IsValid)
+        {
+            return ApiProblems.Validation(request.Errors, "Invalid report request");
+        }
+
+        var generated = await reports.GenerateAsync(request.Value!, cancellationToken);
         var report = generated.Report;
+        var currency = report.Request.Currency;
         var fileList = new List<object>();
         foreach (var (file, path) in report.Files.Zip(generated.Paths))
         {
@@ -48,6 +55,7 @@ public static partial class OperationsApi
             start = report.Request.Start,
             end = report.Request.End,
             as_of = generated.AsOf,
+            currency = currency is null ? null : new Pricing.CurrencyQuery.CurrencyWire(currency.Code, currency.Rate, currency.RateDate, currency.Description),
             totals = new
             {
                 requests = report.Totals.Requests,
@@ -56,6 +64,7 @@ public static partial class OperationsApi
                 input_tokens = report.Totals.InputTokens,
                 output_tokens = report.Totals.OutputTokens,
                 cost_usd = MoneyFormat.Format(report.Totals.CostUsd),
+                cost = report.Cost is { } cost ? MoneyFormat.Format(cost) : null,
             },
             files = fileList,
         });
