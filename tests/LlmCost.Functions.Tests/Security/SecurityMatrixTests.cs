@@ -281,7 +281,7 @@ public sealed class SecurityMatrixTests(SecurityFixture fixture, ITestOutputHelp
 
         // Reports, rollups
         new("POST", "/api/reports", Access.Admin, 201, [Scope.Tenant],
-            (_, _, _) => Send(HttpMethod.Post, "api/reports", new { tenant_id = TenantA, period = "day", date = "2026-03-15" })),
+            (_, _, _) => Send(HttpMethod.Post, "api/reports", new { tenant_id = TenantA, period = "day", date = "2026-03-15", currency = "USD" })),
         new("GET", "/api/reports", Access.Reader, 200, [Scope.Tenant, Scope.OtherTenant], (_, s, _) => Get($"api/reports?tenant_id={T(s)}")),
         new("GET", "/api/reports/download", Access.Reader, 200, [Scope.Tenant, Scope.OtherTenant],
             (f, s, _) => Get($"api/reports/download?tenant_id={T(s)}&path={Uri.EscapeDataString(s == Scope.OtherTenant ? f.ReportPathB : f.ReportPathA)}")),
