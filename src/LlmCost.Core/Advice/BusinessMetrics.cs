@@ -121,8 +121,8 @@ public interface IBudgetDecisionSource
     Task<IReadOnlyDictionary<string, RequestedModel>> DowngradesAsync(string tenantId, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken = default);
 }
 
-/// <summary>Business metrics from recorded usage, re-priced with the engine (catalog and the tenant's policy).</summary>
-public sealed class BusinessMetricsService(PricingEngine engine, IAdviceUsageSource usage, IBudgetDecisionSource? budgets = null)
+/// <summary>Business metrics from recorded usage, re-priced with the tenant's engine (catalog and the tenant's policy).</summary>
+public sealed class BusinessMetricsService(IModelSelectorSource selectors, IAdviceUsageSource usage, IBudgetDecisionSource? budgets = null)
 {
     public async Task<Validated<BusinessMetricsReport>> ComputeAsync(BusinessMetricsRequest request, CancellationToken cancellationToken = default)
     {
@@ -141,7 +141,7 @@ public sealed class BusinessMetricsService(PricingEngine engine, IAdviceUsageSou
             downgrades = await budgets.DowngradesAsync(request.TenantId, request.From, request.To, cancellationToken).ConfigureAwait(false);
         }
 
-        var metrics = new BusinessMetricsCalculator(engine, request, downgrades);
+        var metrics = new BusinessMetricsCalculator(selectors.For(request.TenantId).Engine, request, downgrades);
         await foreach (UsageEvent e in usage.ReadAsync(request.TenantId, request.From, request.To, cancellationToken).ConfigureAwait(false))
         {
             metrics.Add(e);

@@ -14,7 +14,7 @@ namespace LlmCost.Core.Advice;
 /// The budget service prices the candidates, keeps the cheaper ones and orders them.
 /// </summary>
 public sealed class CapabilityDowngradeCatalog(
-    ModelSelector selector,
+    IModelSelectorSource selectors,
     TimeProvider time,
     IReadOnlyDictionary<string, IReadOnlyList<string>> extraByProvider) : IDowngradeCatalog
 {
@@ -32,6 +32,7 @@ public sealed class CapabilityDowngradeCatalog(
     {
         ArgumentNullException.ThrowIfNull(model);
         DateTimeOffset now = time.GetUtcNow();
+        ModelSelector selector = selectors.For(tenantId);
         PriceCatalog catalog = selector.Engine.Catalog;
         PriceCatalog.Resolution resolution = catalog.Resolve(provider, model);
         if (resolution.Model is not { } resolved

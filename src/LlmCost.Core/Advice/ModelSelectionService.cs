@@ -34,9 +34,8 @@ public sealed record CandidateBudgetDecision(
 /// applies (status of each applicable budget, freezes, breakers); nothing is reserved, so a later authorisation can
 /// differ when spend moved in between.
 /// </summary>
-public sealed class ModelSelectionService(ModelSelector selector, BudgetService? budgets, IBudgetCostEstimator? estimator, TimeProvider time)
+public sealed class ModelSelectionService(IModelSelectorSource selectors, BudgetService? budgets, IBudgetCostEstimator? estimator, TimeProvider time)
 {
-    public ModelSelector Selector => selector;
 
     public async Task<Validated<ModelSelectionResult>> SelectAsync(ModelSelectionRequest request, CancellationToken cancellationToken = default)
     {
@@ -50,7 +49,7 @@ public sealed class ModelSelectionService(ModelSelector selector, BudgetService?
             errors["max_tokens"] = ["max_tokens must be at least 1"];
         }
 
-        Validated<ModelSelectionResult> selected = selector.Select(request);
+        Validated<ModelSelectionResult> selected = selectors.For(request.TenantId).Select(request);
         if (!selected.IsValid || errors.Count > 0)
         {
             foreach ((string field, string[] messages) in selected.Errors)

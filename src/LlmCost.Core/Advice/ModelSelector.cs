@@ -17,7 +17,7 @@ namespace LlmCost.Core.Advice;
 /// The per-model facts (capabilities, callable name, provider grouping) are indexed once at construction; a
 /// selection is then a linear pass over the considered providers' models plus one pricing per survivor.
 /// </remarks>
-public sealed class ModelSelector
+public sealed class ModelSelector : IModelSelectorSource
 {
     public const int DefaultMaxCandidates = 20;
     public const int MaxMaxCandidates = 100;
@@ -73,11 +73,37 @@ public sealed class ModelSelector
         _providersWithData = [.. withData];
     }
 
+    /// <summary>The same index of models and capabilities, priced with another engine over the same catalog (a tenant's terms).</summary>
+    private ModelSelector(ModelSelector other, PricingEngine engine)
+    {
+        _capabilities = other._capabilities;
+        _engine = engine;
+        _settings = other._settings;
+        _time = other._time;
+        _byProvider = other._byProvider;
+        _providersWithData = other._providersWithData;
+    }
+
     public CapabilityCatalog Capabilities => _capabilities;
 
     public PricingEngine Engine => _engine;
 
     public AdviceSettings Settings => _settings;
+
+    /// <summary>This selector prices every tenant with its own engine (a fixed catalog and policy file).</summary>
+    public ModelSelector For(string? tenantId) => this;
+
+    /// <summary>This selector priced with <paramref name="engine"/>, which must price over the same catalog (cheap: the index is shared).</summary>
+    public ModelSelector WithEngine(PricingEngine engine)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        if (!ReferenceEquals(engine.Catalog, _engine.Catalog))
+        {
+            throw new ArgumentException("The engine must price over the selector's catalog.", nameof(engine));
+        }
+
+        return ReferenceEquals(engine, _engine) ? this : new ModelSelector(this, engine);
+    }
 
     /// <summary>Now, by the injected clock: lifecycle is judged at the time advice is given, not at the time of the traffic.</summary>
     public DateTimeOffset Now => _time.GetUtcNow();

@@ -11,7 +11,7 @@ namespace LlmCost.Core.Advice;
 /// docs/advice.md for each kind's rule). Reads the period once through <see cref="IAdviceUsageSource"/>; the
 /// work is in <see cref="RecommendationCalculator"/>, which is pure.
 /// </summary>
-public sealed class RecommendationService(ModelSelector selector, IAdviceUsageSource usage)
+public sealed class RecommendationService(IModelSelectorSource selectors, IAdviceUsageSource usage)
 {
     /// <summary>Longest period answered on demand.</summary>
     public const int MaxPeriodDays = 400;
@@ -24,7 +24,7 @@ public sealed class RecommendationService(ModelSelector selector, IAdviceUsageSo
             return Validated<RecommendationReport>.Fail(errors);
         }
 
-        var calculator = new RecommendationCalculator(selector, request);
+        var calculator = new RecommendationCalculator(selectors.For(request.TenantId), request);
         await foreach (UsageEvent e in usage.ReadAsync(request.TenantId, request.From, request.To, cancellationToken).ConfigureAwait(false))
         {
             calculator.Add(e);

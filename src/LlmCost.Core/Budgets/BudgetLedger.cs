@@ -898,7 +898,7 @@ public sealed class SettleCommand(SettlementWork work) : LedgerCommand
     /// (<paramref name="overcommitted"/>: spend plus open reservations beyond the limit). False when the lanes must
     /// be loaded first.
     /// </summary>
-    private static bool CoverDeficit(LedgerPartition partition, StateView view, out decimal overcommitted)
+    internal static bool CoverDeficit(LedgerPartition partition, StateView view, out decimal overcommitted)
     {
         overcommitted = 0m;
         var state = view.State;

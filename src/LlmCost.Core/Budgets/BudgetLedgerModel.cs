@@ -363,6 +363,16 @@ public sealed class BudgetPeriodState
 
     public void CountLateSettlement() => LateSettlements++;
 
+    /// <summary>
+    /// Corrects the cost counted for events whose price changed (a re-pricing): spend moves by the difference and
+    /// the events stay counted once. The breaker's short window is left alone (it judged the rate as it was).
+    /// </summary>
+    public void Reprice(decimal usdDelta, long unpricedDelta)
+    {
+        SpentUsd += usdDelta;
+        UnpricedEvents += unpricedDelta;
+    }
+
     public void ResetBreaker()
     {
         TrippedUntil = null;

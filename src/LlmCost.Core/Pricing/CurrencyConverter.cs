@@ -166,18 +166,21 @@ public sealed partial class CurrencyConverter
     private static CurrencyConversion Success(decimal amountUsd, string code, decimal rate, DateOnly rateDate)
     {
         decimal amount = amountUsd * rate;
-        int digits = s_minorDigits.GetValueOrDefault(code, 2);
         return new CurrencyConversion
         {
             Success = true,
             AmountUsd = amountUsd,
             Currency = code,
             Amount = amount,
-            RoundedAmount = Math.Round(amount, digits, MidpointRounding.AwayFromZero),
+            RoundedAmount = RoundToMinorUnit(amount, code),
             Rate = rate,
             RateDate = rateDate,
         };
     }
+
+    /// <summary>An amount rounded to the currency's minor unit (JPY 0 digits, most others 2), half away from zero.</summary>
+    public static decimal RoundToMinorUnit(decimal amount, string currency) =>
+        Math.Round(amount, s_minorDigits.GetValueOrDefault(currency, 2), MidpointRounding.AwayFromZero);
 
     private static CurrencyConversion Failure(decimal amountUsd, string code, string error) =>
         new() { Success = false, AmountUsd = amountUsd, Currency = code, Error = error };

@@ -30,7 +30,28 @@ public sealed record RepricingResult(
 
 /// <summary>The outcome of rewriting one user-day partition.</summary>
 /// <param name="Skipped">Why the partition was left alone (its summary is not the sum of its events: archived or partial).</param>
-public sealed record PartitionRewrite(int EventsRewritten, string? Skipped = null);
+/// <param name="Intents">
+/// The changes of price written to the partition and not yet handed on (this run's and any a crashed run left):
+/// what the budgets must still count.
+/// </param>
+public sealed record PartitionRewrite(int EventsRewritten, string? Skipped = null, IReadOnlyList<RepricingIntent>? Intents = null);
+
+/// <summary>One event's change of price, as the budgets that counted it need it.</summary>
+public sealed record RepricedCost(string? TeamId, string? KeyId, DateTimeOffset Timestamp, decimal OldCostUsd, decimal NewCostUsd, bool OldPriced, bool NewPriced);
+
+/// <summary>
+/// The changes of price of one rewrite transaction, stored in that same transaction: a crash after it can never
+/// lose the fact that these events' costs changed, so the budgets that counted the old costs are corrected exactly
+/// once (the id is the idempotency key) whenever the run, or a rerun, gets to it.
+/// </summary>
+public sealed record RepricingIntent(string IntentId, UserDay Partition, IReadOnlyList<RepricedCost> Changes);
+
+/// <summary>Hears about re-priced events (the budgets: their spent figures follow the new prices).</summary>
+public interface IRepricingObserver
+{
+    /// <summary>Applies the intents, each exactly once whatever how often it is called; throws when it cannot (the run stops and a rerun retries).</summary>
+    Task OnRepricedAsync(IReadOnlyList<RepricingIntent> intents, CancellationToken cancellationToken = default);
+}
 
 /// <summary>What repricing needs from storage (Table Storage in production).</summary>
 public interface IUsageRepricingStore
@@ -45,7 +66,8 @@ public interface IUsageRepricingStore
 
     Task<bool> IsDoneAsync(string jobId, UserDay partition, CancellationToken cancellationToken = default);
 
-    Task MarkDoneAsync(string jobId, UserDay partition, CancellationToken cancellationToken = default);
+    /// <summary>Removes the intents handed on, then records the partition as done for the job.</summary>
+    Task MarkDoneAsync(string jobId, UserDay partition, IReadOnlyList<RepricingIntent> handedOn, CancellationToken cancellationToken = default);
 }
 
 /// <summary>
@@ -63,7 +85,8 @@ public sealed class RepricingService(
     TimeProvider time,
     AuditTrail? audit = null,
     RollupRunner? rollups = null,
-    TenantMonthToDate? monthToDate = null)
+    TenantMonthToDate? monthToDate = null,
+    IRepricingObserver? observer = null)
 {
     public const int MaxDays = 93;
 
@@ -132,7 +155,16 @@ public sealed class RepricingService(
                 Interlocked.Increment(ref rewritten);
             }
 
-            await store.MarkDoneAsync(jobId, partition, ct).ConfigureAwait(false);
+            // Budgets before the checkpoint: a crash in between leaves the intents in the partition for the rerun,
+            // and the budgets ignore the ones they already applied.
+            IReadOnlyList<RepricingIntent> intents = outcome.Intents ?? [];
+            if (intents.Count > 0 && observer is not null)
+            {
+                await observer.OnRepricedAsync(intents, ct).ConfigureAwait(false);
+            }
+
+            // Without an observer the intents stay for a later run that has one.
+            await store.MarkDoneAsync(jobId, partition, observer is null ? [] : intents, ct).ConfigureAwait(false);
         }).ConfigureAwait(false);
 
         if (rollups is not null)

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using LlmCost.Core.Pricing;
 using LlmCost.Core.Rollups;
 
 namespace LlmCost.Core.Reports;
@@ -27,14 +28,37 @@ public sealed record ReportRequest(string TenantId, ReportPeriod Period, DateOnl
     public string Folder(string safeTenant) =>
         string.Create(CultureInfo.InvariantCulture, $"reports/{safeTenant}/{Start:yyyy}/{Start:MM}/{Start:dd}/");
 
-    public string BaseName => Period == ReportPeriod.Day ? "daily" : "monthly";
+    /// <summary>Costs also in another currency (files of their own next to the USD ones); null = USD only.</summary>
+    public ReportCurrency? Currency { get; init; }
+
+    /// <summary>"daily"/"monthly", plus ".eur" for a report in another currency ("daily.eur.csv").</summary>
+    public string BaseName => (Period == ReportPeriod.Day ? "daily" : "monthly") + (Currency is null ? string.Empty : "." + Currency.Code.ToLowerInvariant());
+
+    /// <summary>The UTC date whose rate converts this report: its last day, or today while the period runs.</summary>
+    public DateOnly RateDay(DateTimeOffset now) => DateOnly.FromDateTime((End < now ? End : now).UtcDateTime.AddTicks(-1));
+}
+
+/// <summary>
+/// A report's costs shown in another currency next to USD (the stored truth): one dated rate from configuration for
+/// the whole report, stated in it, so a regenerated report (a GDPR erasure) converts exactly as the original did.
+/// </summary>
+/// <param name="Rate">Units of <paramref name="Code"/> per USD.</param>
+public sealed record ReportCurrency(string Code, decimal Rate, DateOnly RateDate)
+{
+    public decimal Convert(decimal usd) => CurrencyConverter.RoundToMinorUnit(usd * Rate, Code);
+
+    public string Description => string.Create(CultureInfo.InvariantCulture, $"{Rate} {Code}/USD of {RateDate:yyyy-MM-dd} (configuration LlmCost:Currency:Rates)");
 }
 
 public sealed record ReportTotals(long Requests, long Errors, long UnpricedRequests, long InputTokens, long OutputTokens, decimal CostUsd);
 
 public sealed record ReportFile(string Name, string ContentType, byte[] Content);
 
-public sealed record Report(ReportRequest Request, ReportTotals Totals, IReadOnlyList<ReportFile> Files);
+public sealed record Report(ReportRequest Request, ReportTotals Totals, IReadOnlyList<ReportFile> Files)
+{
+    /// <summary>The total cost in the report's currency (null for a USD-only report).</summary>
+    public decimal? Cost => Request.Currency?.Convert(Totals.CostUsd);
+}
 
 /// <summary>
 /// Builds a report's CSV, JSON and SVG chart from rollup rows. Deterministic: the same rows give byte-identical files
@@ -63,7 +87,7 @@ public static class ReportBuilder
 
         return new Report(request, totals,
         [
-            new ReportFile(request.BaseName + ".csv", "text/csv; charset=utf-8", Csv(rows)),
+            new ReportFile(request.BaseName + ".csv", "text/csv; charset=utf-8", Csv(rows, request.Currency)),
             new ReportFile(request.BaseName + ".json", "application/json", Json(request, totals, rows)),
             new ReportFile(request.BaseName + ".svg", "image/svg+xml", Svg(request, tenantRows)),
         ]);
@@ -74,9 +98,16 @@ public static class ReportBuilder
         units.ToDictionary().Where(u => u.Key is not ("input_tokens" or "output_tokens" or "requests"))
             .OrderBy(u => Pricing.UsageUnits.Get(u.Key).Index);
 
-    private static byte[] Csv(List<RollupRow> rows)
+    /// <summary>A report in another currency adds one last column, <c>cost_{code}</c> (the rate is stated in its JSON).</summary>
+    private static byte[] Csv(List<RollupRow> rows, ReportCurrency? currency)
     {
-        var csv = new StringBuilder(CsvHeader).Append('\n');
+        var csv = new StringBuilder(CsvHeader);
+        if (currency is not null)
+        {
+            csv.Append(",cost_").Append(currency.Code.ToLowerInvariant());
+        }
+
+        csv.Append('\n');
         foreach (var r in rows)
         {
             csv.Append(Time(r.PeriodStart)).Append(',')
@@ -88,7 +119,13 @@ public static class ReportBuilder
                 .Append(Invariant(r.InputTokens)).Append(',')
                 .Append(Invariant(r.OutputTokens)).Append(',')
                 .Append(MoneyFormat.Format(r.CostUsd)).Append(',')
-                .Append(string.Join(';', OtherUnits(r.Units).Select(u => $"{u.Key}={Invariant(u.Value)}"))).Append('\n');
+                .Append(string.Join(';', OtherUnits(r.Units).Select(u => $"{u.Key}={Invariant(u.Value)}")));
+            if (currency is not null)
+            {
+                csv.Append(',').Append(MoneyFormat.Format(currency.Convert(r.CostUsd)));
+            }
+
+            csv.Append('\n');
         }
 
         return Encoding.UTF8.GetBytes(csv.ToString());
@@ -104,8 +141,18 @@ public static class ReportBuilder
             json.WriteString("period", request.Period == ReportPeriod.Day ? "day" : "month");
             json.WriteString("start", Time(request.Start));
             json.WriteString("end", Time(request.End));
+            if (request.Currency is { } currency)
+            {
+                json.WriteStartObject("currency");
+                json.WriteString("code", currency.Code);
+                json.WriteString("rate", currency.Rate.ToString(CultureInfo.InvariantCulture));
+                json.WriteString("rate_date", currency.RateDate.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
+                json.WriteString("description", currency.Description);
+                json.WriteEndObject();
+            }
+
             json.WriteStartObject("totals");
-            WriteFigures(json, totals.Requests, totals.Errors, totals.UnpricedRequests, totals.InputTokens, totals.OutputTokens, totals.CostUsd);
+            WriteFigures(json, totals.Requests, totals.Errors, totals.UnpricedRequests, totals.InputTokens, totals.OutputTokens, totals.CostUsd, request.Currency);
             json.WriteEndObject();
             json.WriteStartArray("rows");
             foreach (var r in rows)
@@ -114,7 +161,7 @@ public static class ReportBuilder
                 json.WriteString("period_start", Time(r.PeriodStart));
                 json.WriteString("dimension", r.Dimension);
                 json.WriteString("key", r.Key);
-                WriteFigures(json, r.Requests, r.Errors, r.UnpricedRequests, r.InputTokens, r.OutputTokens, r.CostUsd);
+                WriteFigures(json, r.Requests, r.Errors, r.UnpricedRequests, r.InputTokens, r.OutputTokens, r.CostUsd, request.Currency);
                 json.WriteStartObject("units");
                 Usage.CanonicalUsageParser.Write(json, r.Units);
                 json.WriteEndObject();
@@ -129,7 +176,7 @@ public static class ReportBuilder
         return stream.ToArray();
     }
 
-    private static void WriteFigures(Utf8JsonWriter json, long requests, long errors, long unpriced, long input, long output, decimal cost)
+    private static void WriteFigures(Utf8JsonWriter json, long requests, long errors, long unpriced, long input, long output, decimal cost, ReportCurrency? currency)
     {
         json.WriteNumber("requests", requests);
         json.WriteNumber("errors", errors);
@@ -137,6 +184,10 @@ public static class ReportBuilder
         json.WriteNumber("input_tokens", input);
         json.WriteNumber("output_tokens", output);
         json.WriteString("cost_usd", MoneyFormat.Format(cost));
+        if (currency is not null)
+        {
+            json.WriteString("cost", MoneyFormat.Format(currency.Convert(cost)));
+        }
     }
 
     /// <summary>A bar chart of the tenant's cost per bucket (hour or day), hand-written SVG.</summary>
@@ -158,7 +209,10 @@ public static class ReportBuilder
         var svg = new StringBuilder();
         svg.Append(CultureInfo.InvariantCulture, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" font-family=\"sans-serif\" font-size=\"11\">\n");
         svg.Append(CultureInfo.InvariantCulture, $"<title>{Escape(request.TenantId)} cost per {(request.Period == ReportPeriod.Day ? "hour" : "day")}, {Time(request.Start)}</title>\n");
-        svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{left}\" y=\"20\" font-size=\"14\">{Escape(request.TenantId)}: {MoneyFormat.Format(costs.Sum())} USD ({(request.Period == ReportPeriod.Day ? request.Start.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) : request.Start.ToString("yyyy-MM", CultureInfo.InvariantCulture))})</text>\n");
+        var converted = request.Currency is { } c
+            ? string.Create(CultureInfo.InvariantCulture, $" = {MoneyFormat.Format(c.Convert(costs.Sum()))} {c.Code} at {c.Rate} {c.Code}/USD of {c.RateDate:yyyy-MM-dd}")
+            : string.Empty;
+        svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{left}\" y=\"20\" font-size=\"14\">{Escape(request.TenantId)}: {MoneyFormat.Format(costs.Sum())} USD{Escape(converted)} ({(request.Period == ReportPeriod.Day ? request.Start.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) : request.Start.ToString("yyyy-MM", CultureInfo.InvariantCulture))})</text>\n");
         svg.Append(CultureInfo.InvariantCulture, $"<line x1=\"{left}\" y1=\"{top + plotHeight}\" x2=\"{width - right}\" y2=\"{top + plotHeight}\" stroke=\"#333\"/>\n");
         svg.Append(CultureInfo.InvariantCulture, $"<line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{top + plotHeight}\" stroke=\"#333\"/>\n");
         svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{left - 5}\" y=\"{top + 4}\" text-anchor=\"end\">{MoneyFormat.Format(Math.Round(max, 4))}</text>\n");

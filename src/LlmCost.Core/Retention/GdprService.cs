@@ -198,12 +198,12 @@ public sealed class GdprService(
             await rollups.RecomputeMonthAsync(tenantId, month, cancellationToken).ConfigureAwait(false);
         }
 
-        var rewritten = new HashSet<(ReportPeriod, DateTimeOffset)>();
+        var rewritten = new HashSet<(ReportPeriod, DateTimeOffset, string?)>();
         foreach (var day in changedDays)
         {
             foreach (var report in await reports.ExistingReportsCoveringAsync(tenantId, day, cancellationToken).ConfigureAwait(false))
             {
-                if (rewritten.Add((report.Period, report.Start)))
+                if (rewritten.Add((report.Period, report.Start, report.Currency?.Code)))
                 {
                     await reports.GenerateAsync(report, cancellationToken).ConfigureAwait(false);
                 }

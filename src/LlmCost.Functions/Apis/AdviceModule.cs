@@ -31,11 +31,11 @@ public static class AdviceModule
         services.TryAddSingleton<IBudgetDecisionLog>(sp => sp.GetRequiredService<TableBudgetDecisionLog>());
         services.TryAddSingleton<IBudgetDecisionSource>(sp => sp.GetRequiredService<TableBudgetDecisionLog>());
         services.TryAddSingleton<IAdviceUsageSource>(sp => new UsageEventAdviceSource(sp.GetRequiredService<IUsageEventReader>()));
-        services.TryAddSingleton(sp => new RecommendationService(sp.GetRequiredService<ModelSelector>(), sp.GetRequiredService<IAdviceUsageSource>()));
+        services.TryAddSingleton(sp => new RecommendationService(sp.GetRequiredService<IModelSelectorSource>(), sp.GetRequiredService<IAdviceUsageSource>()));
         services.TryAddSingleton(sp => new BusinessMetricsService(
-            sp.GetRequiredService<ModelSelector>().Engine, sp.GetRequiredService<IAdviceUsageSource>(), sp.GetService<IBudgetDecisionSource>()));
+            sp.GetRequiredService<IModelSelectorSource>(), sp.GetRequiredService<IAdviceUsageSource>(), sp.GetService<IBudgetDecisionSource>()));
         services.TryAddSingleton(sp => new ModelSelectionService(
-            sp.GetRequiredService<ModelSelector>(), sp.GetService<BudgetService>(), sp.GetService<IBudgetCostEstimator>(), sp.GetRequiredService<TimeProvider>()));
+            sp.GetRequiredService<IModelSelectorSource>(), sp.GetService<BudgetService>(), sp.GetService<IBudgetCostEstimator>(), sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<IRecommendationStore>(sp => new ArchiveRecommendationStore(sp.GetRequiredService<IArchiveStore>(), OperationsStorage.SafeName));
         services.TryAddSingleton(sp => new RecommendationRunner(
             sp.GetRequiredService<RecommendationService>(), sp.GetRequiredService<IRecommendationStore>(),
@@ -54,11 +54,24 @@ public static class AdviceModule
         IConfigurationSection section = configuration.GetSection(Section);
         services.TryAddSingleton(sp =>
         {
-            // The app's one pricing entry point, so a tenant's price policy applies to advice as to recording.
-            // The built-in catalog's list prices when the app's calculator is tenant-aware: start-up must not read
-            // storage (the published catalog and the policies live there).
+            // The app's engine when it is one (a fixed catalog and policy file); else the built-in catalog's list
+            // prices, the base the tenant-aware source below starts from: start-up must not read storage.
             PricingEngine engine = sp.GetRequiredService<IPriceCalculator>() as PricingEngine ?? PricingEngine.Default;
             return new ModelSelector(LoadCapabilities(section, engine.Catalog), engine, LoadSettings(section, engine.Catalog), sp.GetRequiredService<TimeProvider>());
+        });
+        services.TryAddSingleton<IModelSelectorSource>(sp =>
+        {
+            ModelSelector fixedPrices = sp.GetRequiredService<ModelSelector>();
+            if (sp.GetService<IPricingTermsSource>() is not { } terms)
+            {
+                return fixedPrices;
+            }
+
+            // The terms the ingest prices with (the catalog in force and the tenant's policy), resolved per request.
+            TimeProvider time = sp.GetRequiredService<TimeProvider>();
+            return new TenantModelSelectors(terms, catalog => ReferenceEquals(catalog, fixedPrices.Engine.Catalog)
+                ? fixedPrices
+                : new ModelSelector(LoadCapabilities(section, catalog), new PricingEngine(catalog), LoadSettings(section, catalog), time), time);
         });
         return services;
     }

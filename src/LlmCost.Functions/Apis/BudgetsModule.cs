@@ -70,7 +70,7 @@ public static class BudgetsModule
         // Downgrade suggestions come from the advice selector: current models with the capabilities the call needs.
         services.AddAdviceSelector(configuration);
         services.TryAddSingleton<IDowngradeCatalog>(sp => new CapabilityDowngradeCatalog(
-            sp.GetRequiredService<ModelSelector>(),
+            sp.GetRequiredService<IModelSelectorSource>(),
             sp.GetRequiredService<TimeProvider>(),
             downgrades));
         services.TryAddSingleton<IBudgetCostEstimator>(sp => new EstimatorBudgetCostEstimator(
@@ -95,6 +95,8 @@ public static class BudgetsModule
         // Acknowledged usage counts in this instance's authorisations at once, before the projector reaches the ledger.
         services.AddSingleton<UnappliedBudgetSpend>();
         services.AddSingleton<IUsageAcknowledgedObserver>(sp => sp.GetRequiredService<UnappliedBudgetSpend>());
+        // Re-pricing: the spent figures of open periods follow the corrected costs.
+        services.AddSingleton<LlmCost.Core.Pricing.IRepricingObserver, BudgetRepricingObserver>();
         services.AddBackgroundFunction<BudgetReservationExpiryFunction>();
         return services;
     }

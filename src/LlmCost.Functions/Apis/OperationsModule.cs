@@ -46,7 +46,7 @@ public static class OperationsModule
         AlertChannelSender.AddAlertHttpClient(services);
         services.TryAddSingleton<IAlertChannelSender, AlertChannelSender>();
         services.TryAddSingleton(sp => new ReportService(sp.GetRequiredService<IRollupStore>(), sp.GetRequiredService<IArchiveStore>(), OperationsStorage.SafeName,
-            sp.GetRequiredService<RollupRunner>(), sp.GetRequiredService<TimeProvider>()));
+            sp.GetRequiredService<RollupRunner>(), sp.GetRequiredService<TimeProvider>(), sp.GetService<LlmCost.Core.Pricing.CurrencyConverter>()));
         services.TryAddSingleton(sp => new RetentionRunner(
             sp.GetRequiredService<IRawEventMaintenance>(), sp.GetRequiredService<IArchiveStore>(),
             OperationsStorage.SafeName, sp.GetRequiredService<RetentionOptions>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IRollupStore>()));

@@ -51,7 +51,8 @@ public static class PricingModule
             sp.GetRequiredService<TimeProvider>(),
             sp.GetService<AuditTrail>(),
             sp.GetService<LlmCost.Core.Rollups.RollupRunner>(),
-            sp.GetRequiredService<TenantMonthToDate>()));
+            sp.GetRequiredService<TenantMonthToDate>(),
+            sp.GetService<IRepricingObserver>()));
         services.TryAddSingleton(sp => new TenantPolicyCache(
             sp.GetRequiredService<ITenantPolicyStore>(),
             sp.GetRequiredService<ICatalogSource>(),

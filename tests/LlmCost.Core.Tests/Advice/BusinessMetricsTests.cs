@@ -41,7 +41,7 @@ public sealed class BusinessMetricsTests
         {
             ["r2"] = new("anthropic", "claude-opus-4-1"),
         });
-        var service = new BusinessMetricsService(selector.Engine, new UsageEventAdviceSource(new InMemoryEventReader(events)), budgets);
+        var service = new BusinessMetricsService(selector, new UsageEventAdviceSource(new InMemoryEventReader(events)), budgets);
         BusinessMetricsReport report = (await service.ComputeAsync(new BusinessMetricsRequest { TenantId = Tenant, From = Day, To = Day.AddDays(1) })).Value!;
 
         Assert.Equal(4, report.Requests);
@@ -71,7 +71,7 @@ public sealed class BusinessMetricsTests
     public async Task Without_budget_decision_records_adherence_and_downgrades_are_unknown_not_zero()
     {
         (List<UsageEvent> events, ModelSelector selector) = Traffic();
-        var service = new BusinessMetricsService(selector.Engine, new UsageEventAdviceSource(new InMemoryEventReader(events)));
+        var service = new BusinessMetricsService(selector, new UsageEventAdviceSource(new InMemoryEventReader(events)));
         BusinessMetricsReport report = (await service.ComputeAsync(new BusinessMetricsRequest { TenantId = Tenant, From = Day, To = Day.AddDays(1), TeamId = "red" })).Value!;
 
         Assert.False(report.BudgetAdherence.Recorded);
@@ -85,7 +85,7 @@ public sealed class BusinessMetricsTests
     [Fact]
     public async Task Invalid_period_names_the_field()
     {
-        var service = new BusinessMetricsService(AdviceFixture.Selector().Engine, new UsageEventAdviceSource(new InMemoryEventReader([])));
+        var service = new BusinessMetricsService(AdviceFixture.Selector(), new UsageEventAdviceSource(new InMemoryEventReader([])));
         Validated<BusinessMetricsReport> result = await service.ComputeAsync(new BusinessMetricsRequest { TenantId = "", From = Day, To = Day.AddDays(-1) });
         Assert.Equal(["tenant_id", "to"], result.Errors.Keys.Order(StringComparer.Ordinal));
     }

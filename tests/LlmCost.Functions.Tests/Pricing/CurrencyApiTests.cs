@@ -1,5 +1,8 @@
+using System.Text;
 using System.Text.Json;
+using LlmCost.Core.Reports;
 using LlmCost.Functions.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 
 namespace LlmCost.Functions.Tests.Pricing;
@@ -104,5 +107,62 @@ public sealed class CurrencyApiTests : IAsyncLifetime
 
         (int bad, _) = await _host.Client.GetJsonAsync($"api/budgets/{id}/status?currency=GBP");
         Assert.Equal(400, bad);
+    }
+
+    [Fact]
+    public async Task AReportInACurrencyStatesItsRateAndKeepsTheUsdReport()
+    {
+        await RecordAsync();
+        (int usdStatus, JsonElement usd) = await _host.Client.PostAsync("api/reports", new { tenant_id = "fx", period = "day", date = "2025-03-14" });
+        Assert.Equal(201, usdStatus);
+        Assert.Equal(JsonValueKind.Null, usd.GetProperty("currency").ValueKind);
+        string usdJson = await DownloadAsync(usd, "daily.json");
+
+        (int status, JsonElement report) = await _host.Client.PostAsync("api/reports", new { tenant_id = "fx", period = "day", date = "2025-03-14", currency = "eur" });
+        Assert.Equal(201, status);
+        JsonElement currency = report.GetProperty("currency");
+        Assert.Equal("EUR", currency.GetProperty("code").GetString());
+        Assert.Equal(0.9234m, currency.GetProperty("rate").GetDecimal());
+        Assert.Equal("2025-03-14", currency.GetProperty("rate_date").GetString());
+        Assert.Equal(2.5m, report.GetProperty("totals").Money("cost_usd"));
+        Assert.Equal(2.31m, report.GetProperty("totals").Money("cost")); // 2.5 × 0.9234 = 2.3085 → 2.31
+        Assert.Equal(["daily.eur.csv", "daily.eur.json", "daily.eur.svg"], report.GetProperty("files").EnumerateArray().Select(f => f.GetProperty("name").GetString()));
+
+        // The blob says the same: the rate, and each cost next to the USD one.
+        using JsonDocument stored = JsonDocument.Parse(await DownloadAsync(report, "daily.eur.json"));
+        Assert.Equal("0.9234", stored.RootElement.GetProperty("currency").GetProperty("rate").GetString());
+        Assert.Equal("2025-03-14", stored.RootElement.GetProperty("currency").GetProperty("rate_date").GetString());
+        Assert.Equal("2.31", stored.RootElement.GetProperty("totals").GetProperty("cost").GetString());
+        Assert.All(stored.RootElement.GetProperty("rows").EnumerateArray(), r => Assert.Equal(
+            Math.Round(r.Money("cost_usd") * 0.9234m, 2, MidpointRounding.AwayFromZero), r.Money("cost")));
+        string[] csv = (await DownloadAsync(report, "daily.eur.csv")).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(ReportBuilder.CsvHeader + ",cost_eur", csv[0]);
+        Assert.All(csv.Skip(1), line => Assert.Equal(
+            Math.Round(decimal.Parse(line.Split(',')[8], System.Globalization.CultureInfo.InvariantCulture) * 0.9234m, 2, MidpointRounding.AwayFromZero),
+            decimal.Parse(line.Split(',')[^1], System.Globalization.CultureInfo.InvariantCulture)));
+
+        // USD stays the stored truth: the USD report is untouched; an erasure would rewrite both, the EUR one at its own rate.
+        Assert.Equal(usdJson, await DownloadAsync(usd, "daily.json"));
+        IReadOnlyList<ReportRequest> existing = await _host.Services.GetRequiredService<ReportService>().ExistingReportsCoveringAsync("fx", new DateOnly(2025, 3, 14));
+        Assert.Contains(existing, r => r.Period == ReportPeriod.Day && r.Currency is null);
+        Assert.Contains(existing, r => r.Period == ReportPeriod.Day && r.Currency == new ReportCurrency("EUR", 0.9234m, new DateOnly(2025, 3, 14)));
+
+        // A month still running converts at today's rate (the newest on or before it).
+        (_, JsonElement month) = await _host.Client.PostAsync("api/reports", new { tenant_id = "fx", period = "month", date = "2025-03-01", currency = "JPY" });
+        Assert.Equal("2025-03-14", month.GetProperty("currency").GetProperty("rate_date").GetString());
+        Assert.Equal(744m, month.GetProperty("totals").Money("cost")); // 5 × 148.7 = 743.5 → 744 (no minor unit)
+
+        foreach (string bad in new[] { "CNY", "GBP", "EURO" })
+        {
+            (int refused, JsonElement problem) = await _host.Client.PostAsync("api/reports", new { tenant_id = "fx", period = "day", date = "2025-03-14", currency = bad });
+            Assert.Equal(400, refused);
+            Assert.True(problem.GetProperty("errors").TryGetProperty("currency", out _), problem.ToString());
+        }
+    }
+
+    private async Task<string> DownloadAsync(JsonElement report, string name)
+    {
+        string url = report.GetProperty("files").EnumerateArray().Single(f => f.GetProperty("name").GetString() == name).GetProperty("download_url").GetString()!;
+        return Encoding.UTF8.GetString(await _host.Client.GetByteArrayAsync(new Uri(url)));
     }
 }

@@ -214,6 +214,7 @@ public sealed class RepricingTests(ITestOutputHelper output) : IAsyncLifetime
 
         public Task<bool> IsDoneAsync(string jobId, UserDay partition, CancellationToken cancellationToken = default) => inner.IsDoneAsync(jobId, partition, cancellationToken);
 
-        public Task MarkDoneAsync(string jobId, UserDay partition, CancellationToken cancellationToken = default) => inner.MarkDoneAsync(jobId, partition, cancellationToken);
+        public Task MarkDoneAsync(string jobId, UserDay partition, IReadOnlyList<RepricingIntent> handedOn, CancellationToken cancellationToken = default) =>
+            inner.MarkDoneAsync(jobId, partition, handedOn, cancellationToken);
     }
 }

@@ -281,7 +281,7 @@ public sealed class SecurityMatrixTests(SecurityFixture fixture, ITestOutputHelp
 
         // Reports, rollups
         new("POST", "/api/reports", Access.Admin, 201, [Scope.Tenant],
-            (_, _, _) => Send(HttpMethod.Post, "api/reports", new { tenant_id = TenantA, period = "day", date = "2026-03-15" })),
+            (_, _, _) => Send(HttpMethod.Post, "api/reports", new { tenant_id = TenantA, period = "day", date = "2026-03-15", currency = "USD" })),
         new("GET", "/api/reports", Access.Reader, 200, [Scope.Tenant, Scope.OtherTenant], (_, s, _) => Get($"api/reports?tenant_id={T(s)}")),
         new("GET", "/api/reports/download", Access.Reader, 200, [Scope.Tenant, Scope.OtherTenant],
             (f, s, _) => Get($"api/reports/download?tenant_id={T(s)}&path={Uri.EscapeDataString(s == Scope.OtherTenant ? f.ReportPathB : f.ReportPathA)}")),
@@ -299,7 +299,8 @@ public sealed class SecurityMatrixTests(SecurityFixture fixture, ITestOutputHelp
         new("POST", "/api/models/select", Access.Ingest, 200, [Scope.OwnUser, Scope.OtherTenant],
             (_, s, _) => Send(HttpMethod.Post, "api/models/select", new
             {
-                tenant_id = T(s), user_id = UserOf(s), providers = new[] { "openai" }, tools = true, expected_input_tokens = 1000, expected_output_tokens = 200, max_candidates = 3,
+                // No provider named: advice prices with the catalog in force, which the catalog row above replaces.
+                tenant_id = T(s), user_id = UserOf(s), tools = true, expected_input_tokens = 1000, expected_output_tokens = 200, max_candidates = 3,
             })),
         new("GET", "/api/metrics/business", Access.Reader, 200, [Scope.Team, Scope.Tenant, Scope.OtherTenant],
             (_, s, _) => Get($"api/metrics/business?tenant_id={T(s)}&from=2026-03-10&to=2026-03-17" + (s == Scope.Team ? $"&team_id={Team}" : string.Empty))),

@@ -26,8 +26,15 @@ public static partial class OperationsApi
             return problem;
         }
 
-        var generated = await reports.GenerateAsync(query.Value!.For(tenantId), cancellationToken);
+        var request = reports.WithCurrency(query.Value!.For(tenantId), body.Currency);
+        if (!request.IsValid)
+        {
+            return ApiProblems.Validation(request.Errors, "Invalid report request");
+        }
+
+        var generated = await reports.GenerateAsync(request.Value!, cancellationToken);
         var report = generated.Report;
+        var currency = report.Request.Currency;
         var fileList = new List<ReportFileResponse>();
         foreach (var (file, path) in report.Files.Zip(generated.Paths))
         {
@@ -37,7 +44,9 @@ public static partial class OperationsApi
         var totals = report.Totals;
         return TypedResults.Created($"/api/reports?tenant_id={Uri.EscapeDataString(tenantId)}", new ReportResponse(
             tenantId, query.Value.PeriodName, report.Request.Start, report.Request.End, generated.AsOf,
-            new RollupTotalsResponse(totals.Requests, totals.Errors, totals.UnpricedRequests, totals.InputTokens, totals.OutputTokens, MoneyFormat.Format(totals.CostUsd)),
+            currency is null ? null : new Pricing.CurrencyQuery.CurrencyWire(currency.Code, currency.Rate, currency.RateDate, currency.Description),
+            new RollupTotalsResponse(totals.Requests, totals.Errors, totals.UnpricedRequests, totals.InputTokens, totals.OutputTokens, MoneyFormat.Format(totals.CostUsd),
+                report.Cost is { } cost ? MoneyFormat.Format(cost) : null),
             fileList));
     }
 

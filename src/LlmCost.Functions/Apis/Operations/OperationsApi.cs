@@ -17,7 +17,8 @@ public sealed record SubscriptionBody(string? TenantId, string? Channel, string?
 
 public sealed record RuleBody(string? TenantId, string? Kind, string? Scope, string? ScopeId, bool? Enabled, int? CooldownMinutes);
 
-public sealed record ReportBody(string? TenantId, string? Period, string? Date);
+/// <param name="Currency">Costs also in this currency (ISO 4217, a configured dated rate); absent = USD only.</param>
+public sealed record ReportBody(string? TenantId, string? Period, string? Date, string? Currency = null);
 
 /// <summary>
 /// The HTTP surface of the operations module: the in-app alert feed, subscriptions, rules, reports, rollups and GDPR,

@@ -67,15 +67,17 @@ public sealed record RuleResponse(
 public sealed record RuleListResponse(IReadOnlyList<RuleResponse> Rules);
 
 /// <summary>The figures of a rollup row or of a report's period (money as a decimal string).</summary>
-public sealed record RollupTotalsResponse(long Requests, long Errors, long UnpricedRequests, long InputTokens, long OutputTokens, string CostUsd);
+/// <param name="Cost">The cost in the report's currency (null when the report is in USD only).</param>
+public sealed record RollupTotalsResponse(long Requests, long Errors, long UnpricedRequests, long InputTokens, long OutputTokens, string CostUsd, string? Cost);
 
 /// <param name="DownloadUrl">A short-lived signed blob link, or (locally) <c>/api/reports/download</c>.</param>
 public sealed record ReportFileResponse(string Name, string Path, string ContentType, int Size, string DownloadUrl);
 
 /// <param name="AsOf">The rollups the report was built from were complete up to this instant.</param>
+/// <param name="Currency">The currency asked for and the dated rate used (null when the report is in USD only).</param>
 public sealed record ReportResponse(
-    string TenantId, string Period, DateTimeOffset Start, DateTimeOffset End, DateTimeOffset AsOf, RollupTotalsResponse Totals,
-    IReadOnlyList<ReportFileResponse> Files);
+    string TenantId, string Period, DateTimeOffset Start, DateTimeOffset End, DateTimeOffset AsOf, Pricing.CurrencyQuery.CurrencyWire? Currency,
+    RollupTotalsResponse Totals, IReadOnlyList<ReportFileResponse> Files);
 
 public sealed record StoredReportResponse(string Path, long Size, string? ContentType, DateTimeOffset? LastModified, string DownloadUrl);
 
