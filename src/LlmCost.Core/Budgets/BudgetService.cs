@@ -91,7 +91,9 @@ public sealed record BudgetStatus
     public long SpentTokens { get; init; }
     public long ReservedTokens { get; init; }
     public long? RemainingTokens { get; init; }
-    public decimal? Forecast { get; init; }
+    /// <summary>The period's projection (USD or tokens, as the budget) with its interval; null when there is no period.</summary>
+    public Forecasting.SpendForecast? Forecast { get; init; }
+
     public long ActiveReservations { get; init; }
     public long EventCount { get; init; }
     public long UnpricedEvents { get; init; }
@@ -122,7 +124,7 @@ public sealed class BudgetService(
     IBudgetCostEstimator estimator,
     IDowngradeCatalog downgrades,
     IPromptTokenCounter tokenCounter,
-    IBudgetSpendForecaster forecaster,
+    Forecasting.BudgetForecaster forecaster,
     TimeProvider time,
     BudgetOptions options) : IBudgetUserData
 {
@@ -631,7 +633,8 @@ public sealed class BudgetService(
             SpentTokens = state?.SpentTokens ?? 0,
             ReservedTokens = reservedTokens,
             RemainingTokens = BudgetAuthorizer.RemainingTokens(slot),
-            Forecast = state is null ? null : forecaster.ForecastPeriodEnd(budget, state, now),
+            Forecast = state is null || window is not { } period ? null
+                : await forecaster.ForecastAsync(budget, subject, period, state.Spent(budget), cancellationToken).ConfigureAwait(false),
             ActiveReservations = lanes.Sum(l => l.OpenCount(state)),
             EventCount = state?.EventCount ?? 0,
             UnpricedEvents = state?.UnpricedEvents ?? 0,

@@ -1,6 +1,7 @@
 using LlmCost.Core.Advice;
 using LlmCost.Core.Budgets;
 using LlmCost.Core.Estimation;
+using LlmCost.Core.Forecasting;
 using LlmCost.Core.Pricing;
 using LlmCost.Core.Recording;
 using LlmCost.Functions.Apis.Budgets;
@@ -62,7 +63,9 @@ public static class BudgetsModule
             .ToDictionary(p => p.Key, p => (IReadOnlyList<string>)p.GetChildren().Select(m => m.Value!).Where(m => m is not null).ToList(), StringComparer.OrdinalIgnoreCase);
 
         services.AddSingleton(options);
-        services.TryAddSingleton<IBudgetSpendForecaster, LinearBudgetForecaster>();
+        // Status, the exhaustion date and the projection timer share one forecaster (trend + day-of-week, with its interval).
+        services.TryAddSingleton<SpendForecaster>();
+        services.TryAddSingleton<BudgetForecaster>();
         services.TryAddSingleton<IPromptTokenCounter, SharedPromptTokenCounter>();
         // The usage module registers the calculator (with tenant overrides); the built-in catalog otherwise.
         services.TryAddSingleton<IPriceCalculator>(PricingEngine.Default);
@@ -75,10 +78,12 @@ public static class BudgetsModule
         services.TryAddSingleton<IBudgetCostEstimator>(sp => new EstimatorBudgetCostEstimator(
             new CostEstimator(sp.GetRequiredService<IPriceCalculator>(), sp.GetRequiredService<TimeProvider>())));
         services.AddSingleton(ledgerOptions);
-        // A budget created mid-period starts from the usage summaries (registered by the usage module).
-        services.TryAddSingleton<IBudgetSpendHistory>(sp => new UsageSummarySpendHistory(sp.GetRequiredService<IUsageSummaryReader>(), sp.GetRequiredService<TimeProvider>()));
+        // A budget created mid-period starts from the usage summaries (registered by the usage module); the forecaster
+        // learns from the same summaries, and from the rollups for days past raw retention.
+        services.TryAddSingleton<IBudgetSpendHistory>(sp => new UsageSummarySpendHistory(
+            sp.GetRequiredService<IUsageSummaryReader>(), sp.GetRequiredService<TimeProvider>(), sp.GetService<LlmCost.Core.Retention.ArchivedUsage>()));
         services.AddSingleton(sp => new TableBudgetStore(
-            sp.GetRequiredService<LlmCostStorage>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IBudgetSpendForecaster>(),
+            sp.GetRequiredService<LlmCostStorage>(), sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<IBudgetSpendHistory>(), ledgerOptions, sp.GetRequiredService<ILogger<TableBudgetStore>>()));
         services.AddSingleton<IBudgetRepository>(sp => sp.GetRequiredService<TableBudgetStore>());
         services.AddSingleton<IBudgetLedger>(sp => sp.GetRequiredService<TableBudgetStore>());

@@ -74,7 +74,6 @@ public sealed partial class TableBudgetStore : IBudgetRepository, IBudgetLedger,
 
     private readonly LlmCostStorage _storage;
     private readonly TimeProvider _time;
-    private readonly IBudgetSpendForecaster _forecaster;
     private readonly IBudgetSpendHistory? _history;
     private readonly TableBudgetStoreOptions _options;
     private readonly ILogger _logger;
@@ -83,14 +82,12 @@ public sealed partial class TableBudgetStore : IBudgetRepository, IBudgetLedger,
     public TableBudgetStore(
         LlmCostStorage storage,
         TimeProvider time,
-        IBudgetSpendForecaster forecaster,
         IBudgetSpendHistory? history = null,
         TableBudgetStoreOptions? options = null,
         ILogger<TableBudgetStore>? logger = null)
     {
         _storage = storage;
         _time = time;
-        _forecaster = forecaster;
         _history = history;
         _options = options ?? new TableBudgetStoreOptions();
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.Lanes, 1);
@@ -484,7 +481,7 @@ public sealed partial class TableBudgetStore : IBudgetRepository, IBudgetLedger,
         TenantLedger ledger, int lane, List<PendingCommand> batch, Dictionary<string, RecordedSpend> seeds, RowSet carried, CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
-        var context = new LedgerContext(now, _forecaster, lane, _options.Lanes);
+        var context = new LedgerContext(now, lane, _options.Lanes);
         var commands = batch.Select(p => p.Command).ToList();
         var rows = carried.Copy();
         var initial = new LedgerPartition(ledger.TenantId);
