@@ -45,7 +45,7 @@ internal static class FocusExportEndpoint
         if (http.RequestServices.GetService<ArchivedUsage>() is { } history
             && await history.ReadAsync(scope, from, to, UsageGranularity.Day, cancellationToken) is { } archived)
         {
-            return CallerAccess.FieldProblem("from", $"reaches days before {archived.Before:yyyy-MM-dd}, past raw retention: their provider/model split is not kept");
+            return ApiProblems.Field("from", $"reaches days before {archived.Before:yyyy-MM-dd}, past raw retention: their provider/model split is not kept");
         }
 
         IReadOnlyList<UsageBucket> buckets = await reader.ReadBucketsAsync(

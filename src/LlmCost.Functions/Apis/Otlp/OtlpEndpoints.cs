@@ -79,13 +79,13 @@ internal static partial class OtlpEndpoints
 
         if (readProblem is not null)
         {
-            return CallerAccess.FieldProblem(readProblem.Field, readProblem.Message);
+            return ApiProblems.Field(readProblem.Field, readProblem.Message);
         }
 
         (ExportTraceServiceRequest? export, FieldError? problem) = OtlpTraceDecoder.Parse(body!, json);
         if (problem is not null)
         {
-            return CallerAccess.FieldProblem(problem.Field, problem.Message);
+            return ApiProblems.Field(problem.Field, problem.Message);
         }
 
         int spanCount = OtlpTraceDecoder.CountSpans(export!);

@@ -49,7 +49,7 @@ public static class PricingPolicyEndpoints
     {
         if (RecordKeys.Problem(tenantId) is { } problem)
         {
-            return CallerAccess.FieldProblem("tenantId", problem);
+            return ApiProblems.Field("tenantId", problem);
         }
 
         (JsonDocument? document, IResult? bodyProblem) = await JsonBody.ReadAsync(request, options.Value.MaxPolicyBytes, cancellationToken);
@@ -77,7 +77,7 @@ public static class PricingPolicyEndpoints
     {
         if (RecordKeys.Problem(tenantId) is { } problem)
         {
-            return CallerAccess.FieldProblem("tenantId", problem);
+            return ApiProblems.Field("tenantId", problem);
         }
 
         return TypedResults.Ok(From(await service.GetAsync(tenantId, cancellationToken), time.GetUtcNow()));
@@ -89,7 +89,7 @@ public static class PricingPolicyEndpoints
     {
         if (RecordKeys.Problem(tenantId) is { } problem)
         {
-            return CallerAccess.FieldProblem("tenantId", problem);
+            return ApiProblems.Field("tenantId", problem);
         }
 
         DateTimeOffset? at = null;
@@ -127,8 +127,5 @@ public static class PricingPolicyEndpoints
         v.Version, v.EffectiveFrom, v.CreatedAt, v.Actor, v.Deleted,
         v.TermsJson is { } json ? JsonDocument.Parse(json).RootElement.Clone() : null);
 
-    private static IResult Invalid(IReadOnlyList<FieldError> errors) => TypedResults.ValidationProblem(
-        errors.GroupBy(e => e.Field, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Select(e => $"{e.Field} {e.Message}").ToArray()),
-        detail: string.Join("; ", errors.Take(5).Select(e => $"{e.Field} {e.Message}")),
-        title: "Invalid price policy");
+    private static IResult Invalid(IReadOnlyList<FieldError> errors) => ApiProblems.Validation(errors, "Invalid price policy");
 }

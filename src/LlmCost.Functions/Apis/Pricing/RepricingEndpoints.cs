@@ -47,7 +47,7 @@ public static class RepricingEndpoints
             parsed = Parse(document!.RootElement, out FieldError? error);
             if (parsed is null)
             {
-                return CallerAccess.FieldProblem(error!.Field, error.Message);
+                return ApiProblems.Field(error!.Field, error.Message);
             }
         }
 
@@ -59,7 +59,7 @@ public static class RepricingEndpoints
         RepricingResult? result = await service.RunAsync(parsed, caller.AuditActor(), cancellationToken);
         if (result is null)
         {
-            return CallerAccess.FieldProblem("catalog_version", "names no published catalog version that loads without error-level findings");
+            return ApiProblems.Field("catalog_version", "names no published catalog version that loads without error-level findings");
         }
 
         static string Money(decimal value) => UsageWire.Money(value);

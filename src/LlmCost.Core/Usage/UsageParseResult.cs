@@ -1,13 +1,5 @@
 namespace LlmCost.Core.Usage;
 
-/// <summary>One problem with a usage object.</summary>
-/// <param name="Field">The JSON path of the offending field, e.g. <c>usage.cache_read_tokens</c>.</param>
-/// <param name="Message">What is wrong, in words a caller can act on.</param>
-public sealed record UsageError(string Field, string Message)
-{
-    public override string ToString() => $"{Field}: {Message}";
-}
-
 /// <summary>Which wire shape a usage object was read as.</summary>
 public enum UsageShape
 {
@@ -60,7 +52,7 @@ public sealed record UsageParseResult
 {
     public CanonicalUsage? Usage { get; init; }
 
-    public IReadOnlyList<UsageError> Errors { get; init; } = [];
+    public IReadOnlyList<FieldError> Errors { get; init; } = [];
 
     /// <summary>The shape the input was read as (null when it could not be recognised).</summary>
     public UsageShape? Shape { get; init; }
@@ -80,11 +72,11 @@ public sealed record UsageParseResult
     public static UsageParseResult Success(CanonicalUsage usage, UsageShape shape) =>
         new() { Usage = usage, Shape = shape };
 
-    public static UsageParseResult Failure(IReadOnlyList<UsageError> errors, UsageShape? shape = null) =>
+    public static UsageParseResult Failure(IReadOnlyList<FieldError> errors, UsageShape? shape = null) =>
         new() { Errors = errors, Shape = shape };
 
     public static UsageParseResult Failure(string field, string message, UsageShape? shape = null) =>
-        Failure([new UsageError(field, message)], shape);
+        Failure([new FieldError(field, message)], shape);
 
     /// <summary>All errors joined for a one-line message (CLI output, problem details title).</summary>
     public string ErrorSummary => string.Join("; ", Errors.Select(e => e.ToString()));
