@@ -1,3 +1,5 @@
+// Long on purpose: every ledger command (authorise, settle, close, open, freeze, reset) next to the partition it
+// changes and the StateView they share, so a reader sees in one place every way a budget row can change.
 using LlmCost.Core.Alerts;
 using LlmCost.Core.Audit;
 

@@ -1,3 +1,6 @@
+// Long on purpose: the budgets use cases (definitions with audit, authorise, settle, release, expiry, freezes, status,
+// erasure) share one definition cache and one set of guard rules; each method is short and the rules live in the pure
+// types it calls (BudgetValidator, BudgetAuthorizer, the ledger commands).
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using LlmCost.Core.Audit;
