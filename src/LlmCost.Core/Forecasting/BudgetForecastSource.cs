@@ -51,12 +51,7 @@ public sealed class BudgetForecastSource(IRollupStore tenants, IBudgetRepository
                     ScopeId = budget.ScopeId,
                     Limit = BudgetUnits.Limit(budget),
                     Unit = budget.IsUsd ? "usd" : "tokens",
-                    PeriodStart = request!.PeriodStart,
-                    PeriodEnd = request.PeriodEnd,
-                    StartsAt = request.StartsAt,
-                    EndsAt = request.EndsAt,
-                    SpentInPeriod = request.SpentInPeriod,
-                    History = request.History,
+                    Request = request!,
                     AlertId = $"budget:{budget.BudgetId}:{budget.ScopeId}:{window.Key}:{BudgetAlerts.ProjectedKey}",
                 });
             }

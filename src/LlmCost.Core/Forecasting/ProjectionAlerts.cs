@@ -20,19 +20,8 @@ public sealed record BudgetForecastInput
     /// <summary>"usd" or "tokens": what the limit, the history and the figures of the alert count.</summary>
     public string Unit { get; init; } = "usd";
 
-    public required DateOnly PeriodStart { get; init; }
-    public required DateOnly PeriodEnd { get; init; }
-
-    /// <summary>The exact bounds of the period when they are not UTC midnights (a budget in a time zone).</summary>
-    public DateTimeOffset? StartsAt { get; init; }
-
-    public DateTimeOffset? EndsAt { get; init; }
-
-    /// <summary>The budget ledger's total for the period so far (null: the history's days in the period).</summary>
-    public decimal? SpentInPeriod { get; init; }
-
-    /// <summary>Daily spend of the budget's scope, up to today, ideally reaching back 28 days before the period.</summary>
-    public required IReadOnlyList<DailySpend> History { get; init; }
+    /// <summary>What the forecaster is given: the period, its daily history and the ledger's total so far.</summary>
+    public required ForecastRequest Request { get; init; }
 
     /// <summary>The alert's id when another path may raise the same alert (null: derived from budget and period).</summary>
     public string? AlertId { get; init; }
@@ -54,21 +43,13 @@ public sealed class ProjectionAlerter(SpendForecaster forecaster, TimeProvider t
     public Alert? Evaluate(BudgetForecastInput budget)
     {
         ArgumentNullException.ThrowIfNull(budget);
-        var forecast = forecaster.Forecast(new ForecastRequest
-        {
-            PeriodStart = budget.PeriodStart,
-            PeriodEnd = budget.PeriodEnd,
-            StartsAt = budget.StartsAt,
-            EndsAt = budget.EndsAt,
-            SpentInPeriod = budget.SpentInPeriod,
-            History = budget.History,
-        });
+        var forecast = forecaster.Forecast(budget.Request);
         if (!forecast.ProjectedToExceed(budget.Limit) || forecast.SpentToDate >= budget.Limit || forecast.Method == "closed")
         {
             return null;
         }
 
-        var period = budget.PeriodStart.ToString("yyyyMMdd", CultureInfo.InvariantCulture);
+        var period = budget.Request.PeriodStart.ToString("yyyyMMdd", CultureInfo.InvariantCulture);
         var unit = budget.Unit == "usd" ? "USD" : budget.Unit;
         return new Alert
         {
@@ -80,7 +61,7 @@ public sealed class ProjectionAlerter(SpendForecaster forecaster, TimeProvider t
             BudgetId = budget.BudgetId,
             CreatedAt = timeProvider.GetUtcNow(),
             Message = string.Create(CultureInfo.InvariantCulture,
-                $"budget {budget.BudgetId} is projected to reach {forecast.ProjectedTotal:0.00} {unit} of {budget.Limit} by {budget.PeriodEnd:yyyy-MM-dd} (interval {forecast.Lower:0.00}–{forecast.Upper:0.00})"),
+                $"budget {budget.BudgetId} is projected to reach {forecast.ProjectedTotal:0.00} {unit} of {budget.Limit} by {budget.Request.PeriodEnd:yyyy-MM-dd} (interval {forecast.Lower:0.00}–{forecast.Upper:0.00})"),
             Details = new Dictionary<string, string>
             {
                 ["limit_" + budget.Unit] = budget.Limit.ToString(CultureInfo.InvariantCulture),
@@ -90,8 +71,8 @@ public sealed class ProjectionAlerter(SpendForecaster forecaster, TimeProvider t
                 ["upper_" + budget.Unit] = forecast.Upper.ToString(CultureInfo.InvariantCulture),
                 ["method"] = forecast.Method,
                 ["reaches_limit_on"] = forecast.ReachesOn(budget.Limit)?.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) ?? string.Empty,
-                ["period_start"] = budget.PeriodStart.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
-                ["period_end"] = budget.PeriodEnd.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+                ["period_start"] = budget.Request.PeriodStart.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+                ["period_end"] = budget.Request.PeriodEnd.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
             },
         };
     }

@@ -1,17 +1,9 @@
 // Long on purpose: the commit loop, its retry rounds, and the per-tenant queues and row cache it owns are one
 // concurrency design; reading them apart would hide which lock guards what.
 using System.Collections.Concurrent;
-using System.Globalization;
-using System.Text;
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using Azure;
 using Azure.Data.Tables;
-using LlmCost.Core.Alerts;
 using LlmCost.Core.Budgets;
-using LlmCost.Core.Audit;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace LlmCost.Storage.Budgets;
 

@@ -1,15 +1,10 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using Azure;
 using Azure.Data.Tables;
-using LlmCost.Core.Alerts;
 using LlmCost.Core.Budgets;
 using LlmCost.Core.Audit;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace LlmCost.Storage.Budgets;
 

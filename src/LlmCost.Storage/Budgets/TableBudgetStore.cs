@@ -2,7 +2,6 @@
 // commit (TableBudgetStore.Commit.cs) and the row codecs (TableBudgetStore.Rows.cs); together they are one adapter.
 using System.Collections.Concurrent;
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Azure;

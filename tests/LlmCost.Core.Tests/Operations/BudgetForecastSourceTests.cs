@@ -42,10 +42,10 @@ public class BudgetForecastSourceTests
         Assert.Equal(["b-key", "b-team", "b-tokens"], inputs.Keys.Order());
         var input = inputs["b-team"];
         Assert.Equal(("team", "red", 250m, "usd"), (input.Scope, input.ScopeId, input.Limit, input.Unit));
-        Assert.Equal((new DateOnly(2026, 11, 1), new DateOnly(2026, 12, 1)), (input.PeriodStart, input.PeriodEnd));
-        Assert.Equal(28, input.History.Count);
-        Assert.Equal(280m, input.History.Sum(h => h.CostUsd));
-        Assert.Equal(140m, input.SpentInPeriod);
+        Assert.Equal((new DateOnly(2026, 11, 1), new DateOnly(2026, 12, 1)), (input.Request.PeriodStart, input.Request.PeriodEnd));
+        Assert.Equal(28, input.Request.History.Count);
+        Assert.Equal(280m, input.Request.History.Sum(h => h.CostUsd));
+        Assert.Equal(140m, input.Request.SpentInPeriod);
         Assert.Equal("budget:b-team:red:20261101T0000Z:projected", input.AlertId);
 
         // $10/day: 140 spent by Nov 14, 300 projected against 250, the limit reached on Nov 25.
