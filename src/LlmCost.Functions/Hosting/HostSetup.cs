@@ -79,8 +79,8 @@ public static class HostSetup
             || (HttpMethods.IsPost(context.Request.Method) && (path.StartsWithSegments("/api/usage") || path.StartsWithSegments("/api/price") || path.StartsWithSegments("/v1/traces") || path.StartsWithSegments("/api/v1/traces")));
         if (!exempt)
         {
-            var tracker = context.RequestServices.GetRequiredService<LlmCost.Storage.Usage.UsageProjectionTracker>();
-            var options = context.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<LlmCost.Storage.Usage.UsageIngestOptions>>();
+            var tracker = context.RequestServices.GetRequiredService<LlmCost.Storage.Recording.UsageProjectionTracker>();
+            var options = context.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<LlmCost.Storage.Recording.UsageIngestOptions>>();
             await tracker.WaitForAppliedAsync(options.Value.ReadBarrierTimeout, context.RequestAborted);
         }
 
@@ -96,8 +96,8 @@ internal sealed class UsageProjectionBarrier(IServiceProvider services) : IFunct
 {
     public Task WaitAsync(CancellationToken cancellationToken = default)
     {
-        var tracker = services.GetService<LlmCost.Storage.Usage.UsageProjectionTracker>();
-        var options = services.GetService<Microsoft.Extensions.Options.IOptions<LlmCost.Storage.Usage.UsageIngestOptions>>();
+        var tracker = services.GetService<LlmCost.Storage.Recording.UsageProjectionTracker>();
+        var options = services.GetService<Microsoft.Extensions.Options.IOptions<LlmCost.Storage.Recording.UsageIngestOptions>>();
         return tracker is null
             ? Task.CompletedTask
             : tracker.WaitForAppliedAsync(options?.Value.ReadBarrierTimeout ?? TimeSpan.FromSeconds(5), cancellationToken);

@@ -4,7 +4,7 @@ using CsvHelper;
 using LlmCost.Core.Recording;
 using LlmCost.Core.Reports;
 using LlmCost.Core.Retention;
-using LlmCost.Functions.Apis.Usage;
+using LlmCost.Functions.Apis.Recording;
 using LlmCost.Functions.Hosting;
 using LlmCost.Functions.Hosting.Auth;
 using Microsoft.Extensions.Options;

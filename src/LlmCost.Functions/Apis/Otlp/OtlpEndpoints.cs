@@ -5,7 +5,7 @@ using System.Security.Claims;
 using Google.Protobuf;
 using LlmCost.Core.Recording;
 using LlmCost.Core.Telemetry;
-using LlmCost.Functions.Apis.Usage;
+using LlmCost.Functions.Apis.Recording;
 using LlmCost.Functions.Hosting;
 using LlmCost.Functions.Hosting.Auth;
 using Microsoft.Extensions.Options;
