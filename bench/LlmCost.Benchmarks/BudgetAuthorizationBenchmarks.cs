@@ -27,12 +27,12 @@ public class BudgetAuthorizationBenchmarks
     public void Setup()
     {
         var time = TimeProvider.System;
-        var forecaster = new LinearBudgetForecaster();
-        var store = new InMemoryBudgetStore(time, forecaster);
+        var history = new InMemorySpendHistory(time);
+        var store = new InMemoryBudgetStore(time, history);
         _estimator = new EstimatorBudgetCostEstimator(new CostEstimator(PricingEngine.Default, time));
         _service = new BudgetService(store, store, _estimator,
             new CatalogDowngradeCatalog(PriceCatalog.BuiltIn, time, new Dictionary<string, IReadOnlyList<string>>()),
-            new SharedPromptTokenCounter(), forecaster, time, new BudgetOptions { DefinitionCacheTtl = TimeSpan.FromHours(1) });
+            new SharedPromptTokenCounter(), history.Forecaster(), time, new BudgetOptions { DefinitionCacheTtl = TimeSpan.FromHours(1) });
         foreach (var (scope, id) in new[] { ("user", "bench-user"), ("team", "bench-team"), ("tenant", "bench-tenant") })
         {
             _service.CreateAsync(new BudgetDraft

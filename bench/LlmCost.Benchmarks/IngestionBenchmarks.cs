@@ -7,7 +7,7 @@ using BenchmarkDotNet.Engines;
 using LlmCost.Core.Recording;
 using LlmCost.Core.Usage;
 using LlmCost.Storage;
-using LlmCost.Storage.Usage;
+using LlmCost.Storage.Recording;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -51,7 +51,7 @@ public class IngestionBenchmarks
         services.AddLogging();
         services.AddSingleton(TimeProvider.System);
         services.AddLlmCostStorage(configuration);
-        services.AddUsageStorage();
+        services.AddRecordingStorage();
         services.AddLlmCostTable("plainevents");
         _services = services.BuildServiceProvider();
         foreach (IHostedService hosted in _services.GetServices<IHostedService>())

@@ -371,12 +371,12 @@ internal sealed class Cluster : IAsyncDisposable
                 $"--LLMCOST_ADMIN_KEY={AdminKey}", "--LlmCost:Hosting:RunBackgroundFunctions=false", "--Logging:LogLevel:Default=Warning",
             ]);
             builder.ConfigureLlmCostHost();
-            builder.Services.AddUsageModule(builder.Configuration);
+            builder.Services.AddRecordingModule(builder.Configuration);
             builder.Services.AddBudgetsModule(builder.Configuration);
             builder.Services.AddOperationsModule(builder.Configuration);
             var app = builder.Build();
             app.UseLlmCostHost();
-            app.MapUsageModule();
+            app.MapRecordingModule();
             app.MapBudgetsModule();
             app.MapOperationsModule();
             await app.StartAsync();

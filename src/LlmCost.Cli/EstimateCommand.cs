@@ -48,7 +48,7 @@ internal static class EstimateCommand
         {
             await using var errorWriter = new JsonLineWriter(io.Output);
             errorWriter.Json.WriteStartObject();
-            QuoteJson.WriteErrors(errorWriter.Json, [new UsageError("$", $"is not valid JSON: {ex.Message}")]);
+            QuoteJson.WriteErrors(errorWriter.Json, [new FieldError("$", $"is not valid JSON: {ex.Message}")]);
             errorWriter.Json.WriteEndObject();
             await errorWriter.EndLineAsync(cancellationToken).ConfigureAwait(false);
             return 1;

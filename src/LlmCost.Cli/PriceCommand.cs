@@ -121,7 +121,7 @@ internal static class PriceCommand
         }
         catch (JsonException ex)
         {
-            QuoteJson.WriteErrors(json, [new UsageError("$", $"is not valid JSON: {ex.Message}")]);
+            QuoteJson.WriteErrors(json, [new FieldError("$", $"is not valid JSON: {ex.Message}")]);
             json.WriteEndObject();
             return false;
         }

@@ -116,11 +116,11 @@ internal static class QuoteJson
         json.WriteEndObject();
     }
 
-    public static void WriteErrors(Utf8JsonWriter json, IReadOnlyList<UsageError> errors)
+    public static void WriteErrors(Utf8JsonWriter json, IReadOnlyList<FieldError> errors)
     {
         json.WriteString("error", string.Join("; ", errors.Select(e => e.ToString())));
         json.WriteStartArray("errors");
-        foreach (UsageError error in errors)
+        foreach (FieldError error in errors)
         {
             json.WriteStartObject();
             json.WriteString("field", error.Field);

@@ -7,7 +7,7 @@ builder.ConfigureLlmCostHost();
 
 // Feature modules. Each owns its services, endpoints and timer/queue functions in its own files.
 builder.Services.AddPricingModule(builder.Configuration);
-builder.Services.AddUsageModule(builder.Configuration);
+builder.Services.AddRecordingModule(builder.Configuration);
 builder.Services.AddBudgetsModule(builder.Configuration);
 builder.Services.AddOperationsModule(builder.Configuration);
 builder.Services.AddAdviceModule(builder.Configuration);
@@ -15,7 +15,7 @@ builder.Services.AddAdviceModule(builder.Configuration);
 var app = builder.Build();
 app.UseLlmCostHost();
 app.MapPricingModule();
-app.MapUsageModule();
+app.MapRecordingModule();
 app.MapBudgetsModule();
 app.MapOperationsModule();
 app.MapAdviceModule();

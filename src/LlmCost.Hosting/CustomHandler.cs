@@ -17,7 +17,9 @@ public static class CustomHandler
     public static IServiceCollection AddCustomHandler(this IServiceCollection services, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
-        services.AddOptions<CustomHandlerOptions>().BindConfiguration(CustomHandlerOptions.SectionName).ValidateOnStart();
+        services.AddOptions<CustomHandlerOptions>().BindConfiguration(CustomHandlerOptions.SectionName)
+            .Validate(o => o.IsValid(), $"{CustomHandlerOptions.SectionName}: TimerLeaseDuration 15-60 s, queue visibility timeouts 0-7 days (processing at least 1 s), QueueMaxPollingInterval positive")
+            .ValidateOnStart();
         services.AddSingleton(sp => new FunctionCatalog(sp));
         services.AddSingleton<FunctionBindings>();
         services.AddSingleton<BackgroundFunctionInvoker>();

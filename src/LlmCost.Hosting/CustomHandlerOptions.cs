@@ -50,6 +50,16 @@ public sealed class CustomHandlerOptions
     /// <summary>Standalone: the blob lease that makes one instance run a timer occurrence (15-60 s, renewed while running).</summary>
     public TimeSpan TimerLeaseDuration { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// False when a timing is outside what storage accepts (a blob lease is 15-60 s; a queue message's visibility
+    /// at most 7 days) or would spin (a zero polling interval): the host does not start with it.
+    /// </summary>
+    public bool IsValid() =>
+        TimerLeaseDuration >= TimeSpan.FromSeconds(15) && TimerLeaseDuration <= TimeSpan.FromSeconds(60)
+        && QueueVisibilityTimeout >= TimeSpan.Zero && QueueVisibilityTimeout <= TimeSpan.FromDays(7)
+        && QueueProcessingVisibility >= TimeSpan.FromSeconds(1) && QueueProcessingVisibility <= TimeSpan.FromDays(7)
+        && QueueMaxPollingInterval > TimeSpan.Zero;
+
     public static bool IsFunctionsHost(HostingMode mode, IConfiguration configuration) => mode switch
     {
         HostingMode.FunctionsHost => true,

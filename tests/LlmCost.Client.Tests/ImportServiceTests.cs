@@ -68,7 +68,7 @@ public sealed class ImportServiceTests(ServiceFixture service) : IClassFixture<S
         // These days are past raw retention, so the query answers them from the rollups, which the rollup timer
         // (every 5 minutes) brings up to date with imported history: once what was acknowledged is projected, run
         // it, as the timer would.
-        Assert.True(await _host.Services.GetRequiredService<LlmCost.Storage.Usage.UsageProjectionTracker>().WaitForAppliedAsync(TimeSpan.FromMinutes(3)),
+        Assert.True(await _host.Services.GetRequiredService<LlmCost.Storage.Recording.UsageProjectionTracker>().WaitForAppliedAsync(TimeSpan.FromMinutes(3)),
             "the imported events were not projected within 3 minutes");
         await _host.Services.GetServices<IBackgroundFunction>().Single(f => f.Definition.Name == "OpsRollups")
             .InvokeAsync(new FunctionInvocation("OpsRollups", Guid.NewGuid().ToString()));

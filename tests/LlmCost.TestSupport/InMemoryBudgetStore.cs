@@ -9,7 +9,7 @@ namespace LlmCost.Core.Budgets;
 /// Every command runs on the next lane in turn, so the escrow paths (refill, gather, cover) run here as they do
 /// when instances compete.
 /// </summary>
-public sealed class InMemoryBudgetStore(TimeProvider time, IBudgetSpendForecaster forecaster, IBudgetSpendHistory? history = null, int laneCount = LedgerLimits.DefaultLanes)
+public sealed class InMemoryBudgetStore(TimeProvider time, IBudgetSpendHistory? history = null, int laneCount = LedgerLimits.DefaultLanes)
     : IBudgetRepository, IBudgetLedger, IPendingAlertSource
 {
     private const int MaxRounds = 8;
@@ -97,7 +97,7 @@ public sealed class InMemoryBudgetStore(TimeProvider time, IBudgetSpendForecaste
             lock (_lock)
             {
                 var now = time.GetUtcNow();
-                var context = new LedgerContext(now, forecaster, lane, laneCount);
+                var context = new LedgerContext(now, lane, laneCount);
                 var loaded = new HashSet<string>(command.RequiredKeys(new LedgerPartition(command.TenantId), context), StringComparer.Ordinal);
                 LedgerPartition partition;
                 var round = 0;

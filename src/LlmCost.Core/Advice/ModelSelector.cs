@@ -1,3 +1,5 @@
+// Long on purpose: one selection is one pass (filters with their exclusion reasons, pricing, ranking) whose steps
+// share the per-model index built at construction; the capability filters are its body, not separate features.
 using LlmCost.Core.Budgets;
 using LlmCost.Core.Capabilities;
 using LlmCost.Core.Estimation;

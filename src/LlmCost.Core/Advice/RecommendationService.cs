@@ -1,3 +1,5 @@
+// Long on purpose: each recommendation kind's rule (see docs/advice.md) in RecommendationCalculator, one pure pass
+// over the period's usage; splitting the kinds apart would hide the shared re-pricing and evidence they build on.
 using LlmCost.Core.Budgets;
 using LlmCost.Core.Capabilities;
 using LlmCost.Core.Pricing;

@@ -3,44 +3,13 @@ using LlmCost.Core.Alerts;
 
 namespace LlmCost.Core.Budgets;
 
-/// <summary>Forecasts a budget's spend at the end of its period ("projected to exceed").</summary>
-public interface IBudgetSpendForecaster
-{
-    /// <summary>Projected spend (USD for USD budgets, tokens for token budgets) at period end; null when too early to say.</summary>
-    decimal? ForecastPeriodEnd(BudgetDefinition budget, BudgetPeriodState state, DateTimeOffset now);
-}
-
 /// <summary>
-/// Straight-line projection of the period so far. Silent during the first tenth of a period, where one early call
-/// would project an absurd rate. Replaceable by a better forecaster through DI.
-/// </summary>
-public sealed class LinearBudgetForecaster : IBudgetSpendForecaster
-{
-    public decimal? ForecastPeriodEnd(BudgetDefinition budget, BudgetPeriodState state, DateTimeOffset now)
-    {
-        ArgumentNullException.ThrowIfNull(budget);
-        ArgumentNullException.ThrowIfNull(state);
-        var length = state.Window.Length;
-        var elapsed = now - state.Window.Start;
-        var spent = budget.IsUsd ? state.SpentUsd : state.SpentTokens;
-        if (elapsed >= length)
-        {
-            return spent;
-        }
-
-        if (elapsed.Ticks * 10 < length.Ticks)
-        {
-            return null;
-        }
-
-        return decimal.Round(spent * length.Ticks / elapsed.Ticks, 6);
-    }
-}
-
-/// <summary>
-/// Threshold, projection and circuit-breaker alerts of one budget period. Each alert key is recorded in the period
+/// Threshold, overspend and circuit-breaker alerts of one budget period. Each alert key is recorded in the period
 /// state that the same write updates, so an alert fires exactly once per (budget, subject, period, threshold) and
 /// only together with the spend that crossed it; its id is deterministic so a re-delivery is recognisable.
+/// "Projected to exceed" is not decided here: a projection needs the subject's daily history, which the ledger's
+/// write does not have; the projection timer raises it (<c>Forecasting.BudgetForecastSource</c>) under the
+/// <see cref="ProjectedKey"/> id of the same period.
 /// </summary>
 public static class BudgetAlerts
 {
@@ -60,14 +29,12 @@ public static class BudgetAlerts
     public static IReadOnlyList<Alert> Evaluate(
         BudgetDefinition budget,
         BudgetPeriodState state,
-        IBudgetSpendForecaster forecaster,
         DateTimeOffset now,
         bool breakerTripped = false,
         decimal overcommitted = 0m)
     {
         ArgumentNullException.ThrowIfNull(budget);
         ArgumentNullException.ThrowIfNull(state);
-        ArgumentNullException.ThrowIfNull(forecaster);
         var alerts = new List<Alert>();
         decimal limit = budget.AmountUsd ?? budget.TokenLimit ?? 0m;
         decimal spent = budget.IsUsd ? state.SpentUsd : state.SpentTokens;
@@ -96,14 +63,6 @@ public static class BudgetAlerts
                     ("late_settlements", state.LateSettlements.ToString(CultureInfo.InvariantCulture))));
             }
 
-            if (budget.AlertOnProjectedOverrun && !state.HasFired(ProjectedKey) && spent <= limit
-                && forecaster.ForecastPeriodEnd(budget, state, now) is { } forecast && forecast > limit)
-            {
-                state.MarkFired(ProjectedKey);
-                alerts.Add(Create(budget, state, AlertKinds.BudgetProjectedOverrun, ProjectedKey, now, null,
-                    $"budget '{budget.BudgetId}' is projected to exceed its limit by period end",
-                    ("forecast", forecast.ToString(CultureInfo.InvariantCulture))));
-            }
         }
 
         var breakerKey = BreakerKey + ":" + state.BreakerWindowStart?.UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture);

@@ -1,3 +1,5 @@
+// Long on purpose: every ledger command (authorise, settle, close, open, freeze, reset) next to the partition it
+// changes and the StateView they share, so a reader sees in one place every way a budget row can change.
 using LlmCost.Core.Alerts;
 using LlmCost.Core.Audit;
 
@@ -113,7 +115,7 @@ public sealed class LedgerPartition(string tenantId)
 /// <summary>Shared inputs of one application of a command batch.</summary>
 /// <param name="Lane">The lane this attempt reserves in (the adapter spreads instances and committers over lanes).</param>
 /// <param name="LaneCount">Lanes a new period state gets.</param>
-public sealed record LedgerContext(DateTimeOffset Now, IBudgetSpendForecaster Forecaster, int Lane = 0, int LaneCount = LedgerLimits.DefaultLanes);
+public sealed record LedgerContext(DateTimeOffset Now, int Lane = 0, int LaneCount = LedgerLimits.DefaultLanes);
 
 /// <summary>One change to a tenant's budget partition. Apply may run several times (after conflicts or reloads); the last run counts.</summary>
 public abstract class LedgerCommand
@@ -881,7 +883,7 @@ public sealed class SettleCommand(SettlementWork work) : LedgerCommand
                 return;
             }
 
-            alerts.AddRange(BudgetAlerts.Evaluate(view.Budget, state, context.Forecaster, context.Now, tripped, overcommitted));
+            alerts.AddRange(BudgetAlerts.Evaluate(view.Budget, state, context.Now, tripped, overcommitted));
         }
 
         partition.AppliedEvents[EventKey] = context.Now;

@@ -1,3 +1,5 @@
+// Long on purpose: the ledger's state model (keys, limits, units, the period state and its lanes with their
+// snapshots, reservations), the types the pure commands change, kept together with their invariants.
 using System.Globalization;
 using System.Text;
 

@@ -74,7 +74,17 @@ public interface IBudgetSpendHistory
     /// [<paramref name="from"/>, now]. <see cref="RecordedSpend.Cutoff"/> is when the read started.
     /// </summary>
     Task<RecordedSpend> ReadAsync(string tenantId, BudgetScope scope, string subject, DateTimeOffset from, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Recorded spend of <paramref name="scope"/>/<paramref name="subject"/> on each UTC day from
+    /// <paramref name="fromDay"/> to <paramref name="toDay"/> (inclusive): what the forecaster learns from. Days
+    /// without usage may be absent; a scope the summaries do not keep (an API key) has none.
+    /// </summary>
+    Task<IReadOnlyList<RecordedDay>> ReadDailyAsync(string tenantId, BudgetScope scope, string subject, DateOnly fromDay, DateOnly toDay, CancellationToken cancellationToken = default);
 }
+
+/// <summary>A scope's recorded spend on one UTC day, in both budget units.</summary>
+public readonly record struct RecordedDay(DateOnly Day, decimal CostUsd, long Tokens);
 
 /// <summary>What the budgets module keeps about one user, for GDPR erasure.</summary>
 public interface IBudgetUserData

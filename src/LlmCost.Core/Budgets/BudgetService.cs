@@ -1,3 +1,6 @@
+// Long on purpose: the budgets use cases (definitions with audit, authorise, settle, release, expiry, freezes, status,
+// erasure) share one definition cache and one set of guard rules; each method is short and the rules live in the pure
+// types it calls (BudgetValidator, BudgetAuthorizer, the ledger commands).
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using LlmCost.Core.Audit;
@@ -97,7 +100,9 @@ public sealed record BudgetStatus
     public long SpentTokens { get; init; }
     public long ReservedTokens { get; init; }
     public long? RemainingTokens { get; init; }
-    public decimal? Forecast { get; init; }
+    /// <summary>The period's projection (USD or tokens, as the budget) with its interval; null when there is no period.</summary>
+    public Forecasting.SpendForecast? Forecast { get; init; }
+
     public long ActiveReservations { get; init; }
     public long EventCount { get; init; }
     public long UnpricedEvents { get; init; }
@@ -128,7 +133,7 @@ public sealed class BudgetService(
     IBudgetCostEstimator estimator,
     IDowngradeCatalog downgrades,
     IPromptTokenCounter tokenCounter,
-    IBudgetSpendForecaster forecaster,
+    Forecasting.BudgetForecaster forecaster,
     TimeProvider time,
     BudgetOptions options,
     UnappliedBudgetSpend? unapplied = null) : IBudgetUserData
@@ -640,7 +645,8 @@ public sealed class BudgetService(
             SpentTokens = state?.SpentTokens ?? 0,
             ReservedTokens = reservedTokens,
             RemainingTokens = BudgetAuthorizer.RemainingTokens(slot),
-            Forecast = state is null ? null : forecaster.ForecastPeriodEnd(budget, state, now),
+            Forecast = state is null || window is not { } period ? null
+                : await forecaster.ForecastAsync(budget, subject, period, state.Spent(budget), cancellationToken).ConfigureAwait(false),
             ActiveReservations = lanes.Sum(l => l.OpenCount(state)),
             EventCount = state?.EventCount ?? 0,
             UnpricedEvents = state?.UnpricedEvents ?? 0,

@@ -114,7 +114,7 @@ public sealed class RepriceSpendCommand(RepricingIntent intent, IReadOnlyList<Bu
                 return;
             }
 
-            Alerts.AddRange(BudgetAlerts.Evaluate(view.Budget, view.State, context.Forecaster, context.Now, overcommitted: overcommitted));
+            Alerts.AddRange(BudgetAlerts.Evaluate(view.Budget, view.State, context.Now, overcommitted: overcommitted));
         }
 
         partition.AppliedEvents[marker] = context.Now;

@@ -1,4 +1,5 @@
 using LlmCost.Core.Recording;
+using LlmCost.Core.Retention;
 
 namespace LlmCost.Core.Budgets;
 
@@ -6,21 +7,18 @@ namespace LlmCost.Core.Budgets;
 /// Where a budget created mid-period starts: the usage summaries' hour buckets of its subject (tenant, team or user)
 /// from the hour the period began up to now. Events carry no key id in the summaries, so a key budget starts
 /// from zero. Hour buckets are UTC hours: for a period that starts inside an hour (a time zone with a :30 or :45
-/// offset), that whole first hour counts, the safe side for a limit.
+/// offset), that whole first hour counts, the safe side for a limit. Daily history (the forecaster's input) comes
+/// from the same summaries, and from the rollups for days past raw retention.
 /// </summary>
-public sealed class UsageSummarySpendHistory(IUsageSummaryReader summaries, TimeProvider time) : IBudgetSpendHistory
+public sealed class UsageSummarySpendHistory(IUsageSummaryReader summaries, TimeProvider time, ArchivedUsage? archive = null) : IBudgetSpendHistory
 {
+    private readonly UsageQueryService _days = new(summaries, archive);
+
     public async Task<RecordedSpend> ReadAsync(string tenantId, BudgetScope scope, string subject, DateTimeOffset from, CancellationToken cancellationToken = default)
     {
+        var usageScope = ScopeOf(tenantId, scope, subject);
         // Taken before the read: every event acknowledged before it and already projected is in the buckets read.
         var cutoff = time.GetUtcNow();
-        UsageScope? usageScope = scope switch
-        {
-            BudgetScope.Tenant => UsageScope.Tenant(tenantId),
-            BudgetScope.Team => UsageScope.Team(tenantId, subject),
-            BudgetScope.User => UsageScope.User(tenantId, subject),
-            _ => null,
-        };
         if (usageScope is not { } s || from >= cutoff)
         {
             return RecordedSpend.None(cutoff);
@@ -33,4 +31,28 @@ public sealed class UsageSummarySpendHistory(IUsageSummaryReader summaries, Time
             .Aggregate(UsageTotals.Zero, (sum, b) => sum + b.Totals);
         return new RecordedSpend(cutoff, totals.CostUsd, totals.InputTokens + totals.OutputTokens, totals.Events, totals.UnpricedEvents);
     }
+
+    public async Task<IReadOnlyList<RecordedDay>> ReadDailyAsync(
+        string tenantId, BudgetScope scope, string subject, DateOnly fromDay, DateOnly toDay, CancellationToken cancellationToken = default)
+    {
+        if (ScopeOf(tenantId, scope, subject) is not { } s || toDay < fromDay)
+        {
+            return [];
+        }
+
+        var result = await _days.QueryAsync(
+            s, Midnight(fromDay), Midnight(toDay.AddDays(1)), UsageGranularity.Day, UsageGroupBy.None, cancellationToken).ConfigureAwait(false);
+        return [.. result.Report.Series.Select(p => new RecordedDay(
+            DateOnly.FromDateTime(p.PeriodStart.UtcDateTime), p.Totals.CostUsd, p.Totals.InputTokens + p.Totals.OutputTokens))];
+    }
+
+    private static DateTimeOffset Midnight(DateOnly day) => new(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+
+    private static UsageScope? ScopeOf(string tenantId, BudgetScope scope, string subject) => scope switch
+    {
+        BudgetScope.Tenant => UsageScope.Tenant(tenantId),
+        BudgetScope.Team => UsageScope.Team(tenantId, subject),
+        BudgetScope.User => UsageScope.User(tenantId, subject),
+        _ => null,
+    };
 }

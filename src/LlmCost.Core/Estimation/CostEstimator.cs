@@ -63,7 +63,7 @@ public sealed record CostEstimate
     public PriceQuote? Quote { get; init; }
 
     /// <summary>Problems with the request itself, each naming its field; non-empty means nothing was estimated.</summary>
-    public IReadOnlyList<UsageError> Errors { get; init; } = [];
+    public IReadOnlyList<FieldError> Errors { get; init; } = [];
 }
 
 /// <summary>
@@ -90,7 +90,7 @@ public sealed class CostEstimator
     public CostEstimate Estimate(EstimateRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        IReadOnlyList<UsageError> errors = Validate(request);
+        IReadOnlyList<FieldError> errors = Validate(request);
         if (errors.Count > 0)
         {
             return new CostEstimate
@@ -147,27 +147,27 @@ public sealed class CostEstimator
     private PriceQuote Price(EstimateRequest request, DateTimeOffset timestamp, CanonicalUsage usage) =>
         _calculator.Price(new PriceRequest(request.Provider, request.Model, timestamp, usage, request.TenantId));
 
-    private static IReadOnlyList<UsageError> Validate(EstimateRequest request)
+    private static IReadOnlyList<FieldError> Validate(EstimateRequest request)
     {
-        var errors = new List<UsageError>();
+        var errors = new List<FieldError>();
         if (string.IsNullOrWhiteSpace(request.Model))
         {
-            errors.Add(new UsageError("model", "is required"));
+            errors.Add(new FieldError("model", "is required"));
         }
 
         if (request.MaxOutputTokens < 0 || request.MaxOutputTokens > UsageCounts.MaxCount)
         {
-            errors.Add(new UsageError("max_tokens", $"must be between 0 and {UsageCounts.MaxCount}, got {request.MaxOutputTokens}"));
+            errors.Add(new FieldError("max_tokens", $"must be between 0 and {UsageCounts.MaxCount}, got {request.MaxOutputTokens}"));
         }
 
         if (request.ThinkingBudgetTokens < 0 || request.ThinkingBudgetTokens > UsageCounts.MaxCount)
         {
-            errors.Add(new UsageError("thinking_budget_tokens", $"must be between 0 and {UsageCounts.MaxCount}, got {request.ThinkingBudgetTokens}"));
+            errors.Add(new FieldError("thinking_budget_tokens", $"must be between 0 and {UsageCounts.MaxCount}, got {request.ThinkingBudgetTokens}"));
         }
 
         if (request.InputTokens is < 0 or > UsageCounts.MaxCount)
         {
-            errors.Add(new UsageError("input_tokens", $"must be between 0 and {UsageCounts.MaxCount}, got {request.InputTokens}"));
+            errors.Add(new FieldError("input_tokens", $"must be between 0 and {UsageCounts.MaxCount}, got {request.InputTokens}"));
         }
 
         for (int i = 0; i < request.Messages.Count; i++)
@@ -175,14 +175,14 @@ public sealed class CostEstimator
             ChatMessage message = request.Messages[i];
             if (string.IsNullOrEmpty(message.Role))
             {
-                errors.Add(new UsageError($"messages[{i}].role", "is required"));
+                errors.Add(new FieldError($"messages[{i}].role", "is required"));
             }
 
             for (int j = 0; j < message.Images.Count; j++)
             {
                 if (message.Images[j].Width <= 0 || message.Images[j].Height <= 0)
                 {
-                    errors.Add(new UsageError($"messages[{i}].images[{j}]", "width and height must be positive pixel counts"));
+                    errors.Add(new FieldError($"messages[{i}].images[{j}]", "width and height must be positive pixel counts"));
                 }
             }
         }

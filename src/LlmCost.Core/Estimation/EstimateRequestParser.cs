@@ -7,7 +7,7 @@ using LlmCost.Core.Usage;
 namespace LlmCost.Core.Estimation;
 
 /// <summary>The outcome of reading an estimate request: the request, or every problem with it (naming fields).</summary>
-public sealed record EstimateRequestParseResult(EstimateRequest? Request, IReadOnlyList<UsageError> Errors)
+public sealed record EstimateRequestParseResult(EstimateRequest? Request, IReadOnlyList<FieldError> Errors)
 {
     public bool IsValid => Request is not null && Errors.Count == 0;
 }
@@ -33,10 +33,10 @@ public static class EstimateRequestParser
 {
     public static EstimateRequestParseResult Parse(JsonElement root)
     {
-        var errors = new List<UsageError>();
+        var errors = new List<FieldError>();
         if (root.ValueKind != JsonValueKind.Object)
         {
-            errors.Add(new UsageError("$", $"must be a JSON object, got {UsageCounts.Describe(root.ValueKind)}"));
+            errors.Add(new FieldError("$", $"must be a JSON object, got {UsageCounts.Describe(root.ValueKind)}"));
             return new EstimateRequestParseResult(null, errors);
         }
 
@@ -44,7 +44,7 @@ public static class EstimateRequestParser
         string? model = OptionalString(root, "model", errors);
         if (string.IsNullOrWhiteSpace(model))
         {
-            errors.Add(new UsageError("model", "is required"));
+            errors.Add(new FieldError("model", "is required"));
         }
 
         string? tenant = OptionalString(root, "tenant_id", errors);
@@ -57,7 +57,7 @@ public static class EstimateRequestParser
             }
             else
             {
-                errors.Add(new UsageError("timestamp", $"is not an ISO 8601 date-time: '{ts}'"));
+                errors.Add(new FieldError("timestamp", $"is not an ISO 8601 date-time: '{ts}'"));
             }
         }
 
@@ -84,7 +84,7 @@ public static class EstimateRequestParser
 
         if (maxTokens is null && !errors.Any(e => e.Field.StartsWith("max_", StringComparison.Ordinal) || e.Field.StartsWith("generationConfig", StringComparison.Ordinal)))
         {
-            errors.Add(new UsageError("max_tokens", "is required: the worst case is the prompt plus the full output limit"));
+            errors.Add(new FieldError("max_tokens", "is required: the worst case is the prompt plus the full output limit"));
         }
 
         long? inputTokens = Count(root, "input_tokens", errors);
@@ -98,7 +98,7 @@ public static class EstimateRequestParser
             }
             else
             {
-                errors.Add(new UsageError("may_write_cache", $"must be a boolean, got {UsageCounts.Describe(cache.ValueKind)}"));
+                errors.Add(new FieldError("may_write_cache", $"must be a boolean, got {UsageCounts.Describe(cache.ValueKind)}"));
             }
         }
 
@@ -131,7 +131,7 @@ public static class EstimateRequestParser
 
             if (list.ValueKind != JsonValueKind.Array)
             {
-                errors.Add(new UsageError(key, $"must be an array, got {UsageCounts.Describe(list.ValueKind)}"));
+                errors.Add(new FieldError(key, $"must be an array, got {UsageCounts.Describe(list.ValueKind)}"));
                 continue;
             }
 
@@ -152,7 +152,7 @@ public static class EstimateRequestParser
         {
             if (toolList.ValueKind != JsonValueKind.Array)
             {
-                errors.Add(new UsageError("tools", $"must be an array, got {UsageCounts.Describe(toolList.ValueKind)}"));
+                errors.Add(new FieldError("tools", $"must be an array, got {UsageCounts.Describe(toolList.ValueKind)}"));
             }
             else
             {
@@ -186,7 +186,7 @@ public static class EstimateRequestParser
             && !errors.Any(e => e.Field.StartsWith("messages", StringComparison.Ordinal) || e.Field.StartsWith("input", StringComparison.Ordinal)
                                 || e.Field.StartsWith("contents", StringComparison.Ordinal)))
         {
-            errors.Add(new UsageError("messages", "either messages (the prompt) or input_tokens is required"));
+            errors.Add(new FieldError("messages", "either messages (the prompt) or input_tokens is required"));
         }
 
         if (errors.Count > 0)
@@ -209,18 +209,18 @@ public static class EstimateRequestParser
         }, errors);
     }
 
-    private static ChatMessage? ReadMessage(JsonElement item, string path, List<UsageError> errors)
+    private static ChatMessage? ReadMessage(JsonElement item, string path, List<FieldError> errors)
     {
         if (item.ValueKind != JsonValueKind.Object)
         {
-            errors.Add(new UsageError(path, $"must be an object, got {UsageCounts.Describe(item.ValueKind)}"));
+            errors.Add(new FieldError(path, $"must be an object, got {UsageCounts.Describe(item.ValueKind)}"));
             return null;
         }
 
         string? role = OptionalString(item, "role", errors, path);
         if (string.IsNullOrEmpty(role))
         {
-            errors.Add(new UsageError($"{path}.role", "is required"));
+            errors.Add(new FieldError($"{path}.role", "is required"));
         }
 
         string? name = OptionalString(item, "name", errors, path);
@@ -239,7 +239,7 @@ public static class EstimateRequestParser
         return new ChatMessage(role ?? "", text, name) { Images = images };
     }
 
-    private static (string? Text, List<ImageInput> Images) ReadContent(JsonElement content, string path, List<UsageError> errors)
+    private static (string? Text, List<ImageInput> Images) ReadContent(JsonElement content, string path, List<FieldError> errors)
     {
         var images = new List<ImageInput>();
         switch (content.ValueKind)
@@ -251,7 +251,7 @@ public static class EstimateRequestParser
             case JsonValueKind.Array:
                 break;
             default:
-                errors.Add(new UsageError(path, $"must be a string or an array of parts, got {UsageCounts.Describe(content.ValueKind)}"));
+                errors.Add(new FieldError(path, $"must be a string or an array of parts, got {UsageCounts.Describe(content.ValueKind)}"));
                 return (null, images);
         }
 
@@ -268,7 +268,7 @@ public static class EstimateRequestParser
 
             if (part.ValueKind != JsonValueKind.Object)
             {
-                errors.Add(new UsageError(partPath, $"must be an object, got {UsageCounts.Describe(part.ValueKind)}"));
+                errors.Add(new FieldError(partPath, $"must be an object, got {UsageCounts.Describe(part.ValueKind)}"));
                 continue;
             }
 
@@ -294,14 +294,14 @@ public static class EstimateRequestParser
             }
             else
             {
-                errors.Add(new UsageError(partPath, $"unsupported content part type '{type}' (expected text, image or a tool call/result)"));
+                errors.Add(new FieldError(partPath, $"unsupported content part type '{type}' (expected text, image or a tool call/result)"));
             }
         }
 
         return (text.Length == 0 ? null : text.ToString(), images);
     }
 
-    private static ImageInput? ReadImage(JsonElement part, string path, List<UsageError> errors)
+    private static ImageInput? ReadImage(JsonElement part, string path, List<FieldError> errors)
     {
         int before = errors.Count;
         long? width = Count(part, "width", errors, path);
@@ -310,7 +310,7 @@ public static class EstimateRequestParser
         {
             if (errors.Count == before)
             {
-                errors.Add(new UsageError(path, "an image needs positive width and height in pixels (images are not fetched)"));
+                errors.Add(new FieldError(path, "an image needs positive width and height in pixels (images are not fetched)"));
             }
 
             return null;
@@ -318,7 +318,7 @@ public static class EstimateRequestParser
 
         if (width > 100_000 || height > 100_000)
         {
-            errors.Add(new UsageError(path, "width and height must be at most 100000 pixels"));
+            errors.Add(new FieldError(path, "width and height must be at most 100000 pixels"));
             return null;
         }
 
@@ -342,18 +342,18 @@ public static class EstimateRequestParser
         };
         if ((int)level == -1)
         {
-            errors.Add(new UsageError($"{path}.detail", $"must be low, high or auto, got '{detail}'"));
+            errors.Add(new FieldError($"{path}.detail", $"must be low, high or auto, got '{detail}'"));
             return null;
         }
 
         return new ImageInput((int)width, (int)height, level);
     }
 
-    private static ToolDefinition? ReadTool(JsonElement item, string path, List<UsageError> errors)
+    private static ToolDefinition? ReadTool(JsonElement item, string path, List<FieldError> errors)
     {
         if (item.ValueKind != JsonValueKind.Object)
         {
-            errors.Add(new UsageError(path, $"must be an object, got {UsageCounts.Describe(item.ValueKind)}"));
+            errors.Add(new FieldError(path, $"must be an object, got {UsageCounts.Describe(item.ValueKind)}"));
             return null;
         }
 
@@ -369,7 +369,7 @@ public static class EstimateRequestParser
         string? name = OptionalString(definition, "name", errors, definitionPath);
         if (string.IsNullOrEmpty(name))
         {
-            errors.Add(new UsageError($"{definitionPath}.name", "is required"));
+            errors.Add(new FieldError($"{definitionPath}.name", "is required"));
             return null;
         }
 
@@ -387,7 +387,7 @@ public static class EstimateRequestParser
         return new ToolDefinition(name, description, parameters);
     }
 
-    private static string? OptionalString(JsonElement obj, string name, List<UsageError> errors, string? path = null)
+    private static string? OptionalString(JsonElement obj, string name, List<FieldError> errors, string? path = null)
     {
         if (!obj.TryGetProperty(name, out JsonElement value) || value.ValueKind == JsonValueKind.Null)
         {
@@ -396,14 +396,14 @@ public static class EstimateRequestParser
 
         if (value.ValueKind != JsonValueKind.String)
         {
-            errors.Add(new UsageError(path is null ? name : $"{path}.{name}", $"must be a string, got {UsageCounts.Describe(value.ValueKind)}"));
+            errors.Add(new FieldError(path is null ? name : $"{path}.{name}", $"must be a string, got {UsageCounts.Describe(value.ValueKind)}"));
             return null;
         }
 
         return value.GetString();
     }
 
-    private static long? Count(JsonElement obj, string name, List<UsageError> errors, string? path = null)
+    private static long? Count(JsonElement obj, string name, List<FieldError> errors, string? path = null)
     {
         if (!obj.TryGetProperty(name, out JsonElement value))
         {

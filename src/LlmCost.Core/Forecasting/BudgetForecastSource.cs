@@ -1,53 +1,57 @@
 using LlmCost.Core.Budgets;
-using LlmCost.Core.Recording;
 using LlmCost.Core.Rollups;
 
 namespace LlmCost.Core.Forecasting;
 
 /// <summary>
-/// The budgets the projection timer forecasts, with their scope's recorded daily spend: every USD budget of a
-/// tenant, team or user that asks for projected-overrun alerts and has a current period, with 28 days of history
-/// before the period (live summaries, archived days from the rollups). Budgets it cannot forecast from recorded
-/// usage are left out: per-request limits (no running total), token budgets, budgets per API key (usage is not kept
-/// per key) and budgets every user inherits (one forecast per user would be a scan of every user).
+/// The budgets the projection timer forecasts, each with the request <see cref="BudgetForecaster"/> builds for the
+/// status API (the subject's recorded daily spend and the ledger's total for the period): every USD or token budget
+/// of a tenant, team, user or API key that asks for projected-overrun alerts and has a current period. Left out:
+/// per-request limits (no running total) and budgets every user inherits (one forecast per user would be a scan of
+/// every user; their status still shows each user's forecast).
 /// </summary>
 /// <remarks>
-/// The alert id is the one the budget ledger gives its own projection for the same period, so whichever raises it
-/// first, the tenant sees one "projected to exceed" alert per budget period.
+/// The alert id is the budget period's (the ledger's alert key "projected"), so one budget period raises one
+/// "projected to exceed" alert however often the timer re-evaluates it.
 /// </remarks>
-public sealed class BudgetForecastSource(IRollupStore tenants, IBudgetRepository budgets, UsageQueryService usage, TimeProvider time) : IBudgetForecastSource
+public sealed class BudgetForecastSource(IRollupStore tenants, IBudgetRepository budgets, IBudgetLedger ledger, BudgetForecaster forecaster, TimeProvider time)
+    : IBudgetForecastSource
 {
-    /// <summary>Days of history before the period: four whole weeks, what the forecaster trains on.</summary>
-    public const int HistoryDays = 28;
-
     public async Task<IReadOnlyList<BudgetForecastInput>> ListActiveAsync(CancellationToken cancellationToken = default)
     {
         var now = time.GetUtcNow();
         var inputs = new List<BudgetForecastInput>();
         foreach (var tenantId in await tenants.ListTenantsAsync(cancellationToken).ConfigureAwait(false))
         {
+            var active = new List<(BudgetDefinition Budget, PeriodWindow Window, string StateKey)>();
             foreach (var budget in await budgets.ListAsync(tenantId, cancellationToken).ConfigureAwait(false))
             {
-                if (!Forecastable(budget) || BudgetPeriodCalculator.WindowFor(budget, now) is not { } window)
+                if (Forecastable(budget) && BudgetPeriodCalculator.WindowFor(budget, now) is { } window)
                 {
-                    continue;
+                    active.Add((budget, window, BudgetKeys.State(budget.BudgetId, budget.ScopeId, window.Key)));
                 }
+            }
 
-                var periodStart = DateOnly.FromDateTime(window.Start.UtcDateTime);
-                var periodEnd = DateOnly.FromDateTime(window.End.UtcDateTime.AddTicks(-1)).AddDays(1);
-                var from = new DateTimeOffset(periodStart.AddDays(-HistoryDays).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
-                var to = new DateTimeOffset(DateOnly.FromDateTime(now.UtcDateTime).AddDays(1).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
-                var result = await usage.QueryAsync(Scope(budget), from, to, UsageGranularity.Day, UsageGroupBy.None, cancellationToken).ConfigureAwait(false);
+            if (active.Count == 0)
+            {
+                continue;
+            }
+
+            // One read of the tenant's period states: the spend so far of every budget forecast.
+            var states = (await ledger.ReadAsync(tenantId, [.. active.Select(a => a.StateKey)], cancellationToken).ConfigureAwait(false)).States;
+            foreach (var (budget, window, stateKey) in active)
+            {
+                var spent = states.GetValueOrDefault(stateKey)?.Spent(budget) ?? 0m;
+                var request = await forecaster.RequestAsync(budget, budget.ScopeId, window, spent, cancellationToken).ConfigureAwait(false);
                 inputs.Add(new BudgetForecastInput
                 {
                     TenantId = budget.TenantId,
                     BudgetId = budget.BudgetId,
-                    Scope = budget.Scope.ToString().ToLowerInvariant(),
+                    Scope = BudgetNames.Of(budget.Scope),
                     ScopeId = budget.ScopeId,
-                    LimitUsd = budget.AmountUsd!.Value,
-                    PeriodStart = periodStart,
-                    PeriodEnd = periodEnd,
-                    History = result.Report.Series.Select(p => new DailySpend(DateOnly.FromDateTime(p.PeriodStart.UtcDateTime), p.Totals.CostUsd)).ToList(),
+                    Limit = BudgetUnits.Limit(budget),
+                    Unit = budget.IsUsd ? "usd" : "tokens",
+                    Request = request!,
                     AlertId = $"budget:{budget.BudgetId}:{budget.ScopeId}:{window.Key}:{BudgetAlerts.ProjectedKey}",
                 });
             }
@@ -57,13 +61,6 @@ public sealed class BudgetForecastSource(IRollupStore tenants, IBudgetRepository
     }
 
     private static bool Forecastable(BudgetDefinition budget) =>
-        budget is { IsUsd: true, IsStateful: true, AlertOnProjectedOverrun: true, AppliesToEveryUser: false, AmountUsd: > 0m }
-        && budget.Scope is BudgetScope.Tenant or BudgetScope.Team or BudgetScope.User;
-
-    private static UsageScope Scope(BudgetDefinition budget) => budget.Scope switch
-    {
-        BudgetScope.User => UsageScope.User(budget.TenantId, budget.ScopeId),
-        BudgetScope.Team => UsageScope.Team(budget.TenantId, budget.ScopeId),
-        _ => UsageScope.Tenant(budget.TenantId),
-    };
+        budget is { IsStateful: true, AlertOnProjectedOverrun: true, AppliesToEveryUser: false }
+        && BudgetUnits.Limit(budget) > 0m;
 }

@@ -13,12 +13,15 @@ public sealed record BudgetForecastInput
     public required string Scope { get; init; }
 
     public required string ScopeId { get; init; }
-    public required decimal LimitUsd { get; init; }
-    public required DateOnly PeriodStart { get; init; }
-    public required DateOnly PeriodEnd { get; init; }
 
-    /// <summary>Daily spend of the budget's scope, up to today, ideally reaching back 28 days before the period.</summary>
-    public required IReadOnlyList<DailySpend> History { get; init; }
+    /// <summary>The budget's limit, in <see cref="Unit"/>.</summary>
+    public required decimal Limit { get; init; }
+
+    /// <summary>"usd" or "tokens": what the limit, the history and the figures of the alert count.</summary>
+    public string Unit { get; init; } = "usd";
+
+    /// <summary>What the forecaster is given: the period, its daily history and the ledger's total so far.</summary>
+    public required ForecastRequest Request { get; init; }
 
     /// <summary>The alert's id when another path may raise the same alert (null: derived from budget and period).</summary>
     public string? AlertId { get; init; }
@@ -40,13 +43,14 @@ public sealed class ProjectionAlerter(SpendForecaster forecaster, TimeProvider t
     public Alert? Evaluate(BudgetForecastInput budget)
     {
         ArgumentNullException.ThrowIfNull(budget);
-        var forecast = forecaster.Forecast(new ForecastRequest { PeriodStart = budget.PeriodStart, PeriodEnd = budget.PeriodEnd, History = budget.History });
-        if (!forecast.ProjectedToExceed(budget.LimitUsd) || forecast.SpentToDate >= budget.LimitUsd || forecast.Method == "closed")
+        var forecast = forecaster.Forecast(budget.Request);
+        if (!forecast.ProjectedToExceed(budget.Limit) || forecast.SpentToDate >= budget.Limit || forecast.Method == "closed")
         {
             return null;
         }
 
-        var period = budget.PeriodStart.ToString("yyyyMMdd", CultureInfo.InvariantCulture);
+        var period = budget.Request.PeriodStart.ToString("yyyyMMdd", CultureInfo.InvariantCulture);
+        var unit = budget.Unit == "usd" ? "USD" : budget.Unit;
         return new Alert
         {
             AlertId = budget.AlertId ?? AlertIds.For(AlertKinds.BudgetProjectedOverrun, budget.TenantId, budget.BudgetId, period),
@@ -57,17 +61,18 @@ public sealed class ProjectionAlerter(SpendForecaster forecaster, TimeProvider t
             BudgetId = budget.BudgetId,
             CreatedAt = timeProvider.GetUtcNow(),
             Message = string.Create(CultureInfo.InvariantCulture,
-                $"budget {budget.BudgetId} is projected to reach {forecast.ProjectedTotal:0.00} USD of {budget.LimitUsd} by {budget.PeriodEnd:yyyy-MM-dd} (interval {forecast.Lower:0.00}–{forecast.Upper:0.00})"),
+                $"budget {budget.BudgetId} is projected to reach {forecast.ProjectedTotal:0.00} {unit} of {budget.Limit} by {budget.Request.PeriodEnd:yyyy-MM-dd} (interval {forecast.Lower:0.00}–{forecast.Upper:0.00})"),
             Details = new Dictionary<string, string>
             {
-                ["limit_usd"] = budget.LimitUsd.ToString(CultureInfo.InvariantCulture),
-                ["spent_usd"] = forecast.SpentToDate.ToString(CultureInfo.InvariantCulture),
-                ["projected_usd"] = forecast.ProjectedTotal.ToString(CultureInfo.InvariantCulture),
-                ["lower_usd"] = forecast.Lower.ToString(CultureInfo.InvariantCulture),
-                ["upper_usd"] = forecast.Upper.ToString(CultureInfo.InvariantCulture),
+                ["limit_" + budget.Unit] = budget.Limit.ToString(CultureInfo.InvariantCulture),
+                ["spent_" + budget.Unit] = forecast.SpentToDate.ToString(CultureInfo.InvariantCulture),
+                ["projected_" + budget.Unit] = forecast.ProjectedTotal.ToString(CultureInfo.InvariantCulture),
+                ["lower_" + budget.Unit] = forecast.Lower.ToString(CultureInfo.InvariantCulture),
+                ["upper_" + budget.Unit] = forecast.Upper.ToString(CultureInfo.InvariantCulture),
                 ["method"] = forecast.Method,
-                ["period_start"] = budget.PeriodStart.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
-                ["period_end"] = budget.PeriodEnd.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+                ["reaches_limit_on"] = forecast.ReachesOn(budget.Limit)?.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) ?? string.Empty,
+                ["period_start"] = budget.Request.PeriodStart.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+                ["period_end"] = budget.Request.PeriodEnd.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
             },
         };
     }

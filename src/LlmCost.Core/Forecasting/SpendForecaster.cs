@@ -1,6 +1,6 @@
 namespace LlmCost.Core.Forecasting;
 
-/// <summary>Spend of one scope on one UTC day.</summary>
+/// <summary>Spend of one scope on one UTC day (USD, or tokens for a token budget: the forecaster is unit-blind).</summary>
 public readonly record struct DailySpend(DateOnly Day, decimal CostUsd);
 
 public sealed record ForecastRequest
@@ -19,6 +19,19 @@ public sealed record ForecastRequest
 
     /// <summary>Two-sided coverage of the interval, e.g. 0.90 for a 5 %–95 % band.</summary>
     public double ConfidenceLevel { get; init; } = 0.90;
+
+    /// <summary>
+    /// The period's spend so far when a better source than <see cref="History"/> knows it: a budget's own ledger
+    /// total (spend settled to an API key, a seed, a period starting inside a UTC day). Null: the history's days in
+    /// the period. With no history at all, the rest of the period is projected at this total's rate since the start.
+    /// </summary>
+    public decimal? SpentInPeriod { get; init; }
+
+    /// <summary>The exact start of the period when it is not a UTC midnight (a budget in a time zone).</summary>
+    public DateTimeOffset? StartsAt { get; init; }
+
+    /// <summary>The exact end of the period when it is not a UTC midnight: its last UTC day counts only up to it.</summary>
+    public DateTimeOffset? EndsAt { get; init; }
 }
 
 /// <summary>End-of-period spend with a prediction interval. Money is decimal, rounded to 1e-6 USD.</summary>
@@ -39,11 +52,38 @@ public sealed record SpendForecast
     /// <summary>"trend_dow" (trend plus day-of-week), "trend", "run_rate" (too little history) or "closed".</summary>
     public required string Method { get; init; }
 
+    /// <summary>The point forecast of each remaining UTC day of the period (today: its rest only).</summary>
+    public IReadOnlyList<DailySpend> Path { get; init; } = [];
+
     /// <summary>The point forecast is above the limit: the "projected to exceed" alert.</summary>
     public bool ProjectedToExceed(decimal limitUsd) => ProjectedTotal > limitUsd;
 
     /// <summary>Even the lower bound is above the limit.</summary>
     public bool LikelyToExceed(decimal limitUsd) => Lower > limitUsd;
+
+    /// <summary>
+    /// The UTC day on which the point forecast reaches <paramref name="limit"/>: null when it does not within the
+    /// period, or when the spend to date has already reached it.
+    /// </summary>
+    public DateOnly? ReachesOn(decimal limit)
+    {
+        if (SpentToDate >= limit)
+        {
+            return null;
+        }
+
+        var total = SpentToDate;
+        foreach (var day in Path)
+        {
+            total += day.CostUsd;
+            if (total >= limit)
+            {
+                return day.Day;
+            }
+        }
+
+        return null;
+    }
 }
 
 /// <summary>
@@ -51,6 +91,7 @@ public sealed record SpendForecast
 /// days, re-seasonalised for each remaining day, plus the rest of today pro rata. The interval comes from the
 /// residual spread (independent days) plus the uncertainty of the fitted level. Deliberately simple and
 /// explainable; an empty or tiny history degrades to the period's run rate, never to a crash or a silent 0.
+/// The one forecaster: budget status, the projection alerts and the exhaustion date all come from it.
 /// </summary>
 public sealed class SpendForecaster(TimeProvider timeProvider)
 {
@@ -71,13 +112,15 @@ public sealed class SpendForecaster(TimeProvider timeProvider)
             throw new ArgumentOutOfRangeException(nameof(request), "ConfidenceLevel must be in (0, 1)");
         }
 
-        var now = timeProvider.GetUtcNow().UtcDateTime;
+        var nowInstant = timeProvider.GetUtcNow();
+        var now = nowInstant.UtcDateTime;
         var today = DateOnly.FromDateTime(now);
         var elapsedToday = now.TimeOfDay.TotalDays;
         var byDay = request.History.GroupBy(h => h.Day).ToDictionary(g => g.Key, g => g.Sum(h => h.CostUsd));
-        var spent = byDay.Where(kv => kv.Key >= request.PeriodStart && kv.Key < request.PeriodEnd && kv.Key <= today).Sum(kv => kv.Value);
+        var inPeriodBeforeToday = byDay.Where(kv => kv.Key >= request.PeriodStart && kv.Key < request.PeriodEnd && kv.Key < today).Sum(kv => kv.Value);
+        var spent = request.SpentInPeriod ?? (inPeriodBeforeToday + (today < request.PeriodEnd ? byDay.GetValueOrDefault(today) : 0m));
 
-        if (today >= request.PeriodEnd)
+        if (today >= request.PeriodEnd || nowInstant >= request.EndsAt)
         {
             return Fixed(spent, request, "closed");
         }
@@ -86,7 +129,7 @@ public sealed class SpendForecaster(TimeProvider timeProvider)
         var remainingDays = new List<(DateOnly Day, double Weight)>();
         for (var d = firstRemaining; d < request.PeriodEnd; d = d.AddDays(1))
         {
-            remainingDays.Add((d, d == today ? 1 - elapsedToday : 1.0));
+            remainingDays.Add((d, Weight(d, nowInstant, request)));
         }
 
         var remaining = remainingDays.Sum(r => r.Weight);
@@ -101,7 +144,14 @@ public sealed class SpendForecaster(TimeProvider timeProvider)
         var z = InverseNormal(0.5 + (request.ConfidenceLevel / 2));
         if (training.Count < MinDaysForTrend)
         {
-            return RunRate(spent, byDay.GetValueOrDefault(today), training, today, elapsedToday, remaining, request, z);
+            // Observed so far: complete days plus today's fraction; with no daily history but a known period total
+            // (an API key's budget: usage is not kept per key), that total over the time since the period began.
+            var periodStart = request.StartsAt ?? new DateTimeOffset(request.PeriodStart.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+            var (observed, observedDays) = byDay.Count == 0 && request.SpentInPeriod is > 0m
+                ? ((double)spent, (nowInstant - periodStart).TotalDays)
+                : (training.Sum(t => t.Value) + (double)(request.SpentInPeriod is null ? byDay.GetValueOrDefault(today) : Math.Max(0m, spent - inPeriodBeforeToday)),
+                   training.Count + elapsedToday);
+            return RunRate(spent, observed, observedDays, remainingDays, request, z, training.Count);
         }
 
         var seasonal = training.Count >= MinDaysForSeasonality;
@@ -111,41 +161,57 @@ public sealed class SpendForecaster(TimeProvider timeProvider)
         var residuals = training.Select(t => t.Value - (Math.Max(0, a + (b * t.T)) * factors[(int)t.Day.DayOfWeek])).ToList();
         var sigma = Math.Sqrt(residuals.Sum(r => r * r) / Math.Max(1, training.Count - 2));
 
-        var projectedRest = 0.0;
-        foreach (var (day, weight) in remainingDays)
-        {
-            var t = day.DayNumber - today.DayNumber;
-            projectedRest += weight * Math.Max(0, a + (b * t)) * factors[(int)day.DayOfWeek];
-        }
-
+        var path = remainingDays.Select(r =>
+            (r.Day, Value: r.Weight * Math.Max(0, a + (b * (r.Day.DayNumber - today.DayNumber))) * factors[(int)r.Day.DayOfWeek])).ToList();
         var variance = (sigma * sigma * remaining) + Math.Pow(remaining * sigma / Math.Sqrt(training.Count), 2);
         var half = z * Math.Sqrt(variance);
-        return Build(spent, projectedRest, half, training.Count, remaining, request, seasonal ? "trend_dow" : "trend");
+        return Build(spent, path, half, training.Count, remaining, request, seasonal ? "trend_dow" : "trend");
+    }
+
+    /// <summary>The share of UTC day <paramref name="day"/> still to come inside the period.</summary>
+    private static double Weight(DateOnly day, DateTimeOffset now, ForecastRequest request)
+    {
+        var from = new DateTimeOffset(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+        var to = from.AddDays(1);
+        if (now > from)
+        {
+            from = now;
+        }
+
+        if (request.StartsAt is { } starts && starts > from)
+        {
+            from = starts;
+        }
+
+        if (request.EndsAt is { } ends && ends < to)
+        {
+            to = ends;
+        }
+
+        return to > from ? (to - from).TotalDays : 0.0;
     }
 
     private static SpendForecast RunRate(
-        decimal spent, decimal spentToday, List<(int T, DateOnly Day, double Value)> training, DateOnly today, double elapsedToday,
-        double remaining, ForecastRequest request, double z)
+        decimal spent, double observed, double observedDays, List<(DateOnly Day, double Weight)> remainingDays, ForecastRequest request, double z, int trainingDays)
     {
-        // Few days known: the average daily rate observed so far (complete days plus today's fraction).
-        var observedDays = training.Count + elapsedToday;
-        var observed = training.Sum(t => t.Value) + (double)spentToday;
+        // Few days known: the average daily rate observed so far.
+        var remaining = remainingDays.Sum(r => r.Weight);
         if (observedDays < 1.0 / 24 || observed <= 0)
         {
             return Fixed(spent, request, "run_rate") with { RemainingDays = remaining };
         }
 
         var rate = observed / observedDays;
-        var projectedRest = rate * remaining;
+        var path = remainingDays.Select(r => (r.Day, Value: rate * r.Weight)).ToList();
         // Wide on purpose: with under a week of data a ±100 % band on the rest is honest.
+        var projectedRest = rate * remaining;
         var half = Math.Min(projectedRest, z / 1.6449 * projectedRest);
-        _ = today;
-        return Build(spent, projectedRest, half, training.Count, remaining, request, "run_rate");
+        return Build(spent, path, half, trainingDays, remaining, request, "run_rate");
     }
 
-    private static SpendForecast Build(decimal spent, double projectedRest, double half, int trainingDays, double remaining, ForecastRequest request, string method)
+    private static SpendForecast Build(decimal spent, List<(DateOnly Day, double Value)> path, double half, int trainingDays, double remaining, ForecastRequest request, string method)
     {
-        var rest = ToMoney(projectedRest);
+        var rest = ToMoney(path.Sum(p => p.Value));
         var halfWidth = ToMoney(half);
         return new SpendForecast
         {
@@ -157,6 +223,7 @@ public sealed class SpendForecaster(TimeProvider timeProvider)
             TrainingDays = trainingDays,
             RemainingDays = Math.Round(remaining, 4),
             Method = method,
+            Path = [.. path.Select(p => new DailySpend(p.Day, ToMoney(p.Value)))],
         };
     }
 

@@ -1,3 +1,5 @@
+// Long on purpose: the one pricing path (model resolution, price table by timestamp, tiers, policy adjustments)
+// is a single hot loop kept in one file so its allocations and precedence can be checked at a glance.
 using System.Numerics;
 using System.Text;
 using LlmCost.Core.Usage;

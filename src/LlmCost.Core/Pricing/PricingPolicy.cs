@@ -1,3 +1,5 @@
+// Long on purpose: the policy's JSON shape, its precedence rules (the remarks below) and their validation must be
+// read together; the records are the policy's parts, the converter its one price-value format.
 using System.Text.Json;
 using System.Text.Json.Serialization;
 

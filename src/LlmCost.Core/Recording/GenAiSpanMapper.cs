@@ -1,3 +1,5 @@
+// Long on purpose: the OpenTelemetry GenAI semantic conventions (attribute names by spec version, providers,
+// outcomes) mapped to a usage submission in one place, with the span and mapping records it reads and answers.
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;

@@ -108,10 +108,7 @@ public static class UsageSubmissionParser
         UsageParseResult result = hasUsage
             ? CanonicalUsageParser.Parse(usage, strict: true, prefix + "usage")
             : UsageNormalizer.Normalize(provider, raw, prefix + "raw_usage");
-        foreach (UsageError error in result.Errors)
-        {
-            errors.Add(new FieldError(error.Field, error.Message));
-        }
+        errors.AddRange(result.Errors);
 
         return result;
     }

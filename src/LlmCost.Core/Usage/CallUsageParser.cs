@@ -5,7 +5,7 @@ using LlmCost.Core.Pricing;
 namespace LlmCost.Core.Usage;
 
 /// <summary>The outcome of reading one call: a price request, or every problem with it (each naming its field).</summary>
-public sealed record CallParseResult(PriceRequest? Request, IReadOnlyList<UsageError> Errors, UsageShape? Shape)
+public sealed record CallParseResult(PriceRequest? Request, IReadOnlyList<FieldError> Errors, UsageShape? Shape)
 {
     /// <summary>The cost the provider reported: the call's <c>reported_cost_usd</c>, else one read from <c>raw_usage</c>.</summary>
     public decimal? ReportedCostUsd { get; init; }
@@ -33,10 +33,10 @@ public static class CallUsageParser
 {
     public static CallParseResult Parse(JsonElement call, DateTimeOffset defaultTimestamp, bool strictUsage = true)
     {
-        var errors = new List<UsageError>();
+        var errors = new List<FieldError>();
         if (call.ValueKind != JsonValueKind.Object)
         {
-            errors.Add(new UsageError("$", $"must be a JSON object, got {UsageCounts.Describe(call.ValueKind)}"));
+            errors.Add(new FieldError("$", $"must be a JSON object, got {UsageCounts.Describe(call.ValueKind)}"));
             return new CallParseResult(null, errors, null);
         }
 
@@ -44,11 +44,11 @@ public static class CallUsageParser
         string? model = String(call, "model", errors);
         if (model is null && !errors.Any(e => e.Field == "model"))
         {
-            errors.Add(new UsageError("model", "is required"));
+            errors.Add(new FieldError("model", "is required"));
         }
         else if (model is not null && string.IsNullOrWhiteSpace(model))
         {
-            errors.Add(new UsageError("model", "must not be empty"));
+            errors.Add(new FieldError("model", "must not be empty"));
         }
 
         string? tenant = String(call, "tenant_id", errors);
@@ -63,7 +63,7 @@ public static class CallUsageParser
             }
             else
             {
-                errors.Add(new UsageError("timestamp", $"is not an ISO 8601 date-time: '{text}'"));
+                errors.Add(new FieldError("timestamp", $"is not an ISO 8601 date-time: '{text}'"));
             }
         }
 
@@ -72,7 +72,7 @@ public static class CallUsageParser
         UsageParseResult? parsedUsage = null;
         if (hasUsage && hasRaw)
         {
-            errors.Add(new UsageError("usage", "give either usage (canonical) or raw_usage (the provider's own), not both"));
+            errors.Add(new FieldError("usage", "give either usage (canonical) or raw_usage (the provider's own), not both"));
         }
         else if (hasUsage)
         {
@@ -84,7 +84,7 @@ public static class CallUsageParser
         }
         else
         {
-            errors.Add(new UsageError("usage", "is required (or raw_usage with the provider's usage object)"));
+            errors.Add(new FieldError("usage", "is required (or raw_usage with the provider's usage object)"));
         }
 
         if (parsedUsage is not null)
@@ -106,7 +106,7 @@ public static class CallUsageParser
         };
     }
 
-    private static decimal? ReportedCost(JsonElement call, List<UsageError> errors)
+    private static decimal? ReportedCost(JsonElement call, List<FieldError> errors)
     {
         if (!call.TryGetProperty("reported_cost_usd", out JsonElement value) || value.ValueKind == JsonValueKind.Null)
         {
@@ -121,14 +121,14 @@ public static class CallUsageParser
         };
         if (cost is not { } c || c < 0)
         {
-            errors.Add(new UsageError("reported_cost_usd", "must be a non-negative decimal string such as \"0.0123\" or a number (USD)"));
+            errors.Add(new FieldError("reported_cost_usd", "must be a non-negative decimal string such as \"0.0123\" or a number (USD)"));
             return null;
         }
 
         return c;
     }
 
-    private static string? String(JsonElement obj, string name, List<UsageError> errors)
+    private static string? String(JsonElement obj, string name, List<FieldError> errors)
     {
         if (!obj.TryGetProperty(name, out JsonElement value) || value.ValueKind == JsonValueKind.Null)
         {
@@ -137,7 +137,7 @@ public static class CallUsageParser
 
         if (value.ValueKind != JsonValueKind.String)
         {
-            errors.Add(new UsageError(name, $"must be a string, got {UsageCounts.Describe(value.ValueKind)}"));
+            errors.Add(new FieldError(name, $"must be a string, got {UsageCounts.Describe(value.ValueKind)}"));
             return null;
         }
 

@@ -49,7 +49,7 @@ public static class CanonicalUsageParser
                 $"must be a JSON object, got {UsageCounts.Describe(element.ValueKind)}", UsageShape.Canonical);
         }
 
-        var errors = new List<UsageError>();
+        var errors = new List<FieldError>();
         var seen = new Dictionary<int, string>();
         var names = new HashSet<string>(StringComparer.Ordinal);
         var builder = new CanonicalUsage.Builder();
@@ -60,7 +60,7 @@ public static class CanonicalUsageParser
             if (!names.Add(property.Name))
             {
                 // System.Text.Json keeps both; which one "wins" would be an accident, so refuse.
-                errors.Add(new UsageError(field, "appears more than once"));
+                errors.Add(new FieldError(field, "appears more than once"));
                 continue;
             }
 
@@ -79,7 +79,7 @@ public static class CanonicalUsageParser
             {
                 if (strict)
                 {
-                    errors.Add(new UsageError(field, UnknownKeyMessage(property.Name)));
+                    errors.Add(new FieldError(field, UnknownKeyMessage(property.Name)));
                 }
 
                 continue;
@@ -87,7 +87,7 @@ public static class CanonicalUsageParser
 
             if (seen.TryGetValue(unit.Index, out string? first))
             {
-                errors.Add(new UsageError(field, $"is the same class as {first}: give it once"));
+                errors.Add(new FieldError(field, $"is the same class as {first}: give it once"));
                 continue;
             }
 
@@ -96,7 +96,7 @@ public static class CanonicalUsageParser
             {
                 if (unit.Index == UsageUnits.Requests && value < 1)
                 {
-                    errors.Add(new UsageError(field, $"must be at least 1, got {value}"));
+                    errors.Add(new FieldError(field, $"must be at least 1, got {value}"));
                     continue;
                 }
 
@@ -110,7 +110,7 @@ public static class CanonicalUsageParser
         }
 
         CanonicalUsage usage = builder.Build();
-        IReadOnlyList<UsageError> problems = UsageValidator.Validate(usage, fieldPrefix, seen);
+        IReadOnlyList<FieldError> problems = UsageValidator.Validate(usage, fieldPrefix, seen);
         if (problems.Count > 0)
         {
             return UsageParseResult.Failure(problems, UsageShape.Canonical);

@@ -16,7 +16,7 @@ internal sealed class RawUsageReader(string prefix)
     private readonly HashSet<string> _opaque = new(StringComparer.Ordinal);
     private readonly List<string> _unknown = [];
 
-    public List<UsageError> Errors { get; } = [];
+    public List<FieldError> Errors { get; } = [];
 
     public CanonicalUsage.Builder Usage { get; } = new();
 
@@ -63,7 +63,7 @@ internal sealed class RawUsageReader(string prefix)
         {
             if (required)
             {
-                Errors.Add(new UsageError(FieldOf(relative), "is required"));
+                Errors.Add(new FieldError(FieldOf(relative), "is required"));
             }
 
             return null;
@@ -84,7 +84,7 @@ internal sealed class RawUsageReader(string prefix)
                 return parsed;
             }
 
-            Errors.Add(new UsageError(FieldOf(relative), $"must be a non-negative whole number, got \"{text}\""));
+            Errors.Add(new FieldError(FieldOf(relative), $"must be a non-negative whole number, got \"{text}\""));
             return null;
         }
 
@@ -115,7 +115,7 @@ internal sealed class RawUsageReader(string prefix)
 
         if (value.ValueKind != JsonValueKind.Object)
         {
-            Errors.Add(new UsageError(FieldOf(relative), $"must be an object, got {UsageCounts.Describe(value.ValueKind)}"));
+            Errors.Add(new FieldError(FieldOf(relative), $"must be an object, got {UsageCounts.Describe(value.ValueKind)}"));
             return null;
         }
 
@@ -134,7 +134,7 @@ internal sealed class RawUsageReader(string prefix)
 
         if (value.ValueKind != JsonValueKind.Array)
         {
-            Errors.Add(new UsageError(FieldOf(relative), $"must be an array, got {UsageCounts.Describe(value.ValueKind)}"));
+            Errors.Add(new FieldError(FieldOf(relative), $"must be an array, got {UsageCounts.Describe(value.ValueKind)}"));
             return null;
         }
 
@@ -198,12 +198,12 @@ internal sealed class RawUsageReader(string prefix)
     {
         if (child is { } c && c > (parent ?? 0))
         {
-            Errors.Add(new UsageError(FieldOf(childName),
+            Errors.Add(new FieldError(FieldOf(childName),
                 $"{childName} ({c}) exceeds {parentName} ({parent ?? 0}), of which it is a part"));
         }
     }
 
-    public void Error(string relative, string message) => Errors.Add(new UsageError(FieldOf(relative), message));
+    public void Error(string relative, string message) => Errors.Add(new FieldError(FieldOf(relative), message));
 
     public void Unknown(string relative)
     {

@@ -18,7 +18,7 @@ internal static class UsageCounts
     /// the integer it denotes; anything else non-integral, negative, too large or not a number is an error.
     /// </summary>
     /// <returns>False when the value was absent or invalid (an error has been added for the latter).</returns>
-    public static bool TryRead(JsonElement value, string field, List<UsageError> errors, out long count)
+    public static bool TryRead(JsonElement value, string field, List<FieldError> errors, out long count)
     {
         count = 0;
         switch (value.ValueKind)
@@ -29,7 +29,7 @@ internal static class UsageCounts
             case JsonValueKind.Number:
                 break;
             default:
-                errors.Add(new UsageError(field, $"must be a non-negative integer number, got {Describe(value.ValueKind)}"));
+                errors.Add(new FieldError(field, $"must be a non-negative integer number, got {Describe(value.ValueKind)}"));
                 return false;
         }
 
@@ -43,19 +43,19 @@ internal static class UsageCounts
         {
             if (decimal.Truncate(number) != number)
             {
-                errors.Add(new UsageError(field, $"must be a whole number of tokens, got {value.GetRawText()}"));
+                errors.Add(new FieldError(field, $"must be a whole number of tokens, got {value.GetRawText()}"));
                 return false;
             }
 
             if (number < 0)
             {
-                errors.Add(new UsageError(field, $"must not be negative, got {value.GetRawText()}"));
+                errors.Add(new FieldError(field, $"must not be negative, got {value.GetRawText()}"));
                 return false;
             }
 
             if (number > MaxCount)
             {
-                errors.Add(new UsageError(field, $"is too large ({value.GetRawText()}); the maximum is {MaxCount}"));
+                errors.Add(new FieldError(field, $"is too large ({value.GetRawText()}); the maximum is {MaxCount}"));
                 return false;
             }
 
@@ -65,23 +65,23 @@ internal static class UsageCounts
         // Beyond decimal's range (e.g. 1e300): still say which way it is wrong.
         double asDouble = value.GetDouble();
         errors.Add(asDouble < 0
-            ? new UsageError(field, $"must not be negative, got {value.GetRawText()}")
-            : new UsageError(field, $"is too large ({value.GetRawText()}); the maximum is {MaxCount}"));
+            ? new FieldError(field, $"must not be negative, got {value.GetRawText()}")
+            : new FieldError(field, $"is too large ({value.GetRawText()}); the maximum is {MaxCount}"));
         return false;
     }
 
-    private static bool Check(long value, string field, List<UsageError> errors, out long count)
+    private static bool Check(long value, string field, List<FieldError> errors, out long count)
     {
         count = 0;
         if (value < 0)
         {
-            errors.Add(new UsageError(field, $"must not be negative, got {value}"));
+            errors.Add(new FieldError(field, $"must not be negative, got {value}"));
             return false;
         }
 
         if (value > MaxCount)
         {
-            errors.Add(new UsageError(field, $"is too large ({value}); the maximum is {MaxCount}"));
+            errors.Add(new FieldError(field, $"is too large ({value}); the maximum is {MaxCount}"));
             return false;
         }
 

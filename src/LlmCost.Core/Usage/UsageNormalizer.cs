@@ -402,7 +402,7 @@ public static class UsageNormalizer
         if (passes is { Count: > 0 })
         {
             // Each pass is priced on its own, so each must be consistent on its own.
-            var passErrors = new List<UsageError>(UsageValidator.Validate(result, fieldPrefix));
+            var passErrors = new List<FieldError>(UsageValidator.Validate(result, fieldPrefix));
             for (int i = 0; i < passes.Count; i++)
             {
                 passErrors.AddRange(UsageValidator.Validate(passes[i], $"{fieldPrefix}.iterations[compaction {i}]"));

@@ -70,16 +70,16 @@ public static class UsageValidator
 
     /// <summary>Returns every rule <paramref name="usage"/> breaks; empty when it is valid.</summary>
     /// <param name="fieldPrefix">Prefix of field names in errors, e.g. <c>usage</c> or <c>raw_usage</c>.</param>
-    public static IReadOnlyList<UsageError> Validate(CanonicalUsage usage, string fieldPrefix = "usage") =>
+    public static IReadOnlyList<FieldError> Validate(CanonicalUsage usage, string fieldPrefix = "usage") =>
         Validate(usage, fieldPrefix, null);
 
     /// <param name="names">The key each unit was given under (unit index → key), so an error names what the caller
     /// wrote (<c>reasoning_tokens</c> or <c>output_reasoning_tokens</c>); null = the usage key.</param>
-    internal static IReadOnlyList<UsageError> Validate(CanonicalUsage usage, string fieldPrefix, IReadOnlyDictionary<int, string>? names)
+    internal static IReadOnlyList<FieldError> Validate(CanonicalUsage usage, string fieldPrefix, IReadOnlyDictionary<int, string>? names)
     {
         ArgumentNullException.ThrowIfNull(usage);
         ArgumentNullException.ThrowIfNull(fieldPrefix);
-        var errors = new List<UsageError>();
+        var errors = new List<FieldError>();
         foreach ((UsageUnit unit, long count) in usage.Units)
         {
             if (unit.Index == UsageUnits.Requests)
@@ -89,17 +89,17 @@ public static class UsageValidator
 
             if (count < 0)
             {
-                errors.Add(new UsageError(Field(fieldPrefix, unit, names), $"must not be negative, got {count}"));
+                errors.Add(new FieldError(Field(fieldPrefix, unit, names), $"must not be negative, got {count}"));
             }
             else if (count > UsageCounts.MaxCount)
             {
-                errors.Add(new UsageError(Field(fieldPrefix, unit, names), $"is too large ({count}); the maximum is {UsageCounts.MaxCount}"));
+                errors.Add(new FieldError(Field(fieldPrefix, unit, names), $"is too large ({count}); the maximum is {UsageCounts.MaxCount}"));
             }
         }
 
         if (usage.Requests < 1 || usage.Requests > UsageCounts.MaxCount)
         {
-            errors.Add(new UsageError($"{fieldPrefix}.requests", $"must be at least 1, got {usage.Requests}"));
+            errors.Add(new FieldError($"{fieldPrefix}.requests", $"must be at least 1, got {usage.Requests}"));
         }
 
         if (errors.Count > 0)
@@ -128,7 +128,7 @@ public static class UsageValidator
                 {
                     if (blamed.Add(part.Index))
                     {
-                        errors.Add(new UsageError(Field(fieldPrefix, part, names),
+                        errors.Add(new FieldError(Field(fieldPrefix, part, names),
                             $"{part.UsageKey} ({value}) is part of {whole.UsageKey}, which is missing: give {whole.UsageKey} too " +
                             "(a class includes all of its parts)"));
                     }
@@ -141,7 +141,7 @@ public static class UsageValidator
                 {
                     if (blamed.Add(part.Index))
                     {
-                        errors.Add(new UsageError(Field(fieldPrefix, part, names),
+                        errors.Add(new FieldError(Field(fieldPrefix, part, names),
                             $"{part.UsageKey} ({value}) exceeds {whole.UsageKey} ({total}), of which it is a part"));
                     }
 
@@ -177,7 +177,7 @@ public static class UsageValidator
                 if (sum > total && last is not null && blamed.Add(last.Index))
                 {
                     string parts = string.Join(" + ", axis.Where(p => usage.Get(p.Index) > 0).Select(p => $"{p.UsageKey} ({usage.Get(p.Index)})"));
-                    errors.Add(new UsageError(Field(fieldPrefix, last, names),
+                    errors.Add(new FieldError(Field(fieldPrefix, last, names),
                         $"{parts} exceed {whole.UsageKey} ({total}): they are separate parts of it, so {whole.UsageKey} must include all of them"));
                 }
             }
@@ -214,7 +214,7 @@ public static class UsageValidator
             own[unit.Index] = value - parts;
             if (value - parts < 0)
             {
-                UsageError error = Explain(usage, unit, value, fieldPrefix, names);
+                FieldError error = Explain(usage, unit, value, fieldPrefix, names);
                 if (errors.All(e => e.Field != error.Field))
                 {
                     errors.Add(error);
@@ -228,12 +228,12 @@ public static class UsageValidator
     /// <summary>Validates and wraps: the usage when valid, its errors otherwise.</summary>
     public static UsageParseResult ToResult(CanonicalUsage usage, UsageShape shape, string fieldPrefix)
     {
-        IReadOnlyList<UsageError> errors = Validate(usage, fieldPrefix);
+        IReadOnlyList<FieldError> errors = Validate(usage, fieldPrefix);
         return errors.Count == 0 ? UsageParseResult.Success(usage, shape) : UsageParseResult.Failure(errors, shape);
     }
 
     /// <summary>Names the part that does not fit: a single descendant larger than the unit, else the sum of the parts.</summary>
-    private static UsageError Explain(CanonicalUsage usage, UsageUnit unit, long value, string prefix, IReadOnlyDictionary<int, string>? names)
+    private static FieldError Explain(CanonicalUsage usage, UsageUnit unit, long value, string prefix, IReadOnlyDictionary<int, string>? names)
     {
         UsageUnit? largest = null;
         long largestValue = 0;
@@ -263,13 +263,13 @@ public static class UsageValidator
         string whole = value == 0 && !usage.IsReported(unit) ? $"{unit.UsageKey} (absent, so 0)" : $"{unit.UsageKey} ({value})";
         if (largest is not null)
         {
-            return new UsageError(Field(prefix, largest, names),
+            return new FieldError(Field(prefix, largest, names),
                 $"{largest.UsageKey} ({largestValue}) exceeds {whole}, of which it is a part");
         }
 
         UsageUnit blamed = parts.Count > 0 ? parts[^1] : unit;
         string sum = string.Join(" + ", parts.Select(p => $"{p.UsageKey} ({usage.Get(p)})"));
-        return new UsageError(Field(prefix, blamed, names),
+        return new FieldError(Field(prefix, blamed, names),
             $"{sum} exceed {whole}: {unit.UsageKey} must include all of them, and classes whose overlap is not given " +
             "are taken as disjoint (give the overlap's own key if they share tokens)");
     }

@@ -1,6 +1,7 @@
 using LlmCost.Core.Advice;
 using LlmCost.Core.Budgets;
 using LlmCost.Core.Estimation;
+using LlmCost.Core.Forecasting;
 using LlmCost.Core.Pricing;
 using LlmCost.Core.Recording;
 using LlmCost.Functions.Apis.Budgets;
@@ -11,7 +12,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace LlmCost.Functions;
 
-/// <summary>The Budgets module: budgets (issue 5). Registers its services and maps its endpoints and functions.</summary>
+/// <summary>The Budgets module: budgets, reservations and their settlement. Registers its services and maps its endpoints and functions.</summary>
 public static class BudgetsModule
 {
     public const string Section = "LlmCost:Budgets";
@@ -22,48 +23,11 @@ public static class BudgetsModule
         services.AddLlmCostStorage(configuration);
         services.AddLlmCostTable(TableBudgetStore.TableName);
 
-        var section = configuration.GetSection(Section);
-        // Validated here, at start-up: a deployment that asked for a default budget must not run without it.
-        var defaults = (section.GetSection("Defaults").Get<BudgetDefaultsOptions>() ?? new BudgetDefaultsOptions()).Resolve();
-        var options = new BudgetOptions
-        {
-            DefaultMonthly = defaults,
-            ReservationTtl = TimeSpan.FromSeconds(section.GetValue("ReservationTtlSeconds", 600.0)),
-            MaxReservationTtl = TimeSpan.FromSeconds(section.GetValue("MaxReservationTtlSeconds", 86400.0)),
-            DefinitionCacheTtl = TimeSpan.FromSeconds(section.GetValue("DefinitionCacheSeconds", 5.0)),
-            AppliedEventRetention = TimeSpan.FromDays(section.GetValue("AppliedEventRetentionDays", 7.0)),
-            ReservationRetention = TimeSpan.FromDays(section.GetValue("ReservationRetentionDays", 35.0)),
-            UnappliedSpendHorizon = TimeSpan.FromSeconds(section.GetValue("UnappliedSpendHorizonSeconds", 30.0)),
-        };
-        if (options.ReservationTtl <= TimeSpan.Zero || options.ReservationTtl > options.MaxReservationTtl || options.DefinitionCacheTtl < TimeSpan.Zero || options.UnappliedSpendHorizon <= TimeSpan.Zero)
-        {
-            throw new InvalidOperationException($"{Section}:ReservationTtlSeconds must be positive and at most {Section}:MaxReservationTtlSeconds, {Section}:DefinitionCacheSeconds not negative and {Section}:UnappliedSpendHorizonSeconds positive.");
-        }
-
-        // A marker or a closed reservation must outlive every reservation that could still be settled.
-        if (options.AppliedEventRetention < options.MaxReservationTtl || options.ReservationRetention < options.MaxReservationTtl + TimeSpan.FromDays(1))
-        {
-            throw new InvalidOperationException($"{Section}:AppliedEventRetentionDays must be at least MaxReservationTtlSeconds and {Section}:ReservationRetentionDays a day longer.");
-        }
-
-        var ledger = section.GetSection("Ledger");
-        var ledgerOptions = new TableBudgetStoreOptions
-        {
-            Lanes = ledger.GetValue("Lanes", LedgerLimits.DefaultLanes),
-            CommittersPerTenant = ledger.GetValue("CommittersPerTenant", 3),
-            CacheStaleness = TimeSpan.FromMilliseconds(ledger.GetValue("CacheStalenessMilliseconds", 1000.0)),
-        };
-        if (ledgerOptions.Lanes is < 1 or > LedgerLimits.MaxLanes || ledgerOptions.CommittersPerTenant is < 1 or > 16 || ledgerOptions.CacheStaleness < TimeSpan.Zero)
-        {
-            throw new InvalidOperationException($"{Section}:Ledger:Lanes must be 1-{LedgerLimits.MaxLanes}, {Section}:Ledger:CommittersPerTenant 1-16, CacheStalenessMilliseconds not negative.");
-        }
-
-        // Extra (cross-provider) downgrade candidates: LlmCost:Budgets:DowngradeModels:anthropic:0 = "claude-3-5-haiku-latest", ...
-        var downgrades = section.GetSection("DowngradeModels").GetChildren()
-            .ToDictionary(p => p.Key, p => (IReadOnlyList<string>)p.GetChildren().Select(m => m.Value!).Where(m => m is not null).ToList(), StringComparer.OrdinalIgnoreCase);
-
-        services.AddSingleton(options);
-        services.TryAddSingleton<IBudgetSpendForecaster, LinearBudgetForecaster>();
+        services.AddValidatedSettings<BudgetSettings>(Section, s => s.Validate());
+        services.TryAddSingleton(sp => sp.GetRequiredService<BudgetSettings>().ToOptions());
+        // Status, the exhaustion date and the projection timer share one forecaster (trend + day-of-week, with its interval).
+        services.TryAddSingleton<SpendForecaster>();
+        services.TryAddSingleton<BudgetForecaster>();
         services.TryAddSingleton<IPromptTokenCounter, SharedPromptTokenCounter>();
         // The usage module registers the calculator (with tenant overrides); the built-in catalog otherwise.
         services.TryAddSingleton<IPriceCalculator>(PricingEngine.Default);
@@ -72,15 +36,17 @@ public static class BudgetsModule
         services.TryAddSingleton<IDowngradeCatalog>(sp => new CapabilityDowngradeCatalog(
             sp.GetRequiredService<IModelSelectorSource>(),
             sp.GetRequiredService<TimeProvider>(),
-            downgrades));
+            sp.GetRequiredService<BudgetSettings>().Downgrades()));
         services.TryAddSingleton<IBudgetCostEstimator>(sp => new EstimatorBudgetCostEstimator(
             new CostEstimator(sp.GetRequiredService<IPriceCalculator>(), sp.GetRequiredService<TimeProvider>())));
-        services.AddSingleton(ledgerOptions);
-        // A budget created mid-period starts from the usage summaries (registered by the usage module).
-        services.TryAddSingleton<IBudgetSpendHistory>(sp => new UsageSummarySpendHistory(sp.GetRequiredService<IUsageSummaryReader>(), sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton(sp => sp.GetRequiredService<BudgetSettings>().ToLedgerOptions());
+        // A budget created mid-period starts from the usage summaries (registered by the usage module); the forecaster
+        // learns from the same summaries, and from the rollups for days past raw retention.
+        services.TryAddSingleton<IBudgetSpendHistory>(sp => new UsageSummarySpendHistory(
+            sp.GetRequiredService<IUsageSummaryReader>(), sp.GetRequiredService<TimeProvider>(), sp.GetService<LlmCost.Core.Retention.ArchivedUsage>()));
         services.AddSingleton(sp => new TableBudgetStore(
-            sp.GetRequiredService<LlmCostStorage>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IBudgetSpendForecaster>(),
-            sp.GetRequiredService<IBudgetSpendHistory>(), ledgerOptions, sp.GetRequiredService<ILogger<TableBudgetStore>>()));
+            sp.GetRequiredService<LlmCostStorage>(), sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<IBudgetSpendHistory>(), sp.GetRequiredService<TableBudgetStoreOptions>(), sp.GetRequiredService<ILogger<TableBudgetStore>>()));
         services.AddSingleton<IBudgetRepository>(sp => sp.GetRequiredService<TableBudgetStore>());
         services.AddSingleton<IBudgetLedger>(sp => sp.GetRequiredService<TableBudgetStore>());
         services.AddSingleton<IPendingAlertSource>(sp => sp.GetRequiredService<TableBudgetStore>());

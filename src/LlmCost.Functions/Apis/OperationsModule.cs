@@ -25,7 +25,9 @@ public static class OperationsModule
         services.AddValidatedSettings<AnomalyOptions>("LlmCost:Anomalies", o => o.Validate());
         services.AddValidatedSettings<RetentionOptions>("LlmCost:Retention", o => o.Validate());
         services.AddValidatedSettings<RollupOptions>("LlmCost:Rollups", _ => { });
-        services.AddOptions<AlertDeliveryOptions>().BindConfiguration(AlertDeliveryOptions.Section).ValidateOnStart();
+        services.AddOptions<AlertDeliveryOptions>().BindConfiguration(AlertDeliveryOptions.Section)
+            .Validate(o => o.IsValid(), $"{AlertDeliveryOptions.Section}: SmtpPort 1-65535, SmtpSecurity none|starttls|ssl|auto, RetryAttempts 0-10, positive timeouts and a From address")
+            .ValidateOnStart();
 
         // The recorded usage events (usage module's IUsageEventReader and tables) and, for days already archived, the
         // archives: together the rollups' source of truth (a late event never makes a day look partial).

@@ -4,7 +4,7 @@ using LlmCost.Core.Recording;
 using LlmCost.Functions.Apis.Pricing;
 using LlmCost.Storage;
 using LlmCost.Storage.Pricing;
-using LlmCost.Storage.Usage;
+using LlmCost.Storage.Recording;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 

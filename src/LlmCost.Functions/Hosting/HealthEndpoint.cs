@@ -2,7 +2,7 @@ using System.Globalization;
 using Azure.Data.Tables;
 using LlmCost.Storage;
 using LlmCost.Storage.Keys;
-using LlmCost.Storage.Usage;
+using LlmCost.Storage.Recording;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace LlmCost.Functions.Hosting;

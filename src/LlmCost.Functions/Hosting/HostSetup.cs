@@ -82,8 +82,8 @@ public static class HostSetup
                 || path.Equals("/api/budgets/authorize", StringComparison.OrdinalIgnoreCase)));
         if (!exempt)
         {
-            var tracker = context.RequestServices.GetRequiredService<LlmCost.Storage.Usage.UsageProjectionTracker>();
-            var options = context.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<LlmCost.Storage.Usage.UsageIngestOptions>>();
+            var tracker = context.RequestServices.GetRequiredService<LlmCost.Storage.Recording.UsageProjectionTracker>();
+            var options = context.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<LlmCost.Storage.Recording.UsageIngestOptions>>();
             await tracker.WaitForAppliedAsync(options.Value.ReadBarrierTimeout, context.RequestAborted);
         }
 
@@ -99,8 +99,8 @@ internal sealed class UsageProjectionBarrier(IServiceProvider services) : IFunct
 {
     public Task WaitAsync(CancellationToken cancellationToken = default)
     {
-        var tracker = services.GetService<LlmCost.Storage.Usage.UsageProjectionTracker>();
-        var options = services.GetService<Microsoft.Extensions.Options.IOptions<LlmCost.Storage.Usage.UsageIngestOptions>>();
+        var tracker = services.GetService<LlmCost.Storage.Recording.UsageProjectionTracker>();
+        var options = services.GetService<Microsoft.Extensions.Options.IOptions<LlmCost.Storage.Recording.UsageIngestOptions>>();
         return tracker is null
             ? Task.CompletedTask
             : tracker.WaitForAppliedAsync(options?.Value.ReadBarrierTimeout ?? TimeSpan.FromSeconds(5), cancellationToken);

@@ -1,5 +1,3 @@
-using System.Globalization;
-using System.Text.Json;
 using Azure;
 using Azure.Data.Tables;
 using LlmCost.Core.Audit;
@@ -17,9 +15,6 @@ public sealed class TableApiKeyStore(LlmCostStorage storage) : IApiKeyStore, IAu
 {
     public const string TableName = "apikeys";
     private const string Partition = "key";
-    private const string AuditKind = "au";
-
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     private TableClient Table => storage.Table(TableName);
 
@@ -48,7 +43,7 @@ public sealed class TableApiKeyStore(LlmCostStorage storage) : IApiKeyStore, IAu
             ["CreatedAt"] = key.CreatedAt,
         };
         WriteResult result = await OptimisticConcurrency.SubmitAsync(Table,
-            [new TableTransactionAction(TableTransactionActionType.Add, entity), new TableTransactionAction(TableTransactionActionType.Add, AuditRow(audit))],
+            [new TableTransactionAction(TableTransactionActionType.Add, entity), new TableTransactionAction(TableTransactionActionType.Add, PendingAuditRows.Row(Partition, audit))],
             cancellationToken).ConfigureAwait(false);
         return result.Succeeded;
     }
@@ -61,7 +56,7 @@ public sealed class TableApiKeyStore(LlmCostStorage storage) : IApiKeyStore, IAu
             : TableClient.CreateQueryFilter($"PartitionKey eq {Partition} and TenantId eq {tenantId}");
         await foreach (TableEntity entity in Table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken).ConfigureAwait(false))
         {
-            if (entity.GetString("Kind") != AuditKind)
+            if (entity.GetString("Kind") != PendingAuditRows.Kind)
             {
                 keys.Add(FromEntity(entity));
             }
@@ -81,7 +76,7 @@ public sealed class TableApiKeyStore(LlmCostStorage storage) : IApiKeyStore, IAu
         {
             await Table.SubmitTransactionAsync(
                 [new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(Partition, keyId), ETag.All),
-                 new TableTransactionAction(TableTransactionActionType.Add, AuditRow(audit))],
+                 new TableTransactionAction(TableTransactionActionType.Add, PendingAuditRows.Row(Partition, audit))],
                 cancellationToken).ConfigureAwait(false);
             return true;
         }
@@ -91,45 +86,12 @@ public sealed class TableApiKeyStore(LlmCostStorage storage) : IApiKeyStore, IAu
         }
     }
 
-    public async Task<IReadOnlyList<AuditEntry>> PendingAsync(string tenantId, int max, CancellationToken cancellationToken = default)
-    {
-        var entries = new List<AuditEntry>();
-        string filter = TableClient.CreateQueryFilter($"PartitionKey eq {Partition} and Kind eq {AuditKind} and AuditTenant eq {tenantId}");
-        await foreach (TableEntity entity in Table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken).ConfigureAwait(false))
-        {
-            entries.Add(JsonSerializer.Deserialize<AuditEntry>(entity.GetString("Json"), Json)!);
-            if (entries.Count >= max)
-            {
-                break;
-            }
-        }
+    public Task<IReadOnlyList<AuditEntry>> PendingAsync(string tenantId, int max, CancellationToken cancellationToken = default) =>
+        PendingAuditRows.ReadAsync(Table,
+            TableClient.CreateQueryFilter($"PartitionKey eq {Partition} and Kind eq {PendingAuditRows.Kind} and AuditTenant eq {tenantId}"), max, cancellationToken);
 
-        return entries;
-    }
-
-    public async Task RemoveAsync(string tenantId, IReadOnlyCollection<AuditEntry> entries, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(entries);
-        foreach (AuditEntry entry in entries)
-        {
-            // A missing row (drained by another reader) counts as removed.
-            await Table.DeleteEntityAsync(Partition, AuditRowKey(entry), ETag.All, cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    private static TableEntity AuditRow(AuditEntry audit)
-    {
-        ArgumentNullException.ThrowIfNull(audit);
-        return new TableEntity(Partition, AuditRowKey(audit))
-        {
-            ["Kind"] = AuditKind,
-            ["AuditTenant"] = audit.TenantId,
-            ["Json"] = JsonSerializer.Serialize(audit, Json),
-        };
-    }
-
-    private static string AuditRowKey(AuditEntry audit) =>
-        StorageKeys.Compose("au", audit.At.UtcTicks.ToString("D19", CultureInfo.InvariantCulture), StorageKeys.Escape(audit.AuditId));
+    public Task RemoveAsync(string tenantId, IReadOnlyCollection<AuditEntry> entries, CancellationToken cancellationToken = default) =>
+        PendingAuditRows.RemoveAsync(Table, Partition, entries, cancellationToken);
 
     private static ApiKeyRecord FromEntity(TableEntity entity) => new()
     {

@@ -4,7 +4,7 @@ using Azure.Data.Tables;
 using LlmCost.Core.Recording;
 using LlmCost.Core.Retention;
 using LlmCost.Core.Rollups;
-using LlmCost.Storage.Usage;
+using LlmCost.Storage.Recording;
 
 namespace LlmCost.Storage.Operations;
 

@@ -166,7 +166,7 @@ public sealed class TableRollupStore(LlmCostStorage storage) : IRollupStore
         return StorageKeys.Compose(StorageKeys.Escape(tenantId), code, period);
     }
 
-    /// <summary>The rollup rows' historic token columns; every other unit is a <c>U_{usage_key}</c> column (<see cref="Usage.UnitColumns"/>).</summary>
+    /// <summary>The rollup rows' historic token columns; every other unit is a <c>U_{usage_key}</c> column (<see cref="Recording.UnitColumns"/>).</summary>
     private static readonly IReadOnlyDictionary<UsageUnit, string> s_legacy = new Dictionary<UsageUnit, string>
     {
         [UsageUnits.Get("input_tokens")] = "InputTokens",
@@ -176,7 +176,7 @@ public sealed class TableRollupStore(LlmCostStorage storage) : IRollupStore
     private static TableEntity ToEntity(string partition, RollupRow row)
     {
         TableEntity entity = ToBaseEntity(partition, row);
-        Usage.UnitColumns.Write(entity, row.Units, s_legacy);
+        Recording.UnitColumns.Write(entity, row.Units, s_legacy);
         // The token columns are the row's own fields (the unit totals agree with them whenever they are filled).
         entity["InputTokens"] = row.InputTokens;
         entity["OutputTokens"] = row.OutputTokens;
@@ -219,7 +219,7 @@ public sealed class TableRollupStore(LlmCostStorage storage) : IRollupStore
         InputTokens = e.GetInt64("InputTokens") ?? 0,
         OutputTokens = e.GetInt64("OutputTokens") ?? 0,
         CostUsd = decimal.Parse(e.GetString("CostUsd"), NumberStyles.Number, CultureInfo.InvariantCulture),
-        Units = Usage.UnitColumns.Read(e, s_legacy, requestsDefault: 0),
+        Units = Recording.UnitColumns.Read(e, s_legacy, requestsDefault: 0),
         ReportedCostEvents = e.GetInt64("ReportedCostEvents") ?? 0,
         ReportedCostUsd = Money(e, "ReportedCostUsd"),
         ReportedCostDifferenceUsd = Money(e, "ReportedCostDifferenceUsd"),

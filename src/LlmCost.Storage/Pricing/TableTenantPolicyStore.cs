@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
-using Azure;
 using Azure.Data.Tables;
 using LlmCost.Core.Audit;
 using LlmCost.Core.Pricing;
@@ -17,9 +15,6 @@ public sealed class TableTenantPolicyStore(LlmCostStorage storage) : ITenantPoli
 {
     public const string TableName = "pricingpolicies";
     private const string VersionKind = "v";
-    private const string AuditKind = "au";
-
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     private TableClient Table => storage.Table(TableName);
 
@@ -67,58 +62,20 @@ public sealed class TableTenantPolicyStore(LlmCostStorage storage) : ITenantPoli
             ["Terms"] = version.TermsJson,
         };
         WriteResult result = await OptimisticConcurrency.SubmitAsync(Table,
-            [new TableTransactionAction(TableTransactionActionType.Add, entity), new TableTransactionAction(TableTransactionActionType.Add, AuditRow(version.TenantId, audit))],
+            [new TableTransactionAction(TableTransactionActionType.Add, entity), new TableTransactionAction(TableTransactionActionType.Add, PendingAuditRows.Row(version.TenantId, audit))],
             cancellationToken).ConfigureAwait(false);
         return result.Succeeded;
     }
 
-    public async Task<IReadOnlyList<AuditEntry>> PendingAsync(string tenantId, int max, CancellationToken cancellationToken = default)
-    {
-        var entries = new List<AuditEntry>();
-        if (tenantId == AuditEntry.ServiceWide)
-        {
-            return entries;
-        }
+    public Task<IReadOnlyList<AuditEntry>> PendingAsync(string tenantId, int max, CancellationToken cancellationToken = default) =>
+        tenantId == AuditEntry.ServiceWide
+            ? Task.FromResult<IReadOnlyList<AuditEntry>>([])
+            : PendingAuditRows.ReadAsync(Table, TableClient.CreateQueryFilter($"PartitionKey eq {tenantId} and Kind eq {PendingAuditRows.Kind}"), max, cancellationToken);
 
-        string filter = TableClient.CreateQueryFilter($"PartitionKey eq {tenantId} and Kind eq {AuditKind}");
-        await foreach (TableEntity entity in Table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken).ConfigureAwait(false))
-        {
-            entries.Add(JsonSerializer.Deserialize<AuditEntry>(entity.GetString("Json"), Json)!);
-            if (entries.Count >= max)
-            {
-                break;
-            }
-        }
-
-        return entries;
-    }
-
-    public async Task RemoveAsync(string tenantId, IReadOnlyCollection<AuditEntry> entries, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(entries);
-        foreach (AuditEntry entry in entries)
-        {
-            try
-            {
-                await Table.DeleteEntityAsync(tenantId, AuditRowKey(entry), ETag.All, cancellationToken).ConfigureAwait(false);
-            }
-            catch (RequestFailedException ex) when (ex.Status == 404)
-            {
-                // Drained by another reader: removed either way.
-            }
-        }
-    }
+    public Task RemoveAsync(string tenantId, IReadOnlyCollection<AuditEntry> entries, CancellationToken cancellationToken = default) =>
+        PendingAuditRows.RemoveAsync(Table, tenantId, entries, cancellationToken);
 
     private static string VersionRowKey(int version) => $"v|{version.ToString("D10", CultureInfo.InvariantCulture)}";
-
-    private static TableEntity AuditRow(string partition, AuditEntry audit) => new(partition, AuditRowKey(audit))
-    {
-        ["Kind"] = AuditKind,
-        ["Json"] = JsonSerializer.Serialize(audit, Json),
-    };
-
-    private static string AuditRowKey(AuditEntry audit) =>
-        StorageKeys.Compose("au", audit.At.UtcTicks.ToString("D19", CultureInfo.InvariantCulture), StorageKeys.Escape(audit.AuditId));
 
     private static TenantPolicyVersion FromEntity(TableEntity row) => new()
     {

@@ -24,7 +24,7 @@ public sealed class BudgetLedgerTests
     {
         _history.Setup(h => h.ReadAsync(It.IsAny<string>(), It.IsAny<BudgetScope>(), It.IsAny<string>(), It.IsAny<DateTimeOffset>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync(() => RecordedSpend.None(_time.GetUtcNow()));
-        _store = new InMemoryBudgetStore(_time, new LinearBudgetForecaster(), _history.Object);
+        _store = new InMemoryBudgetStore(_time, _history.Object);
         var estimator = new Mock<IBudgetCostEstimator>();
         estimator
             .Setup(e => e.Estimate(It.IsAny<string>(), It.IsAny<string>(), It.IsAny<string>(), It.IsAny<long>(), It.IsAny<long>(), It.IsAny<DateTimeOffset>()))
@@ -37,7 +37,7 @@ public sealed class BudgetLedgerTests
         var catalog = new Mock<IDowngradeCatalog>();
         catalog.Setup(c => c.Candidates(It.IsAny<string>(), It.IsAny<string>())).Returns([]);
         _service = new BudgetService(_store, _store, estimator.Object, catalog.Object, new SharedPromptTokenCounter(),
-            new LinearBudgetForecaster(), _time, new BudgetOptions { ReservationTtl = TimeSpan.FromMinutes(5), DefinitionCacheTtl = TimeSpan.Zero });
+            new InMemorySpendHistory(_time).Forecaster(), _time, new BudgetOptions { ReservationTtl = TimeSpan.FromMinutes(5), DefinitionCacheTtl = TimeSpan.Zero });
     }
 
     private async Task<BudgetDefinition> Create(string amount, string scope = "tenant", string scopeId = Tenant, string mode = "hard", string period = "daily")

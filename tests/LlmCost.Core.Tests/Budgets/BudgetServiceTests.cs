@@ -13,12 +13,14 @@ public sealed class BudgetServiceTests
 {
     private const string Tenant = "acme";
     private readonly FakeTimeProvider _time = new(DateTimeOffset.Parse("2026-06-10T08:00:00Z"));
+    private readonly InMemorySpendHistory _history;
     private readonly InMemoryBudgetStore _store;
     private readonly BudgetService _service;
 
     public BudgetServiceTests()
     {
-        _store = new InMemoryBudgetStore(_time, new LinearBudgetForecaster());
+        _history = new InMemorySpendHistory(_time);
+        _store = new InMemoryBudgetStore(_time, _history);
         var estimator = new Mock<IBudgetCostEstimator>();
         estimator
             .Setup(e => e.Estimate(It.IsAny<string>(), It.IsAny<string>(), It.IsAny<string>(), It.IsAny<long>(), It.IsAny<long>(), It.IsAny<DateTimeOffset>()))
@@ -34,7 +36,7 @@ public sealed class BudgetServiceTests
         catalog.Setup(c => c.Candidates(It.IsAny<string>(), It.IsAny<string>()))
             .Returns([("other", "cheap-other"), ("openai", "small"), ("openai", "mid"), ("openai", "big")]);
         _service = new BudgetService(_store, _store, estimator.Object, catalog.Object, new SharedPromptTokenCounter(),
-            new LinearBudgetForecaster(), _time, new BudgetOptions { ReservationTtl = TimeSpan.FromMinutes(5) });
+            _history.Forecaster(), _time, new BudgetOptions { ReservationTtl = TimeSpan.FromMinutes(5) });
     }
 
     private async Task<BudgetDefinition> Create(string amount, string mode = "hard", string period = "daily", string scope = "user", string scopeId = "u1", BudgetDraft? extra = null)
@@ -216,20 +218,43 @@ public sealed class BudgetServiceTests
     }
 
     [Fact]
-    public async Task Projected_overrun_fires_once_when_the_straight_line_exceeds_the_limit()
+    public async Task Status_projects_at_the_periods_run_rate_without_daily_history_and_the_ledger_raises_no_projection()
     {
-        // June has 30 days; on June 16 00:00 half of it has passed: $6 projects to $12 > $10.
+        // June has 30 days; on June 16 00:00 half of it has passed. No daily history: $6.50 in 15 days projects $13
+        // (the forecaster's run rate, with its wide band), reaching $10 on June 24.
         _time.SetUtcNow(DateTimeOffset.Parse("2026-06-16T00:00:00Z"));
         var budget = await Create("10.00", mode: "soft", period: "monthly", extra: new BudgetDraft { Thresholds = ["90"] });
 
         await Record("e1", 6m);
         await Record("e2", 0.5m);
 
-        var pending = await _store.ListPendingAsync(Tenant, 100);
-        var projected = Assert.Single(pending);
-        Assert.Equal(AlertKinds.BudgetProjectedOverrun, projected.Kind);
-        Assert.Equal("12", projected.Details["forecast"].TrimEnd('0').TrimEnd('.'));
-        Assert.Equal(13m, (await Status(budget)).Forecast);
+        // A projection is the timer's (it has the history); the ledger's write records only what was crossed.
+        Assert.Empty(await _store.ListPendingAsync(Tenant, 100));
+        var forecast = (await Status(budget)).Forecast!;
+        Assert.Equal(("run_rate", 6.5m, 13m), (forecast.Method, forecast.SpentToDate, forecast.ProjectedTotal));
+        Assert.InRange(forecast.Lower, 6.5m, 6.51m);
+        Assert.InRange(forecast.Upper, 19.49m, 19.5m);
+        Assert.Equal(new DateOnly(2026, 6, 24), forecast.ReachesOn(10m));
+    }
+
+    [Fact]
+    public async Task Status_projects_from_the_subjects_daily_history_with_trend_and_day_of_week()
+    {
+        // $1 a day for the user since May 4 (four weeks before the period and every day of it so far); the ledger
+        // has the $15 of June 1-15. The rest of June at $1/day: $30, the $20 limit reached on June 20.
+        _time.SetUtcNow(DateTimeOffset.Parse("2026-06-16T00:00:00Z"));
+        for (var day = new DateOnly(2026, 5, 4); day < new DateOnly(2026, 6, 16); day = day.AddDays(1))
+        {
+            _history.Add(Tenant, BudgetScope.User, "u1", day, 1m);
+        }
+
+        var budget = await Create("20.00", mode: "soft", period: "monthly");
+        await Record("e1", 15m);
+
+        var forecast = (await Status(budget)).Forecast!;
+        Assert.Equal(("trend_dow", 28, 30m), (forecast.Method, forecast.TrainingDays, forecast.ProjectedTotal));
+        Assert.Equal((30m, 30m), (forecast.Lower, forecast.Upper));
+        Assert.Equal(new DateOnly(2026, 6, 20), forecast.ReachesOn(20m));
     }
 
     [Fact]

@@ -21,13 +21,13 @@ public sealed class RepricingLedgerTests
 
     public RepricingLedgerTests()
     {
-        _store = new InMemoryBudgetStore(_time, new LinearBudgetForecaster());
+        _store = new InMemoryBudgetStore(_time, new InMemorySpendHistory(_time));
         var estimator = new Mock<IBudgetCostEstimator>();
         estimator
             .Setup(e => e.Estimate(It.IsAny<string>(), It.IsAny<string>(), It.IsAny<string>(), It.IsAny<long>(), It.IsAny<long>(), It.IsAny<DateTimeOffset>()))
             .Returns((string _, string _, string _, long input, long max, DateTimeOffset _) => new WorstCase(true, 0.01m, input + max));
         _service = new BudgetService(_store, _store, estimator.Object, Mock.Of<IDowngradeCatalog>(), new SharedPromptTokenCounter(),
-            new LinearBudgetForecaster(), _time, new BudgetOptions { ReservationTtl = TimeSpan.FromMinutes(5) });
+            new InMemorySpendHistory(_time).Forecaster(), _time, new BudgetOptions { ReservationTtl = TimeSpan.FromMinutes(5) });
         _observer = new BudgetRepricingObserver(_store, _store);
     }
 

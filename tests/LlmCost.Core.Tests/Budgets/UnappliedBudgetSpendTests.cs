@@ -22,14 +22,14 @@ public sealed class UnappliedBudgetSpendTests
     public UnappliedBudgetSpendTests()
     {
         var options = new BudgetOptions { UnappliedSpendHorizon = TimeSpan.FromSeconds(30) };
-        _store = new InMemoryBudgetStore(_time, new LinearBudgetForecaster());
+        _store = new InMemoryBudgetStore(_time, new InMemorySpendHistory(_time));
         _unapplied = new UnappliedBudgetSpend(_time, options);
         var estimator = new Mock<IBudgetCostEstimator>();
         estimator
             .Setup(e => e.Estimate(It.IsAny<string>(), It.IsAny<string>(), It.IsAny<string>(), It.IsAny<long>(), It.IsAny<long>(), It.IsAny<DateTimeOffset>()))
             .Returns((string _, string _, string _, long input, long max, DateTimeOffset _) => new WorstCase(true, 0.01m, input + max));
         _service = new BudgetService(_store, _store, estimator.Object, new Mock<IDowngradeCatalog> { CallBase = true }.Object, new SharedPromptTokenCounter(),
-            new LinearBudgetForecaster(), _time, options, _unapplied);
+            new InMemorySpendHistory(_time).Forecaster(), _time, options, _unapplied);
     }
 
     private async Task Create(string amount, string scope, string scopeId)

@@ -254,9 +254,12 @@ public sealed class OperationsServiceTests
         var alerter = new ProjectionAlerter(new SpendForecaster(clock), clock);
         BudgetForecastInput Budget(decimal limit) => new()
         {
-            TenantId = "t1", BudgetId = "b1", Scope = "team", ScopeId = "red", LimitUsd = limit,
-            PeriodStart = new DateOnly(2026, 11, 1), PeriodEnd = new DateOnly(2026, 12, 1),
-            History = [.. Enumerable.Range(0, 28).Select(i => new DailySpend(new DateOnly(2026, 10, 18).AddDays(i), 10m))],
+            TenantId = "t1", BudgetId = "b1", Scope = "team", ScopeId = "red", Limit = limit,
+            Request = new ForecastRequest
+            {
+                PeriodStart = new DateOnly(2026, 11, 1), PeriodEnd = new DateOnly(2026, 12, 1),
+                History = [.. Enumerable.Range(0, 28).Select(i => new DailySpend(new DateOnly(2026, 10, 18).AddDays(i), 10m))],
+            },
         };
         // $10/day: 140 spent by Nov 14, 300 projected.
         var alert = alerter.Evaluate(Budget(250m));

@@ -84,7 +84,7 @@ public sealed class CanonicalUsageParserTests
 
         Assert.False(result.IsValid);
         Assert.Null(result.Usage);
-        UsageError error = Assert.Single(result.Errors);
+        FieldError error = Assert.Single(result.Errors);
         Assert.Equal(field, error.Field);
         Assert.Contains(messagePart, error.Message, StringComparison.Ordinal);
     }
@@ -177,7 +177,7 @@ public sealed class CanonicalUsageParserTests
     [Fact]
     public void Validator_RejectsNegativeCountsBuiltInCode()
     {
-        IReadOnlyList<UsageError> errors = UsageValidator.Validate(new CanonicalUsage { InputTokens = -3, Requests = 0 });
+        IReadOnlyList<FieldError> errors = UsageValidator.Validate(new CanonicalUsage { InputTokens = -3, Requests = 0 });
 
         Assert.Equal(["usage.input_tokens", "usage.requests"], errors.Select(e => e.Field));
     }

@@ -367,7 +367,7 @@ public sealed class UsageNormalizerTests
     {
         UsageParseResult result = Normalize("openai", AnthropicBody);
 
-        UsageError error = Assert.Single(result.Errors);
+        FieldError error = Assert.Single(result.Errors);
         Assert.Equal("raw_usage.usage", error.Field);
         Assert.Contains("Anthropic", error.Message, StringComparison.Ordinal);
     }
@@ -377,7 +377,7 @@ public sealed class UsageNormalizerTests
     {
         UsageParseResult result = Normalize(null, """{"tokens_in":10,"tokens_out":5}""");
 
-        UsageError error = Assert.Single(result.Errors);
+        FieldError error = Assert.Single(result.Errors);
         Assert.Equal("raw_usage", error.Field);
         Assert.Contains("not a usage object", error.Message, StringComparison.Ordinal);
     }

@@ -119,7 +119,7 @@ public sealed class BudgetReservationApiTests : IAsyncLifetime
                 new ConfigurationBuilder().AddInMemoryCollection([new(LlmCostStorage.ConnectionSetting,
                     "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;TableEndpoint=http://127.0.0.1:9/devstoreaccount1;BlobEndpoint=http://127.0.0.1:9/devstoreaccount1;QueueEndpoint=http://127.0.0.1:9/devstoreaccount1;")]).Build(),
                 sp.GetRequiredService<StorageNames>()),
-            TimeProvider.System, new LinearBudgetForecaster())));
+            TimeProvider.System)));
 
         using var response = await broken.Client.PostAsJsonAsync(new Uri("api/budgets/authorize", UriKind.Relative), Authorize("anyone"));
         using var status = await broken.Client.GetAsync(new Uri("api/budgets?tenant_id=acme", UriKind.Relative));

@@ -1,5 +1,5 @@
 using Azure.Data.Tables;
-using LlmCost.Storage.Usage;
+using LlmCost.Storage.Recording;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace LlmCost.Functions.Tests.Infrastructure;

@@ -51,7 +51,7 @@ public sealed class BudgetAlertDeliveryTests
         }
 
         // Budgets hear about usage from the projector, after the answer (the function host waits for it likewise).
-        await host.Services.GetRequiredService<LlmCost.Storage.Usage.UsageProjector>().DrainAsync();
+        await host.Services.GetRequiredService<LlmCost.Storage.Recording.UsageProjector>().DrainAsync();
         var functions = host.Services.GetServices<IBackgroundFunction>().ToDictionary(f => f.Definition.Name);
         await functions["OpsAlertDispatch"].InvokeAsync(new FunctionInvocation("OpsAlertDispatch", "1"));
         await functions["OpsAlertDispatch"].InvokeAsync(new FunctionInvocation("OpsAlertDispatch", "2")); // already dispatched: nothing more

@@ -43,7 +43,7 @@ public abstract class BudgetStoreContractTests
 
     private BudgetService Service((IBudgetRepository Repository, IBudgetLedger Ledger, IPendingAlertSource Alerts) instance) =>
         new(instance.Repository, instance.Ledger, new FixedPriceEstimator(), new NoDowngrades(), new CountingPrompt(),
-            new LinearBudgetForecaster(), Time, new BudgetOptions { ReservationTtl = TimeSpan.FromMinutes(2), DefinitionCacheTtl = TimeSpan.Zero });
+            new InMemorySpendHistory(Time).Forecaster(), Time, new BudgetOptions { ReservationTtl = TimeSpan.FromMinutes(2), DefinitionCacheTtl = TimeSpan.Zero });
 
     /// <summary>Runs <paramref name="count"/> calls with at most <paramref name="parallel"/> in flight, as concurrent clients would.</summary>
     private static async Task<T[]> RunAsync<T>(int count, int parallel, Func<int, Task<T>> call)
@@ -107,10 +107,10 @@ public abstract class BudgetStoreContractTests
         Assert.Equal(0.011m, status.SpentUsd);
         Assert.Equal(0m, status.ReservedUsd);
         Assert.Equal(0, status.ActiveReservations);
-        // At 08:00 a third of the day has passed: $0.011 projects to $0.033 > $0.02.
-        Assert.Equal(["50", "projected"], status.FiredAlerts);
+        // Projections are not the ledger's to raise (the timer's, from the daily history): only the threshold fired.
+        Assert.Equal(["50"], status.FiredAlerts);
         var pending = await NewInstance().Alerts.ListPendingAsync(Tenant, 10);
-        Assert.Equal(2, pending.Count);
+        Assert.Single(pending);
         var alert = Assert.Single(pending, a => a.Kind == LlmCost.Core.Alerts.AlertKinds.BudgetThreshold);
         Assert.Equal(50m, alert.ThresholdPercent);
         Assert.Equal(budget.BudgetId, alert.BudgetId);
@@ -351,6 +351,10 @@ internal sealed class FixedHistory(decimal usd) : IBudgetSpendHistory
         Interlocked.Increment(ref _reads);
         return Task.FromResult(new RecordedSpend(DateTimeOffset.UtcNow, usd, 100, 1, 0));
     }
+
+    public Task<IReadOnlyList<RecordedDay>> ReadDailyAsync(
+        string tenantId, BudgetScope scope, string subject, DateOnly fromDay, DateOnly toDay, CancellationToken cancellationToken = default) =>
+        Task.FromResult<IReadOnlyList<RecordedDay>>([]);
 }
 
 public sealed class InMemoryBudgetStoreContractTests : BudgetStoreContractTests
@@ -360,7 +364,7 @@ public sealed class InMemoryBudgetStoreContractTests : BudgetStoreContractTests
     protected override (IBudgetRepository, IBudgetLedger, IPendingAlertSource) NewInstance(IBudgetSpendHistory? history = null)
     {
         // One store is "the storage" every instance shares; the first instance decides its spend history.
-        _store ??= new InMemoryBudgetStore(Time, new LinearBudgetForecaster(), history);
+        _store ??= new InMemoryBudgetStore(Time, history);
         return (_store, _store, _store);
     }
 }
@@ -380,7 +384,7 @@ public sealed class TableBudgetStoreContractTests : BudgetStoreContractTests
 
     protected override (IBudgetRepository, IBudgetLedger, IPendingAlertSource) NewInstance(IBudgetSpendHistory? history = null)
     {
-        var store = new TableBudgetStore(NewStorage(), Time, new LinearBudgetForecaster(), history);
+        var store = new TableBudgetStore(NewStorage(), Time, history);
         return (store, store, store);
     }
 }

@@ -74,7 +74,7 @@ public static class AdviceEndpoints
         string scopeName = scope ?? RecommendationScopes.Tenant;
         if (scopeId is not null && RecordKeys.Problem(scopeId) is { } invalid)
         {
-            return CallerAccess.FieldProblem("scope_id", invalid);
+            return ApiProblems.Field("scope_id", invalid);
         }
 
         // A reader bound to a user may only ask about that user.
@@ -113,7 +113,7 @@ public static class AdviceEndpoints
     {
         if (body is null)
         {
-            return CallerAccess.FieldProblem("body", "is required");
+            return ApiProblems.Field("body", "is required");
         }
 
         if (!caller.TryResolveTenant(body.TenantId, out var tenant, out var problem))
@@ -153,7 +153,7 @@ public static class AdviceEndpoints
 
         if (teamId is not null && RecordKeys.Problem(teamId) is { } invalid)
         {
-            return CallerAccess.FieldProblem("team_id", invalid);
+            return ApiProblems.Field("team_id", invalid);
         }
 
         if (!TryReadPeriod(from, to, time.GetUtcNow(), out DateTimeOffset fromAt, out DateTimeOffset toAt, out problem))
@@ -186,25 +186,25 @@ public static class AdviceEndpoints
         var today = new DateTimeOffset(now.UtcDateTime.Date, TimeSpan.Zero);
         if (!TryReadInstant(to, today, out toAt) || !QueryDates.InRange(toAt))
         {
-            problem = CallerAccess.FieldProblem("to", $"must be a date (2026-11-23) or a date-time with an offset (2026-11-23T00:00:00Z) and {QueryDates.Problem}");
+            problem = ApiProblems.Field("to", $"must be a date (2026-11-23) or a date-time with an offset (2026-11-23T00:00:00Z) and {QueryDates.Problem}");
             return false;
         }
 
         if (!TryReadInstant(from, toAt.AddDays(-DefaultDays), out fromAt) || !QueryDates.InRange(fromAt))
         {
-            problem = CallerAccess.FieldProblem("from", $"must be a date (2026-11-16) or a date-time with an offset (2026-11-16T00:00:00Z) and {QueryDates.Problem}");
+            problem = ApiProblems.Field("from", $"must be a date (2026-11-16) or a date-time with an offset (2026-11-16T00:00:00Z) and {QueryDates.Problem}");
             return false;
         }
 
         if (fromAt >= toAt)
         {
-            problem = CallerAccess.FieldProblem("from", "must be before to");
+            problem = ApiProblems.Field("from", "must be before to");
             return false;
         }
 
         if ((toAt - fromAt).TotalDays > RecommendationService.MaxPeriodDays)
         {
-            problem = CallerAccess.FieldProblem("to", $"the period may cover at most {RecommendationService.MaxPeriodDays} days");
+            problem = ApiProblems.Field("to", $"the period may cover at most {RecommendationService.MaxPeriodDays} days");
             return false;
         }
 
@@ -229,6 +229,5 @@ public static class AdviceEndpoints
         return hasOffset && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal, out value);
     }
 
-    private static IResult Invalid(IReadOnlyDictionary<string, string[]> errors) =>
-        TypedResults.ValidationProblem(errors, detail: string.Join("; ", errors.Select(e => $"{e.Key}: {string.Join(" ", e.Value)}")), title: "Invalid request");
+    private static IResult Invalid(IReadOnlyDictionary<string, string[]> errors) => ApiProblems.Validation(errors);
 }

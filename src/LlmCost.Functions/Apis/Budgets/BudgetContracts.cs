@@ -1,3 +1,4 @@
+// Long on purpose: the budgets API's wire records, one per JSON shape, each with its mapping from Core's type.
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -232,6 +233,10 @@ public sealed record StatusResponse
     public long ReservedTokens { get; init; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public long? RemainingTokens { get; init; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public long? ForecastTokens { get; init; }
+
+    /// <summary>How <c>forecast_usd</c>/<c>forecast_tokens</c> was made: its interval and the day it reaches the limit.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public ForecastDetail? ForecastDetail { get; init; }
+
     public long ActiveReservations { get; init; }
     public long EventCount { get; init; }
     public long UnpricedEvents { get; init; }
@@ -266,12 +271,13 @@ public sealed record StatusResponse
             SpentUsd = Wire.Money(s.SpentUsd)!,
             ReservedUsd = Wire.Money(s.ReservedUsd)!,
             RemainingUsd = Wire.Money(s.RemainingUsd),
-            ForecastUsd = usd ? Wire.Money(s.Forecast) : null,
+            ForecastUsd = usd ? Wire.Money(s.Forecast?.ProjectedTotal) : null,
             TokenLimit = s.Budget.TokenLimit,
             SpentTokens = s.SpentTokens,
             ReservedTokens = s.ReservedTokens,
             RemainingTokens = s.RemainingTokens,
-            ForecastTokens = !usd && s.Forecast is { } f ? (long)decimal.Ceiling(f) : null,
+            ForecastTokens = !usd && s.Forecast is { } f ? (long)decimal.Ceiling(f.ProjectedTotal) : null,
+            ForecastDetail = s.Forecast is { } forecast ? ForecastDetail.From(forecast, s.Budget) : null,
             ActiveReservations = s.ActiveReservations,
             EventCount = s.EventCount,
             UnpricedEvents = s.UnpricedEvents,
@@ -282,6 +288,37 @@ public sealed record StatusResponse
             SeededUsd = Wire.Money(s.SeededUsd)!,
             SeededTokens = s.SeededTokens,
             SeedCutoff = s.SeedCutoff,
+        };
+    }
+}
+
+/// <summary>
+/// A budget's projection beyond its point value: the prediction interval (in the budget's unit), the method
+/// ("trend_dow", "trend", "run_rate" with little history, "closed"), the complete days it learnt from, and the UTC
+/// day the point forecast reaches the limit (absent when it does not this period or has already).
+/// </summary>
+public sealed record ForecastDetail
+{
+    public required string Method { get; init; }
+    public required double ConfidenceLevel { get; init; }
+    public required string Lower { get; init; }
+    public required string Upper { get; init; }
+    public int TrainingDays { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public DateOnly? ExhaustionDate { get; init; }
+
+    public static ForecastDetail From(LlmCost.Core.Forecasting.SpendForecast forecast, BudgetDefinition budget)
+    {
+        ArgumentNullException.ThrowIfNull(forecast);
+        ArgumentNullException.ThrowIfNull(budget);
+        string Amount(decimal value) => budget.IsUsd ? Wire.Money(value)! : decimal.Ceiling(value).ToString(CultureInfo.InvariantCulture);
+        return new ForecastDetail
+        {
+            Method = forecast.Method,
+            ConfidenceLevel = forecast.ConfidenceLevel,
+            Lower = Amount(forecast.Lower),
+            Upper = Amount(forecast.Upper),
+            TrainingDays = forecast.TrainingDays,
+            ExhaustionDate = forecast.ReachesOn(BudgetUnits.Limit(budget)),
         };
     }
 }

@@ -62,7 +62,7 @@ public static class BudgetEndpoints
     {
         if (body is null)
         {
-            return CallerAccess.FieldProblem("body", "is required");
+            return ApiProblems.Field("body", "is required");
         }
 
         var result = await service.CreateAsync(body.ToDraft(), Actor(caller), cancellationToken).ConfigureAwait(false);
@@ -97,7 +97,7 @@ public static class BudgetEndpoints
     {
         if (body is null)
         {
-            return CallerAccess.FieldProblem("body", "is required");
+            return ApiProblems.Field("body", "is required");
         }
 
         var result = await service.UpdateAsync(budgetId, body.ToDraft(), Actor(caller), cancellationToken).ConfigureAwait(false);
@@ -174,7 +174,7 @@ public static class BudgetEndpoints
     {
         if (body is null)
         {
-            return CallerAccess.FieldProblem("body", "is required");
+            return ApiProblems.Field("body", "is required");
         }
 
         if (!caller.TryResolveTenant(body.TenantId, out var tenant, out var problem))
@@ -215,7 +215,7 @@ public static class BudgetEndpoints
     {
         if (body is null)
         {
-            return CallerAccess.FieldProblem("body", "is required");
+            return ApiProblems.Field("body", "is required");
         }
 
         var result = await service.ApplyProfileAsync(body.TenantId, body.Profile, Actor(caller), cancellationToken).ConfigureAwait(false);
@@ -228,7 +228,7 @@ public static class BudgetEndpoints
     {
         if (body is null)
         {
-            return CallerAccess.FieldProblem("body", "is required");
+            return ApiProblems.Field("body", "is required");
         }
 
         var result = await service.FreezeAsync(body.TenantId, body.Scope, body.ScopeId, body.Reason, Actor(caller), freeze, cancellationToken).ConfigureAwait(false);
@@ -263,7 +263,7 @@ public static class BudgetEndpoints
 
         if (limit is < 1 or > 1000)
         {
-            return CallerAccess.FieldProblem("limit", "must be between 1 and 1000");
+            return ApiProblems.Field("limit", "must be between 1 and 1000");
         }
 
         var pending = await alerts.ListPendingAsync(tenant, limit ?? 200, cancellationToken).ConfigureAwait(false);
@@ -331,12 +331,7 @@ public static class BudgetEndpoints
 
     private static string Actor(ClaimsPrincipal caller) => caller.AuditActor();
 
-    private static IResult NotFound(string budgetId) =>
-        TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: $"budget '{budgetId}' does not exist");
+    private static IResult NotFound(string budgetId) => ApiProblems.NotFound("budget", budgetId);
 
-    private static IResult Invalid(IReadOnlyDictionary<string, string[]> errors) =>
-        TypedResults.ValidationProblem(
-            errors.ToDictionary(e => e.Key, e => e.Value),
-            detail: string.Join(" ", errors.SelectMany(e => e.Value)),
-            title: "Invalid request");
+    private static IResult Invalid(IReadOnlyDictionary<string, string[]> errors) => ApiProblems.Validation(errors);
 }

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Security.Claims;
 using LlmCost.Core.Recording;
 using LlmCost.Core.Retention;
-using LlmCost.Functions.Apis.Usage;
+using LlmCost.Functions.Apis.Recording;
 using LlmCost.Functions.Hosting;
 using LlmCost.Functions.Hosting.Auth;
 using Microsoft.Extensions.Options;
@@ -59,17 +59,17 @@ internal static class BreakdownEndpoints
 
         if (!UsageQuery.TryParseGranularity(query["granularity"].ToString(), out UsageGranularity granularity))
         {
-            return CallerAccess.FieldProblem("granularity", "must be hour, day or month");
+            return ApiProblems.Field("granularity", "must be hour, day or month");
         }
 
         if (!UsageBreakdown.TryParseDimension(query["by"].ToString(), out UsageDimension by))
         {
-            return CallerAccess.FieldProblem("by", "must be provider, model, team or user");
+            return ApiProblems.Field("by", "must be provider, model, team or user");
         }
 
         if (granularity == UsageGranularity.Hour && (to - from).TotalDays > 31)
         {
-            return CallerAccess.FieldProblem("granularity", "hour: at most 31 days per request");
+            return ApiProblems.Field("granularity", "hour: at most 31 days per request");
         }
 
         // Days past raw retention keep no per-bucket split: the breakdown covers the days after them and says so.
@@ -114,7 +114,7 @@ internal static class BreakdownEndpoints
         {
             if (value is not null && RecordKeys.Problem(value) is { } invalid)
             {
-                problem = CallerAccess.FieldProblem(field, invalid);
+                problem = ApiProblems.Field(field, invalid);
                 return false;
             }
         }
@@ -123,7 +123,7 @@ internal static class BreakdownEndpoints
         {
             if (Optional(query, field) is { Length: > 256 })
             {
-                problem = CallerAccess.FieldProblem(field, "may be at most 256 characters");
+                problem = ApiProblems.Field(field, "may be at most 256 characters");
                 return false;
             }
         }

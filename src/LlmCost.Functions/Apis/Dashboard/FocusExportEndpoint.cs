@@ -4,7 +4,7 @@ using CsvHelper;
 using LlmCost.Core.Recording;
 using LlmCost.Core.Reports;
 using LlmCost.Core.Retention;
-using LlmCost.Functions.Apis.Usage;
+using LlmCost.Functions.Apis.Recording;
 using LlmCost.Functions.Hosting;
 using LlmCost.Functions.Hosting.Auth;
 using Microsoft.Extensions.Options;
@@ -46,7 +46,7 @@ internal static class FocusExportEndpoint
         if (http.RequestServices.GetService<ArchivedUsage>() is { } history
             && await history.ReadAsync(scope, from, to, UsageGranularity.Day, cancellationToken) is { } archived)
         {
-            return CallerAccess.FieldProblem("from", $"reaches days before {archived.Before:yyyy-MM-dd}, past raw retention: their provider/model split is not kept");
+            return ApiProblems.Field("from", $"reaches days before {archived.Before:yyyy-MM-dd}, past raw retention: their provider/model split is not kept");
         }
 
         IReadOnlyList<UsageBucket> buckets = await reader.ReadBucketsAsync(

@@ -36,6 +36,15 @@ public sealed class AlertDeliveryOptions
     /// into its own network; tests and single-machine setups with a local receiver turn it on).
     /// </summary>
     public bool AllowPrivateNetworkTargets { get; set; }
+
+    /// <summary>False when a setting is out of range: the host does not start rather than fail each delivery.</summary>
+    public bool IsValid() =>
+        SmtpPort is > 0 and <= 65_535
+        && SmtpSecurity.ToLowerInvariant() is "none" or "starttls" or "ssl" or "auto"
+        && RetryAttempts is >= 0 and <= 10
+        && RetryBaseDelay >= TimeSpan.Zero
+        && HttpTimeout > TimeSpan.Zero
+        && !string.IsNullOrWhiteSpace(From);
 }
 
 /// <summary>

@@ -5,7 +5,7 @@ using System.Security.Claims;
 using Google.Protobuf;
 using LlmCost.Core.Recording;
 using LlmCost.Core.Telemetry;
-using LlmCost.Functions.Apis.Usage;
+using LlmCost.Functions.Apis.Recording;
 using LlmCost.Functions.Hosting;
 using LlmCost.Functions.Hosting.Auth;
 using Microsoft.Extensions.Options;
@@ -79,13 +79,13 @@ internal static partial class OtlpEndpoints
 
         if (readProblem is not null)
         {
-            return CallerAccess.FieldProblem(readProblem.Field, readProblem.Message);
+            return ApiProblems.Field(readProblem.Field, readProblem.Message);
         }
 
         (ExportTraceServiceRequest? export, FieldError? problem) = OtlpTraceDecoder.Parse(body!, json);
         if (problem is not null)
         {
-            return CallerAccess.FieldProblem(problem.Field, problem.Message);
+            return ApiProblems.Field(problem.Field, problem.Message);
         }
 
         int spanCount = OtlpTraceDecoder.CountSpans(export!);

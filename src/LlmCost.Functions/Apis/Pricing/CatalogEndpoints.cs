@@ -48,7 +48,7 @@ public static class CatalogEndpoints
         await request.Body.CopyToAsync(buffer, cancellationToken);
         if (buffer.Length == 0)
         {
-            return CallerAccess.FieldProblem("body", "is empty; send a genai-prices or LiteLLM catalog file");
+            return ApiProblems.Field("body", "is empty; send a genai-prices or LiteLLM catalog file");
         }
 
         CatalogPublishResult result = await publisher.PublishAsync(buffer.ToArray(), caller.AuditActor(), cancellationToken);

@@ -1,3 +1,4 @@
+using LlmCost.Functions.Hosting;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Text.Json.Serialization;
@@ -49,7 +50,7 @@ public sealed class CurrencyQuery
 
         if (http.Request.Query["currency"].Count > 1)
         {
-            problem = CallerAccess.FieldProblem("currency", "appears more than once");
+            problem = ApiProblems.Field("currency", "appears more than once");
             return false;
         }
 
@@ -58,7 +59,7 @@ public sealed class CurrencyQuery
         if (!rate.Success)
         {
             string configured = converter.Currencies.Count == 0 ? "none is configured" : "configured: USD, " + string.Join(", ", converter.Currencies.Order(StringComparer.Ordinal));
-            problem = CallerAccess.FieldProblem("currency", $"cannot be used: {rate.Error} ({configured})");
+            problem = ApiProblems.Field("currency", $"cannot be used: {rate.Error} ({configured})");
             return false;
         }
 

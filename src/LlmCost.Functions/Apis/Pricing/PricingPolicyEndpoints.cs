@@ -3,7 +3,7 @@ using System.Security.Claims;
 using System.Text.Json;
 using LlmCost.Core.Pricing;
 using LlmCost.Core.Recording;
-using LlmCost.Functions.Apis.Usage;
+using LlmCost.Functions.Apis.Recording;
 using LlmCost.Functions.Hosting;
 using LlmCost.Functions.Hosting.Auth;
 using Microsoft.AspNetCore.Mvc;
@@ -78,7 +78,7 @@ public static class PricingPolicyEndpoints
     {
         if (RecordKeys.Problem(tenantId) is { } problem)
         {
-            return CallerAccess.FieldProblem("tenantId", problem);
+            return ApiProblems.Field("tenantId", problem);
         }
 
         (JsonDocument? document, IResult? bodyProblem) = await JsonBody.ReadAsync(request, options.Value.MaxPolicyBytes, cancellationToken);
@@ -106,7 +106,7 @@ public static class PricingPolicyEndpoints
     {
         if (RecordKeys.Problem(tenantId) is { } problem)
         {
-            return CallerAccess.FieldProblem("tenantId", problem);
+            return ApiProblems.Field("tenantId", problem);
         }
 
         return TypedResults.Ok(From(await service.GetAsync(tenantId, cancellationToken), time.GetUtcNow()));
@@ -118,7 +118,7 @@ public static class PricingPolicyEndpoints
     {
         if (RecordKeys.Problem(tenantId) is { } problem)
         {
-            return CallerAccess.FieldProblem("tenantId", problem);
+            return ApiProblems.Field("tenantId", problem);
         }
 
         DateTimeOffset? at = null;
@@ -156,8 +156,5 @@ public static class PricingPolicyEndpoints
         v.Version, v.EffectiveFrom, v.CreatedAt, v.Actor, v.Deleted,
         v.TermsJson is { } json ? JsonDocument.Parse(json).RootElement.Clone() : null);
 
-    private static IResult Invalid(IReadOnlyList<FieldError> errors) => TypedResults.ValidationProblem(
-        errors.GroupBy(e => e.Field, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Select(e => $"{e.Field} {e.Message}").ToArray()),
-        detail: string.Join("; ", errors.Take(5).Select(e => $"{e.Field} {e.Message}")),
-        title: "Invalid price policy");
+    private static IResult Invalid(IReadOnlyList<FieldError> errors) => ApiProblems.Validation(errors, "Invalid price policy");
 }

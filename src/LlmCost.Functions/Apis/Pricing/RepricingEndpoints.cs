@@ -4,7 +4,7 @@ using System.Security.Claims;
 using System.Text.Json;
 using LlmCost.Core.Pricing;
 using LlmCost.Core.Recording;
-using LlmCost.Functions.Apis.Usage;
+using LlmCost.Functions.Apis.Recording;
 using LlmCost.Functions.Hosting;
 using LlmCost.Functions.Hosting.Auth;
 
@@ -56,7 +56,7 @@ public static class RepricingEndpoints
             parsed = Parse(document!.RootElement, out FieldError? error);
             if (parsed is null)
             {
-                return CallerAccess.FieldProblem(error!.Field, error.Message);
+                return ApiProblems.Field(error!.Field, error.Message);
             }
         }
 
@@ -68,7 +68,7 @@ public static class RepricingEndpoints
         RepricingResult? result = await service.RunAsync(parsed, caller.AuditActor(), cancellationToken);
         if (result is null)
         {
-            return CallerAccess.FieldProblem("catalog_version", "names no published catalog version that loads without error-level findings");
+            return ApiProblems.Field("catalog_version", "names no published catalog version that loads without error-level findings");
         }
 
         static string Money(decimal value) => UsageWire.Money(value);

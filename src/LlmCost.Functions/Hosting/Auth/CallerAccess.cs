@@ -39,14 +39,14 @@ public static class CallerAccess
         {
             if (string.IsNullOrEmpty(requestedTenantId))
             {
-                problem = FieldProblem(field, "is required with an admin key");
+                problem = ApiProblems.Field(field, "is required with an admin key");
                 return false;
             }
 
             string? invalid = RecordKeys.Problem(requestedTenantId);
             if (invalid is not null)
             {
-                problem = FieldProblem(field, invalid);
+                problem = ApiProblems.Field(field, invalid);
                 return false;
             }
 
@@ -109,7 +109,4 @@ public static class CallerAccess
 
     public static IResult Forbidden(string detail) =>
         TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Forbidden", detail: detail);
-
-    /// <summary>A 400 validation problem naming <paramref name="field"/> (<see cref="ApiProblems.Field"/>).</summary>
-    public static IResult FieldProblem(string field, string message) => ApiProblems.Field(field, message);
 }

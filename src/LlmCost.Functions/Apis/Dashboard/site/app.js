@@ -332,15 +332,11 @@ async function moreEvents() {
 
 function remaining(status) { return status.remaining_usd ?? null; }
 
-/** Projected exhaustion: when the period's spend so far, continued at its average rate, reaches the limit (a date, not money). */
-function exhaustion(s, now) {
+/** Projected exhaustion: the day the service's forecast (trend and day of week, from the recorded daily spend) reaches the limit. */
+function exhaustion(s) {
   if (!s.amount_usd || !s.period_start || !s.period_end) return "–";
   if (money.compare(s.spent_usd, s.amount_usd) >= 0) return "reached";
-  const start = Date.parse(s.period_start), end = Date.parse(s.period_end), elapsed = now - start;
-  const share = money.ratio(s.spent_usd, s.amount_usd);
-  if (share <= 0 || elapsed <= 0) return "not at this rate";
-  const at = start + elapsed / share;
-  return at >= end ? "not this period" : new Date(at).toISOString().slice(0, 10);
+  return s.forecast_detail?.exhaustion_date ?? "not this period";
 }
 
 async function renderBudgets(f) {
@@ -352,10 +348,9 @@ async function renderBudgets(f) {
     const freezeKey = (scope, id) => (scope === "tenant" ? "tenant|*" : `${scope}|${id}`);
     const frozen = new Set(freezes.freezes.map((z) => freezeKey(z.scope, z.scope_id)));
     const admin = me.role === "admin";
-    const now = Date.now();
     table.replaceChildren(
       el("thead", null, el("tr", null, ["Budget", "Scope", "Period"].map((h) => el("th", null, h)), ["Spent", "Limit", "Reserved", "Remaining", "Forecast"].map((h) => el("th", { class: "num" }, h)),
-        el("th", null, "Use"), el("th", null, "Exhaustion (at current rate)"), el("th", null, "Thresholds fired"), el("th", null, "Frozen"), admin ? el("th", null, "") : null)),
+        el("th", null, "Use"), el("th", null, "Exhaustion (forecast)"), el("th", null, "Thresholds fired"), el("th", null, "Frozen"), admin ? el("th", null, "") : null)),
       el("tbody", null, list.budgets.map((b, i) => {
         const s = statuses[i];
         const use = s && b.amount_usd ? money.ratio(s.spent_usd, b.amount_usd) : 0;
@@ -367,7 +362,7 @@ async function renderBudgets(f) {
           el("td", { class: "num" }, s ? usd(s.reserved_usd) : "–"), el("td", { class: "num" }, s && remaining(s) ? usd(remaining(s)) : "–"),
           el("td", { class: "num" }, s?.forecast_usd ? usd(s.forecast_usd) : "–"),
           el("td", null, el("div", { class: "bar", title: `${(use * 100).toFixed(1)}%` }, el("span", { class: `${width}${use >= 1 ? " over" : ""}` }))),
-          el("td", null, s ? exhaustion(s, now) : "–"),
+          el("td", null, s ? exhaustion(s) : "–"),
           el("td", null, s && s.fired_alerts.length ? s.fired_alerts.join(", ") : `none of ${b.thresholds.join("/")}%`),
           el("td", { "data-frozen": String(isFrozen) }, isFrozen ? "frozen" : "no"),
           admin ? el("td", null, el("button", { type: "button", class: "secondary", "data-action": isFrozen ? "unfreeze" : "freeze",
