@@ -71,6 +71,26 @@ public interface IUsageSummaryReader
     /// <summary>The hour buckets of a user, team or tenant on the UTC days from..to (inclusive).</summary>
     Task<IReadOnlyList<UsageBucket>> ReadBucketsAsync(
         UsageScope scope, DateOnly fromDay, DateOnly toDay, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The same usage summed per UTC day and (team, provider, model), without the user: each bucket's
+    /// <see cref="UsageBucket.HourStart"/> is the day's start and its user is empty. What a tenant-wide view by day or
+    /// month needs, without reading every user's rows; the totals equal those of <see cref="ReadBucketsAsync"/>.
+    /// </summary>
+    async Task<IReadOnlyList<UsageBucket>> ReadDayBucketsAsync(
+        UsageScope scope, DateOnly fromDay, DateOnly toDay, CancellationToken cancellationToken = default) =>
+        UsageDayBuckets.Of(await ReadBucketsAsync(scope, fromDay, toDay, cancellationToken).ConfigureAwait(false));
+}
+
+/// <summary>Hour buckets summed per UTC day and (team, provider, model), the user dropped.</summary>
+public static class UsageDayBuckets
+{
+    public static IReadOnlyList<UsageBucket> Of(IEnumerable<UsageBucket> buckets) =>
+        buckets
+            .GroupBy(b => (b.TenantId, Day: UsageQuery.PeriodStart(b.HourStart, UsageGranularity.Day), b.TeamId, b.Provider, b.Model))
+            .Select(g => new UsageBucket(g.Key.TenantId, string.Empty, g.Key.TeamId, g.Key.Day, g.Key.Provider, g.Key.Model,
+                g.Aggregate(UsageTotals.Zero, (sum, b) => sum + b.Totals)))
+            .ToList();
 }
 
 /// <summary>

@@ -92,6 +92,53 @@ public sealed record UsageTotals
     }
 
     public UsageTotals Add(UsageTotals other) => this + other;
+
+    /// <summary>
+    /// Takes <paramref name="part"/> out of a sum that contains it (a stored aggregate losing one of its rows' old
+    /// values). A part larger than the sum means the aggregate was not the sum it claims: that throws, never stores
+    /// a negative count.
+    /// </summary>
+    public UsageTotals Without(UsageTotals part)
+    {
+        ArgumentNullException.ThrowIfNull(part);
+        var units = new CanonicalUsage.Builder().Set(s_requests, 0);
+        foreach ((Pricing.UsageUnit unit, long count) in Units.Units)
+        {
+            units.Add(unit, count);
+        }
+
+        foreach ((Pricing.UsageUnit unit, long count) in part.Units.Units)
+        {
+            units.Add(unit, -count);
+        }
+
+        CanonicalUsage remaining = units.Build();
+        var result = new UsageTotals
+        {
+            Events = checked(Events - part.Events),
+            CostUsd = CostUsd - part.CostUsd,
+            Units = remaining,
+            UnpricedEvents = checked(UnpricedEvents - part.UnpricedEvents),
+            ErrorEvents = checked(ErrorEvents - part.ErrorEvents),
+            LatencyMsTotal = checked(LatencyMsTotal - part.LatencyMsTotal),
+            LatencyEvents = checked(LatencyEvents - part.LatencyEvents),
+            ReportedCostEvents = checked(ReportedCostEvents - part.ReportedCostEvents),
+            ReportedCostUsd = ReportedCostUsd - part.ReportedCostUsd,
+            ReportedCostDifferenceUsd = ReportedCostDifferenceUsd - part.ReportedCostDifferenceUsd,
+            ReportedCostComparedUsd = ReportedCostComparedUsd - part.ReportedCostComparedUsd,
+        };
+        foreach ((Pricing.UsageUnit _, long count) in remaining.Units)
+        {
+            if (count < 0)
+            {
+                throw new InvalidOperationException("the part is not contained in the sum");
+            }
+        }
+
+        return result.Events < 0 || result.UnpricedEvents < 0 || result.ErrorEvents < 0 || result.LatencyEvents < 0 || result.ReportedCostEvents < 0
+            ? throw new InvalidOperationException("the part is not contained in the sum")
+            : result;
+    }
 }
 
 /// <summary>

@@ -42,6 +42,38 @@ public class UsageBreakdownTests
     }
 
     [Fact]
+    public void Day_buckets_give_the_same_breakdown_by_day_and_month_as_the_hour_buckets()
+    {
+        // What a tenant's day rows hold (no user, one bucket per day and team/provider/model) must answer every
+        // non-user breakdown by day or month exactly as the hour buckets do.
+        var days = UsageDayBuckets.Of(Buckets);
+        Assert.Equal(4, days.Count);
+        Assert.All(days, b => Assert.Equal(TimeSpan.Zero, b.HourStart.TimeOfDay));
+        foreach (var dimension in new[] { UsageDimension.Model, UsageDimension.Provider, UsageDimension.Team })
+        {
+            foreach (var granularity in new[] { UsageGranularity.Day, UsageGranularity.Month })
+            {
+                var fromHours = UsageBreakdown.Aggregate(Buckets, Day, Day.AddDays(2), granularity, dimension, new UsageFilter(Provider: "anthropic"));
+                var fromDays = UsageBreakdown.Aggregate(days, Day, Day.AddDays(2), granularity, dimension, new UsageFilter(Provider: "anthropic"));
+                Assert.Equal(fromHours.Groups.Select(g => (g.Key, g.Totals.CostUsd, g.Totals.Events, g.CostShare)), fromDays.Groups.Select(g => (g.Key, g.Totals.CostUsd, g.Totals.Events, g.CostShare)));
+                Assert.Equal(fromHours.Series.Select(p => (p.PeriodStart, p.Key, p.Totals.CostUsd)), fromDays.Series.Select(p => (p.PeriodStart, p.Key, p.Totals.CostUsd)));
+            }
+        }
+    }
+
+    [Fact]
+    public void Taking_a_part_out_of_a_sum_is_exact_and_a_part_larger_than_the_sum_throws()
+    {
+        var a = new UsageTotals { Events = 3, CostUsd = 0.3m, InputTokens = 300, ReasoningTokens = 7, UnpricedEvents = 1 };
+        var b = new UsageTotals { Events = 1, CostUsd = 0.1m, InputTokens = 100, ReasoningTokens = 7 };
+        var rest = (a + b).Without(b);
+        Assert.Equal((3L, 0.3m, 300L, 7L, 1L), (rest.Events, rest.CostUsd, rest.InputTokens, rest.ReasoningTokens, rest.UnpricedEvents));
+        Assert.Equal(0L, a.Without(a).Events);
+        Assert.Equal(0L, a.Without(a).ReasoningTokens);
+        Assert.Throws<InvalidOperationException>(() => b.Without(a));
+    }
+
+    [Fact]
     public void Shares_are_rounded_to_six_places_and_series_are_per_period_and_key()
     {
         var breakdown = UsageBreakdown.Aggregate(Buckets, Day, Day.AddDays(2), UsageGranularity.Day, UsageDimension.User, new UsageFilter());

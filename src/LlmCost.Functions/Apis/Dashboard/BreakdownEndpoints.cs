@@ -76,9 +76,14 @@ internal static class BreakdownEndpoints
             ? await history.ReadAsync(scope, from, to, granularity, cancellationToken)
             : null;
         DateTimeOffset liveFrom = archived is null ? from : archived.Before;
-        IReadOnlyList<UsageBucket> buckets = liveFrom < to
-            ? await reader.ReadBucketsAsync(scope, DateOnly.FromDateTime(liveFrom.UtcDateTime), DateOnly.FromDateTime(to.UtcDateTime.AddTicks(-1)), cancellationToken)
-            : [];
+        DateOnly fromDay = DateOnly.FromDateTime(liveFrom.UtcDateTime), toDay = DateOnly.FromDateTime(to.UtcDateTime.AddTicks(-1));
+        // Whole UTC days by day or month, not by user: the team's or tenant's day rows answer it (a few rows per day
+        // whatever the number of users); anything finer sums the hour copies of every user.
+        bool byDay = by != UsageDimension.User && granularity != UsageGranularity.Hour
+            && liveFrom.UtcTicks % TimeSpan.TicksPerDay == 0 && to.UtcTicks % TimeSpan.TicksPerDay == 0;
+        IReadOnlyList<UsageBucket> buckets = liveFrom >= to ? []
+            : byDay ? await reader.ReadDayBucketsAsync(scope, fromDay, toDay, cancellationToken)
+            : await reader.ReadBucketsAsync(scope, fromDay, toDay, cancellationToken);
         UsageBreakdownReport report = UsageBreakdown.Aggregate(buckets, liveFrom, to, granularity, by, filter);
         return TypedResults.Ok(new BreakdownResponse(
             scope.TenantId, scope.Kind.ToString().ToLowerInvariant(), scope.Id, from, to, granularity.ToString().ToLowerInvariant(),
