@@ -322,22 +322,20 @@ public sealed class UsageScopeProjector(LlmCostStorage storage)
             return mode;
         }
 
+        // Rows first, then the header: the header is added in the same transaction as a partition's first rows, so
+        // when the rows seen were written with it, the header read after them sees it too. (The other order would take a
+        // partition another instance has just created for one written before day rows, and stop keeping them.)
+        bool anyRow = false;
+        await foreach (Page<TableEntity> page in Scopes.QueryAsync<TableEntity>(
+            TableClient.CreateQueryFilter($"PartitionKey eq {partitionKey}"), maxPerPage: 1, select: ["RowKey"], cancellationToken: cancellationToken)
+            .AsPages(pageSizeHint: 1).ConfigureAwait(false))
+        {
+            anyRow = page.Values.Count > 0;
+            break;
+        }
+
         NullableResponse<TableEntity> header = await Scopes.GetEntityIfExistsAsync<TableEntity>(partitionKey, HeaderRowKey, ["RowKey"], cancellationToken).ConfigureAwait(false);
-        if (header.HasValue)
-        {
-            mode = PartitionMode.Aggregated;
-        }
-        else
-        {
-            mode = PartitionMode.Empty;
-            await foreach (Page<TableEntity> page in Scopes.QueryAsync<TableEntity>(
-                TableClient.CreateQueryFilter($"PartitionKey eq {partitionKey}"), maxPerPage: 1, select: ["RowKey"], cancellationToken: cancellationToken)
-                .AsPages(pageSizeHint: 1).ConfigureAwait(false))
-            {
-                mode = page.Values.Count > 0 ? PartitionMode.Legacy : PartitionMode.Empty;
-                break;
-            }
-        }
+        mode = header.HasValue ? PartitionMode.Aggregated : anyRow ? PartitionMode.Legacy : PartitionMode.Empty;
 
         // An empty partition is not remembered: its first transaction (adding the header) settles it.
         if (mode != PartitionMode.Empty)
