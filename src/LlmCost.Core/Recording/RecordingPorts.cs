@@ -54,6 +54,29 @@ public interface IUsageEventReader
     /// </summary>
     Task<IReadOnlyCollection<UserDay>> PartitionsTouchedSinceAsync(DateTimeOffset since, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Every event of a user, team or tenant with timestamp in [from, to), in no particular order: what breakdowns
+    /// by app or key sum (the summaries keep neither). Reads every event of the range: callers bound it.
+    /// </summary>
+    async IAsyncEnumerable<UsageEvent> ReadScopeEventsAsync(
+        UsageScope scope, DateTimeOffset from, DateTimeOffset to, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        for (DateOnly day = DateOnly.FromDateTime(from.UtcDateTime); day <= DateOnly.FromDateTime(to.UtcDateTime); day = day.AddDays(1))
+        {
+            IReadOnlyList<string> users = scope.Kind == UsageScopeKind.User ? [scope.Id!] : await ListUsersAsync(scope.TenantId, day, cancellationToken).ConfigureAwait(false);
+            foreach (string user in users)
+            {
+                await foreach (UsageEvent e in ReadUserDaysAsync(scope.TenantId, user, day, day, cancellationToken).ConfigureAwait(false))
+                {
+                    if (e.Timestamp >= from && e.Timestamp < to && (scope.Kind != UsageScopeKind.Team || e.TeamId == scope.Id))
+                    {
+                        yield return e;
+                    }
+                }
+            }
+        }
+    }
+
     /// <summary>One page of a user's events with timestamp in [from, to); pass the returned token for the next page.</summary>
     Task<UsageEventPage> ReadUserEventsPageAsync(
         string tenantId, string userId, DateTimeOffset from, DateTimeOffset to, int pageSize, string? continuationToken,

@@ -145,6 +145,10 @@ public sealed record UsageTotals
 /// The finest stored aggregate: one user's events of one UTC hour for one (team, provider, model).
 /// Every summary query (hour/day/month, by provider/model, for a user, team or tenant) is a sum of these.
 /// </summary>
+/// <remarks>
+/// The summaries keep no app or key; a bucket made of one event (<see cref="OfEvent"/>) carries them, with the
+/// event's own instant as <see cref="HourStart"/>: what breakdowns by app or key are summed from.
+/// </remarks>
 public sealed record UsageBucket(
     string TenantId,
     string UserId,
@@ -152,7 +156,26 @@ public sealed record UsageBucket(
     DateTimeOffset HourStart,
     string Provider,
     string Model,
-    UsageTotals Totals);
+    UsageTotals Totals,
+    string? App = null,
+    string? KeyId = null)
+{
+    public static UsageBucket OfEvent(UsageEvent e)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        return new UsageBucket(e.TenantId, e.UserId, e.TeamId, e.Timestamp, e.Provider, e.Model, UsageTotals.Of(e),
+            string.IsNullOrEmpty(e.App) ? null : e.App, e.KeyId);
+    }
+
+    /// <summary>Events summed per UTC hour and (user, team, provider, model, app, key): hour buckets that keep app and key.</summary>
+    public static IReadOnlyList<UsageBucket> HoursOf(IEnumerable<UsageEvent> events) =>
+        events
+            .Select(OfEvent)
+            .GroupBy(b => (b.TenantId, b.UserId, b.TeamId, Hour: UsageQuery.PeriodStart(b.HourStart, UsageGranularity.Hour), b.Provider, b.Model, b.App, b.KeyId))
+            .Select(g => new UsageBucket(g.Key.TenantId, g.Key.UserId, g.Key.TeamId, g.Key.Hour, g.Key.Provider, g.Key.Model,
+                g.Aggregate(UsageTotals.Zero, (sum, b) => sum + b.Totals), g.Key.App, g.Key.KeyId))
+            .ToList();
+}
 
 /// <summary>The day summary row of one user: totals of every event in the partition.</summary>
 public sealed record DaySummary(string TenantId, string UserId, DateOnly Day, UsageTotals Totals);

@@ -455,6 +455,41 @@ public sealed class UsageIngestTests
     }
 
     [Fact]
+    public async Task ScopeEventsAreExactlyTheScopesEventsInTheRangeAndNoOtherTenants()
+    {
+        await using StorageInstance instance = await StorageInstance.StartAsync(StorageInstance.NewPrefix());
+        var at = new DateTimeOffset(2025, 6, 1, 23, 30, 0, TimeSpan.Zero);
+        List<UsageEvent> events = Enumerable.Range(0, 12).Select(i => Event($"s{i:D2}", $"u{i % 3}", at.AddMinutes(20 * i), 0.01m, team: i % 2 == 0 ? "red" : null) with { App = i % 4 == 0 ? "chat" : null }).ToList();
+        // Tenants whose ids share a prefix with "acme" sort right next to its partitions.
+        List<UsageEvent> others = new[] { "acme-b", "acme}", "acmf", "acme~" }.Select((t, i) => Event($"o{i}", "u0", at.AddMinutes(30), 5m, team: "red") with { TenantId = t }).ToList();
+        await instance.Store.RecordAsync(events);
+        foreach (UsageEvent other in others)
+        {
+            await instance.Store.RecordAsync([other]);
+        }
+
+        await instance.Projector.DrainAsync();
+        DateTimeOffset from = at.AddMinutes(30), to = at.AddMinutes(200);
+        async Task<List<string>> Ids(UsageScope scope)
+        {
+            var ids = new List<string>();
+            await foreach (UsageEvent e in instance.Events.ReadScopeEventsAsync(scope, from, to))
+            {
+                Assert.Equal("acme", e.TenantId);
+                ids.Add(e.EventId);
+            }
+
+            return [.. ids.Order(StringComparer.Ordinal)];
+        }
+
+        List<UsageEvent> inRange = events.Where(e => e.Timestamp >= from && e.Timestamp < to).ToList();
+        Assert.Equal(inRange.Select(e => e.EventId).Order(StringComparer.Ordinal), await Ids(UsageScope.Tenant("acme")));
+        Assert.Equal(inRange.Where(e => e.TeamId == "red").Select(e => e.EventId).Order(StringComparer.Ordinal), await Ids(UsageScope.Team("acme", "red")));
+        Assert.Equal(inRange.Where(e => e.UserId == "u1").Select(e => e.EventId).Order(StringComparer.Ordinal), await Ids(UsageScope.User("acme", "u1")));
+        Assert.Contains(inRange, e => e.UtcDay == new DateOnly(2025, 6, 2)); // the range crosses midnight
+    }
+
+    [Fact]
     public async Task APartitionWrittenBeforeDayRowsIsReadFromItsCopies()
     {
         // A version without day rows left copies and no header: readers sum the copies, writers keep copies only.
