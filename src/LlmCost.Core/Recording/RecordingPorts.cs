@@ -64,6 +64,29 @@ public interface IUsageEventReader
     /// </summary>
     Task<IReadOnlyCollection<UserDay>> PartitionsTouchedSinceAsync(DateTimeOffset since, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Every event of a user, team or tenant with timestamp in [from, to), in no particular order: what breakdowns
+    /// by app or key sum (the summaries keep neither). Reads every event of the range: callers bound it.
+    /// </summary>
+    async IAsyncEnumerable<UsageEvent> ReadScopeEventsAsync(
+        UsageScope scope, DateTimeOffset from, DateTimeOffset to, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        for (DateOnly day = DateOnly.FromDateTime(from.UtcDateTime); day <= DateOnly.FromDateTime(to.UtcDateTime); day = day.AddDays(1))
+        {
+            IReadOnlyList<string> users = scope.Kind == UsageScopeKind.User ? [scope.Id!] : await ListUsersAsync(scope.TenantId, day, cancellationToken).ConfigureAwait(false);
+            foreach (string user in users)
+            {
+                await foreach (UsageEvent e in ReadUserDaysAsync(scope.TenantId, user, day, day, cancellationToken).ConfigureAwait(false))
+                {
+                    if (e.Timestamp >= from && e.Timestamp < to && (scope.Kind != UsageScopeKind.Team || e.TeamId == scope.Id))
+                    {
+                        yield return e;
+                    }
+                }
+            }
+        }
+    }
+
     /// <summary>One page of a user's events with timestamp in [from, to); pass the returned token for the next page.</summary>
     Task<UsageEventPage> ReadUserEventsPageAsync(
         string tenantId, string userId, DateTimeOffset from, DateTimeOffset to, int pageSize, string? continuationToken,
@@ -81,6 +104,26 @@ public interface IUsageSummaryReader
     /// <summary>The hour buckets of a user, team or tenant on the UTC days from..to (inclusive).</summary>
     Task<IReadOnlyList<UsageBucket>> ReadBucketsAsync(
         UsageScope scope, DateOnly fromDay, DateOnly toDay, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The same usage summed per UTC day and (team, provider, model), without the user: each bucket's
+    /// <see cref="UsageBucket.HourStart"/> is the day's start and its user is empty. What a tenant-wide view by day or
+    /// month needs, without reading every user's rows; the totals equal those of <see cref="ReadBucketsAsync"/>.
+    /// </summary>
+    async Task<IReadOnlyList<UsageBucket>> ReadDayBucketsAsync(
+        UsageScope scope, DateOnly fromDay, DateOnly toDay, CancellationToken cancellationToken = default) =>
+        UsageDayBuckets.Of(await ReadBucketsAsync(scope, fromDay, toDay, cancellationToken).ConfigureAwait(false));
+}
+
+/// <summary>Hour buckets summed per UTC day and (team, provider, model), the user dropped.</summary>
+public static class UsageDayBuckets
+{
+    public static IReadOnlyList<UsageBucket> Of(IEnumerable<UsageBucket> buckets) =>
+        buckets
+            .GroupBy(b => (b.TenantId, Day: UsageQuery.PeriodStart(b.HourStart, UsageGranularity.Day), b.TeamId, b.Provider, b.Model))
+            .Select(g => new UsageBucket(g.Key.TenantId, string.Empty, g.Key.TeamId, g.Key.Day, g.Key.Provider, g.Key.Model,
+                g.Aggregate(UsageTotals.Zero, (sum, b) => sum + b.Totals)))
+            .ToList();
 }
 
 /// <summary>

@@ -1,23 +1,26 @@
 namespace LlmCost.Core.Recording;
 
-/// <summary>What a breakdown groups by: the dimensions every hour bucket carries.</summary>
+/// <summary>What a breakdown groups by: the dimensions every hour bucket carries, and the app and key events carry.</summary>
 public enum UsageDimension
 {
     Provider,
     Model,
     Team,
     User,
+    App,
+    Key,
 }
 
 /// <summary>Narrows the buckets of a scope: each non-null field must match exactly.</summary>
-public sealed record UsageFilter(string? TeamId = null, string? Provider = null, string? Model = null)
+public sealed record UsageFilter(string? TeamId = null, string? Provider = null, string? Model = null, string? App = null)
 {
     public bool Matches(UsageBucket bucket)
     {
         ArgumentNullException.ThrowIfNull(bucket);
         return (TeamId is null || string.Equals(bucket.TeamId, TeamId, StringComparison.Ordinal))
             && (Provider is null || string.Equals(bucket.Provider, Provider, StringComparison.Ordinal))
-            && (Model is null || string.Equals(bucket.Model, Model, StringComparison.Ordinal));
+            && (Model is null || string.Equals(bucket.Model, Model, StringComparison.Ordinal))
+            && (App is null || string.Equals(bucket.App, App, StringComparison.Ordinal));
     }
 }
 
@@ -39,9 +42,10 @@ public static class UsageBreakdown
     /// <summary>Digits a share keeps: enough that shares of cent amounts still add up to 1 within a millionth.</summary>
     public const int ShareDecimals = 6;
 
+    /// <param name="zone">Whose hours, days and months the series uses (UTC when null); the buckets must be aligned to its hours.</param>
     public static UsageBreakdownReport Aggregate(
         IEnumerable<UsageBucket> buckets, DateTimeOffset from, DateTimeOffset to, UsageGranularity granularity,
-        UsageDimension dimension, UsageFilter filter)
+        UsageDimension dimension, UsageFilter filter, TimeZoneInfo? zone = null)
     {
         ArgumentNullException.ThrowIfNull(buckets);
         ArgumentNullException.ThrowIfNull(filter);
@@ -60,7 +64,7 @@ public static class UsageBreakdown
             string slot = key is null ? "\0" : "=" + key;
             total += bucket.Totals;
             groups[slot] = groups.TryGetValue(slot, out var g) ? (key, g.Totals + bucket.Totals) : (key, bucket.Totals);
-            var point = (UsageQuery.PeriodStart(bucket.HourStart, granularity), slot);
+            var point = (UsageQuery.PeriodStart(bucket.HourStart, granularity, zone), slot);
             series[point] = series.TryGetValue(point, out var p) ? (key, p.Totals + bucket.Totals) : (key, bucket.Totals);
         }
 
@@ -76,6 +80,13 @@ public static class UsageBreakdown
                 .ToList());
     }
 
+    /// <summary>Whether a breakdown needs the events themselves: the summaries keep no app or key.</summary>
+    public static bool NeedsEvents(UsageDimension dimension, UsageFilter filter)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        return dimension is UsageDimension.App or UsageDimension.Key || filter.App is not null;
+    }
+
     public static bool TryParseDimension(string? text, out UsageDimension dimension)
     {
         (bool ok, dimension) = text switch
@@ -84,6 +95,8 @@ public static class UsageBreakdown
             "provider" => (true, UsageDimension.Provider),
             "team" => (true, UsageDimension.Team),
             "user" => (true, UsageDimension.User),
+            "app" => (true, UsageDimension.App),
+            "key" => (true, UsageDimension.Key),
             _ => (false, UsageDimension.Model),
         };
         return ok;
@@ -96,6 +109,8 @@ public static class UsageBreakdown
         UsageDimension.Model => bucket.Provider + "/" + bucket.Model,
         UsageDimension.Team => string.IsNullOrEmpty(bucket.TeamId) ? null : bucket.TeamId,
         UsageDimension.User => bucket.UserId,
+        UsageDimension.App => bucket.App,
+        UsageDimension.Key => bucket.KeyId,
         _ => throw new ArgumentOutOfRangeException(nameof(dimension), dimension, null),
     };
 }

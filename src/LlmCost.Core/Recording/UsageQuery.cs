@@ -69,6 +69,81 @@ public static class UsageQuery
         };
     }
 
+    /// <summary>
+    /// The start of the hour, day or month of <paramref name="zone"/> (UTC when null) that holds the instant, as an
+    /// instant with that zone's offset at the start. DST-correct: a day can last 23 or 25 hours; a day whose midnight
+    /// does not exist starts when the clocks jump; an ambiguous start is the earlier of its two instants.
+    /// </summary>
+    public static DateTimeOffset PeriodStart(DateTimeOffset instant, UsageGranularity granularity, TimeZoneInfo? zone)
+    {
+        if (zone is null)
+        {
+            return PeriodStart(instant, granularity);
+        }
+
+        DateTimeOffset local = TimeZoneInfo.ConvertTime(instant, zone);
+        if (granularity == UsageGranularity.Hour)
+        {
+            // The local hour holding the instant, with the instant's own offset (an hour repeated at fall-back stays two hours).
+            return new DateTimeOffset(local.Year, local.Month, local.Day, local.Hour, 0, 0, local.Offset);
+        }
+
+        DateTime start = granularity switch
+        {
+            UsageGranularity.Day => local.Date,
+            UsageGranularity.Month => new DateTime(local.Year, local.Month, 1, 0, 0, 0, DateTimeKind.Unspecified),
+            _ => throw new ArgumentOutOfRangeException(nameof(granularity), granularity, null),
+        };
+        return LocalStart(DateTime.SpecifyKind(start, DateTimeKind.Unspecified), zone);
+    }
+
+    /// <summary>The first instant of a local wall-clock time in a zone (the jump's end when that time does not exist).</summary>
+    public static DateTimeOffset LocalStart(DateTime wallClock, TimeZoneInfo zone)
+    {
+        ArgumentNullException.ThrowIfNull(zone);
+        DateTime local = DateTime.SpecifyKind(wallClock, DateTimeKind.Unspecified);
+        while (zone.IsInvalidTime(local))
+        {
+            local = local.AddMinutes(15);
+        }
+
+        TimeSpan offset = zone.IsAmbiguousTime(local) ? zone.GetAmbiguousTimeOffsets(local).Max() : zone.GetUtcOffset(local);
+        return new DateTimeOffset(local, offset);
+    }
+
+    /// <summary>
+    /// Whether every UTC hour of [from, to) lies in one hour of the zone (its offset is a whole number of hours
+    /// throughout): then hour summaries regroup into the zone's hours, days and months exactly.
+    /// </summary>
+    public static bool HourAligned(TimeZoneInfo zone, DateTimeOffset from, DateTimeOffset to)
+    {
+        ArgumentNullException.ThrowIfNull(zone);
+        for (DateTimeOffset t = PeriodStart(from, UsageGranularity.Hour); t < to; t = t.AddHours(1))
+        {
+            if (zone.GetUtcOffset(t).Ticks % TimeSpan.TicksPerHour != 0)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Whether the zone is UTC over all of [from, to) (offset zero throughout).</summary>
+    public static bool IsUtcThroughout(TimeZoneInfo zone, DateTimeOffset from, DateTimeOffset to)
+    {
+        ArgumentNullException.ThrowIfNull(zone);
+        for (DateTimeOffset t = PeriodStart(from, UsageGranularity.Hour); t < to; t = t.AddHours(1))
+        {
+            if (zone.GetUtcOffset(t) != TimeSpan.Zero)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     public static bool TryParseGranularity(string? text, out UsageGranularity granularity)
     {
         granularity = UsageGranularity.Day;

@@ -92,12 +92,63 @@ public sealed record UsageTotals
     }
 
     public UsageTotals Add(UsageTotals other) => this + other;
+
+    /// <summary>
+    /// Takes <paramref name="part"/> out of a sum that contains it (a stored aggregate losing one of its rows' old
+    /// values). A part larger than the sum means the aggregate was not the sum it claims: that throws, never stores
+    /// a negative count.
+    /// </summary>
+    public UsageTotals Without(UsageTotals part)
+    {
+        ArgumentNullException.ThrowIfNull(part);
+        var units = new CanonicalUsage.Builder().Set(s_requests, 0);
+        foreach ((Pricing.UsageUnit unit, long count) in Units.Units)
+        {
+            units.Add(unit, count);
+        }
+
+        foreach ((Pricing.UsageUnit unit, long count) in part.Units.Units)
+        {
+            units.Add(unit, -count);
+        }
+
+        CanonicalUsage remaining = units.Build();
+        var result = new UsageTotals
+        {
+            Events = checked(Events - part.Events),
+            CostUsd = CostUsd - part.CostUsd,
+            Units = remaining,
+            UnpricedEvents = checked(UnpricedEvents - part.UnpricedEvents),
+            ErrorEvents = checked(ErrorEvents - part.ErrorEvents),
+            LatencyMsTotal = checked(LatencyMsTotal - part.LatencyMsTotal),
+            LatencyEvents = checked(LatencyEvents - part.LatencyEvents),
+            ReportedCostEvents = checked(ReportedCostEvents - part.ReportedCostEvents),
+            ReportedCostUsd = ReportedCostUsd - part.ReportedCostUsd,
+            ReportedCostDifferenceUsd = ReportedCostDifferenceUsd - part.ReportedCostDifferenceUsd,
+            ReportedCostComparedUsd = ReportedCostComparedUsd - part.ReportedCostComparedUsd,
+        };
+        foreach ((Pricing.UsageUnit _, long count) in remaining.Units)
+        {
+            if (count < 0)
+            {
+                throw new InvalidOperationException("the part is not contained in the sum");
+            }
+        }
+
+        return result.Events < 0 || result.UnpricedEvents < 0 || result.ErrorEvents < 0 || result.LatencyEvents < 0 || result.ReportedCostEvents < 0
+            ? throw new InvalidOperationException("the part is not contained in the sum")
+            : result;
+    }
 }
 
 /// <summary>
 /// The finest stored aggregate: one user's events of one UTC hour for one (team, provider, model).
 /// Every summary query (hour/day/month, by provider/model, for a user, team or tenant) is a sum of these.
 /// </summary>
+/// <remarks>
+/// The summaries keep no app or key; a bucket made of one event (<see cref="OfEvent"/>) carries them, with the
+/// event's own instant as <see cref="HourStart"/>: what breakdowns by app or key are summed from.
+/// </remarks>
 public sealed record UsageBucket(
     string TenantId,
     string UserId,
@@ -105,7 +156,26 @@ public sealed record UsageBucket(
     DateTimeOffset HourStart,
     string Provider,
     string Model,
-    UsageTotals Totals);
+    UsageTotals Totals,
+    string? App = null,
+    string? KeyId = null)
+{
+    public static UsageBucket OfEvent(UsageEvent e)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        return new UsageBucket(e.TenantId, e.UserId, e.TeamId, e.Timestamp, e.Provider, e.Model, UsageTotals.Of(e),
+            string.IsNullOrEmpty(e.App) ? null : e.App, e.KeyId);
+    }
+
+    /// <summary>Events summed per UTC hour and (user, team, provider, model, app, key): hour buckets that keep app and key.</summary>
+    public static IReadOnlyList<UsageBucket> HoursOf(IEnumerable<UsageEvent> events) =>
+        events
+            .Select(OfEvent)
+            .GroupBy(b => (b.TenantId, b.UserId, b.TeamId, Hour: UsageQuery.PeriodStart(b.HourStart, UsageGranularity.Hour), b.Provider, b.Model, b.App, b.KeyId))
+            .Select(g => new UsageBucket(g.Key.TenantId, g.Key.UserId, g.Key.TeamId, g.Key.Hour, g.Key.Provider, g.Key.Model,
+                g.Aggregate(UsageTotals.Zero, (sum, b) => sum + b.Totals), g.Key.App, g.Key.KeyId))
+            .ToList();
+}
 
 /// <summary>The day summary row of one user: totals of every event in the partition.</summary>
 public sealed record DaySummary(string TenantId, string UserId, DateOnly Day, UsageTotals Totals);

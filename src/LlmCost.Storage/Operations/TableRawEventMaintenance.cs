@@ -14,7 +14,8 @@ namespace LlmCost.Storage.Operations;
 /// user's derived rows in <c>usagescopes</c> and the tenant-day index row. Every step is idempotent, so a retried
 /// or crashed run simply finishes the job.
 /// </summary>
-public sealed class TableRawEventMaintenance(LlmCostStorage storage, IUsageEventReader reader, IUsageIngestMaintenance ingestLog) : IRawEventMaintenance
+public sealed class TableRawEventMaintenance(
+    LlmCostStorage storage, IUsageEventReader reader, IUsageIngestMaintenance ingestLog, UsageScopeProjector scopes) : IRawEventMaintenance
 {
     private TableClient Events => storage.Table(UsageTables.Events);
     private TableClient Scopes => storage.Table(UsageTables.Scopes);
@@ -110,27 +111,26 @@ public sealed class TableRawEventMaintenance(LlmCostStorage storage, IUsageEvent
         // The ingest log's id rows live as long as the raw events they guard (the stated exactly-once window).
         await ingestLog.DeleteIdsAsync(tenantId, eventIds, cancellationToken).ConfigureAwait(false);
 
-        // Derived copies of the user's buckets: the tenant partition and any team partition of that day.
+        // Derived copies of the user's buckets: the tenant partition and any team partition of that day, taken out of
+        // those partitions' day rows in the same transactions.
         var dayKey = StorageKeys.Day(day);
-        await DeletePartitionRowsAsync(Scopes, TableClient.CreateQueryFilter(
-            $"PartitionKey eq {UsageScopeProjector.TenantPartition(tenantId, day)} and RowKey ge {userId + "|"} and RowKey lt {userId + "}"}"), cancellationToken)
-            .ConfigureAwait(false);
+        await scopes.RemoveUserAsync(UsageScopeProjector.TenantPartition(tenantId, day), userId, cancellationToken).ConfigureAwait(false);
         var teamFrom = StorageKeys.Compose(tenantId, "team", string.Empty);
         var teamTo = StorageKeys.Compose(tenantId, "team") + "}";
-        var teamRows = new List<TableEntity>();
+        var teamPartitions = new HashSet<string>(StringComparer.Ordinal);
         await foreach (var row in Scopes.QueryAsync<TableEntity>(
             TableClient.CreateQueryFilter($"PartitionKey ge {teamFrom} and PartitionKey lt {teamTo} and RowKey ge {userId + "|"} and RowKey lt {userId + "}"}"),
             select: ["PartitionKey", "RowKey"], cancellationToken: cancellationToken).ConfigureAwait(false))
         {
             if (row.PartitionKey.EndsWith("|" + dayKey, StringComparison.Ordinal))
             {
-                teamRows.Add(row);
+                teamPartitions.Add(row.PartitionKey);
             }
         }
 
-        foreach (var group in teamRows.GroupBy(r => r.PartitionKey))
+        foreach (var partitionKey in teamPartitions)
         {
-            await SubmitDeletesAsync(Scopes, group.ToList(), cancellationToken).ConfigureAwait(false);
+            await scopes.RemoveUserAsync(partitionKey, userId, cancellationToken).ConfigureAwait(false);
         }
 
         // Last: the index row, so a crash before here leaves the day findable for the retry.

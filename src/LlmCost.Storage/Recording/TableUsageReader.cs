@@ -56,6 +56,38 @@ public sealed class TableUsageReader(LlmCostStorage storage, UsageProjectionTrac
         }
     }
 
+    public async IAsyncEnumerable<UsageEvent> ReadScopeEventsAsync(
+        UsageScope scope, DateTimeOffset from, DateTimeOffset to, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await BarrierAsync(cancellationToken).ConfigureAwait(false);
+        if (scope.Kind == UsageScopeKind.User)
+        {
+            for (DateOnly day = DateOnly.FromDateTime(from.UtcDateTime); day <= DateOnly.FromDateTime(to.UtcDateTime); day = day.AddDays(1))
+            {
+                string filter = TableClient.CreateQueryFilter(
+                    $"PartitionKey eq {StorageKeys.UserDayPartition(scope.TenantId, scope.Id!, day)} and Kind eq {UsageTables.KindEvent} and OccurredAt ge {from} and OccurredAt lt {to}");
+                await foreach (TableEntity row in Events.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken).ConfigureAwait(false))
+                {
+                    yield return UsageRows.ToEvent(row);
+                }
+            }
+
+            yield break;
+        }
+
+        // One query over the tenant's partitions ({tenant}|{user}|{day}) filtered by time on the server, rather than
+        // one query per user and day (a thousand users over a month would be 30,000 round trips).
+        string tenantFrom = StorageKeys.Compose(scope.TenantId, string.Empty);
+        string tenantTo = scope.TenantId + "}";
+        string range = scope.Kind == UsageScopeKind.Team
+            ? TableClient.CreateQueryFilter($"PartitionKey ge {tenantFrom} and PartitionKey lt {tenantTo} and Kind eq {UsageTables.KindEvent} and OccurredAt ge {from} and OccurredAt lt {to} and TeamId eq {scope.Id}")
+            : TableClient.CreateQueryFilter($"PartitionKey ge {tenantFrom} and PartitionKey lt {tenantTo} and Kind eq {UsageTables.KindEvent} and OccurredAt ge {from} and OccurredAt lt {to}");
+        await foreach (TableEntity row in Events.QueryAsync<TableEntity>(range, cancellationToken: cancellationToken).ConfigureAwait(false))
+        {
+            yield return UsageRows.ToEvent(row);
+        }
+    }
+
     public async Task<IReadOnlyList<string>> ListUsersAsync(string tenantId, DateOnly day, CancellationToken cancellationToken = default)
     {
         await BarrierAsync(cancellationToken).ConfigureAwait(false);
@@ -158,7 +190,7 @@ public sealed class TableUsageReader(LlmCostStorage storage, UsageProjectionTrac
             await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                perDay[i] = await ReadDayBucketsAsync(scope, fromDay.AddDays(i), cancellationToken).ConfigureAwait(false);
+                perDay[i] = await ReadHourBucketsAsync(scope, fromDay.AddDays(i), cancellationToken).ConfigureAwait(false);
             }
             finally
             {
@@ -168,7 +200,69 @@ public sealed class TableUsageReader(LlmCostStorage storage, UsageProjectionTrac
         return perDay.SelectMany(d => d).ToList();
     }
 
-    private async Task<List<UsageBucket>> ReadDayBucketsAsync(UsageScope scope, DateOnly day, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<UsageBucket>> ReadDayBucketsAsync(
+        UsageScope scope, DateOnly fromDay, DateOnly toDay, CancellationToken cancellationToken = default)
+    {
+        if (scope.Kind == UsageScopeKind.User)
+        {
+            // A user's day is one partition of at most 24 x (team, provider, model) buckets already.
+            return UsageDayBuckets.Of(await ReadBucketsAsync(scope, fromDay, toDay, cancellationToken).ConfigureAwait(false));
+        }
+
+        await BarrierAsync(cancellationToken).ConfigureAwait(false);
+        int days = toDay.DayNumber - fromDay.DayNumber + 1;
+        if (days < 1 || days > MaxDays)
+        {
+            throw new ArgumentOutOfRangeException(nameof(toDay), $"a summary read covers 1-{MaxDays} days");
+        }
+
+        var perDay = new IReadOnlyList<UsageBucket>[days];
+        using var gate = new SemaphoreSlim(ParallelDays);
+        await Task.WhenAll(Enumerable.Range(0, days).Select(async i =>
+        {
+            await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                perDay[i] = await ReadDayRowsAsync(scope, fromDay.AddDays(i), cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                gate.Release();
+            }
+        })).ConfigureAwait(false);
+        return perDay.SelectMany(d => d).ToList();
+    }
+
+    /// <summary>
+    /// A team or tenant day from its day rows (one short query); a partition without the header was written before
+    /// day rows existed (or has nothing): its copies are summed instead.
+    /// </summary>
+    private async Task<IReadOnlyList<UsageBucket>> ReadDayRowsAsync(UsageScope scope, DateOnly day, CancellationToken cancellationToken)
+    {
+        string partition = scope.Kind == UsageScopeKind.Team
+            ? UsageScopeProjector.TeamPartition(scope.TenantId, scope.Id!, day)
+            : UsageScopeProjector.TenantPartition(scope.TenantId, day);
+        string filter = TableClient.CreateQueryFilter(
+            $"PartitionKey eq {partition} and RowKey ge {UsageScopeProjector.HeaderRowKey} and RowKey lt {UsageScopeProjector.AggregateRowsEnd}");
+        var buckets = new List<UsageBucket>();
+        bool header = false;
+        DateTimeOffset dayStart = new(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+        await foreach (TableEntity row in storage.Table(UsageTables.Scopes).QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken).ConfigureAwait(false))
+        {
+            if (row.RowKey == UsageScopeProjector.HeaderRowKey)
+            {
+                header = true;
+                continue;
+            }
+
+            BucketKey key = UsageRows.BucketKeyOf(row);
+            buckets.Add(new UsageBucket(scope.TenantId, string.Empty, key.Team.Length == 0 ? null : key.Team, dayStart, key.Provider, key.Model, UsageRows.Totals(row)));
+        }
+
+        return header ? buckets : UsageDayBuckets.Of(await ReadHourBucketsAsync(scope, day, cancellationToken).ConfigureAwait(false));
+    }
+
+    private async Task<List<UsageBucket>> ReadHourBucketsAsync(UsageScope scope, DateOnly day, CancellationToken cancellationToken)
     {
         (TableClient table, string filter) = scope.Kind switch
         {
@@ -185,6 +279,11 @@ public sealed class TableUsageReader(LlmCostStorage storage, UsageProjectionTrac
         DateTimeOffset dayStart = new(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
         await foreach (TableEntity row in table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken).ConfigureAwait(false))
         {
+            if (scope.Kind != UsageScopeKind.User && row.RowKey.StartsWith('|'))
+            {
+                continue; // the partition's header and day rows (sums of the copies read here)
+            }
+
             BucketKey key = UsageRows.BucketKeyOf(row);
             buckets.Add(new UsageBucket(
                 scope.TenantId,

@@ -42,6 +42,98 @@ public class UsageBreakdownTests
     }
 
     [Fact]
+    public void Day_buckets_give_the_same_breakdown_by_day_and_month_as_the_hour_buckets()
+    {
+        // What a tenant's day rows hold (no user, one bucket per day and team/provider/model) must answer every
+        // non-user breakdown by day or month exactly as the hour buckets do.
+        var days = UsageDayBuckets.Of(Buckets);
+        Assert.Equal(4, days.Count);
+        Assert.All(days, b => Assert.Equal(TimeSpan.Zero, b.HourStart.TimeOfDay));
+        foreach (var dimension in new[] { UsageDimension.Model, UsageDimension.Provider, UsageDimension.Team })
+        {
+            foreach (var granularity in new[] { UsageGranularity.Day, UsageGranularity.Month })
+            {
+                var fromHours = UsageBreakdown.Aggregate(Buckets, Day, Day.AddDays(2), granularity, dimension, new UsageFilter(Provider: "anthropic"));
+                var fromDays = UsageBreakdown.Aggregate(days, Day, Day.AddDays(2), granularity, dimension, new UsageFilter(Provider: "anthropic"));
+                Assert.Equal(fromHours.Groups.Select(g => (g.Key, g.Totals.CostUsd, g.Totals.Events, g.CostShare)), fromDays.Groups.Select(g => (g.Key, g.Totals.CostUsd, g.Totals.Events, g.CostShare)));
+                Assert.Equal(fromHours.Series.Select(p => (p.PeriodStart, p.Key, p.Totals.CostUsd)), fromDays.Series.Select(p => (p.PeriodStart, p.Key, p.Totals.CostUsd)));
+            }
+        }
+    }
+
+    [Fact]
+    public void Events_break_down_by_app_and_key_with_the_total_of_the_hour_buckets_and_the_app_filter_narrows()
+    {
+        UsageEvent Call(int i, string? app, string? key) => new()
+        {
+            EventId = $"e{i}", TenantId = "acme", UserId = i % 2 == 0 ? "alice" : "bob", TeamId = "red", Provider = "openai", Model = "gpt-4o",
+            Timestamp = Day.AddMinutes(37 * i), Usage = new LlmCost.Core.Usage.CanonicalUsage { InputTokens = 10 * i, OutputTokens = i },
+            CostUsd = 0.0001m * i, Priced = true, App = app, KeyId = key, RecordedAt = Day,
+        };
+        UsageEvent[] events = [.. Enumerable.Range(1, 40).Select(i => Call(i, i % 3 == 0 ? null : i % 3 == 1 ? "chat" : "search", i % 4 == 0 ? "k1" : "k2"))];
+        var hours = UsageBucket.HoursOf(events);
+        Assert.All(hours, b => Assert.Equal(TimeSpan.Zero, b.HourStart.TimeOfDay - TimeSpan.FromHours(b.HourStart.Hour)));
+        var summaries = UsageBreakdown.Aggregate(hours.Select(b => b with { App = null, KeyId = null }), Day, Day.AddDays(2), UsageGranularity.Day, UsageDimension.Model, new UsageFilter());
+        var apps = UsageBreakdown.Aggregate(hours, Day, Day.AddDays(2), UsageGranularity.Hour, UsageDimension.App, new UsageFilter());
+        var keys = UsageBreakdown.Aggregate(hours, Day, Day.AddDays(2), UsageGranularity.Day, UsageDimension.Key, new UsageFilter());
+        Assert.Equal(events.Sum(e => e.CostUsd), apps.Total.CostUsd);
+        Assert.Equal(summaries.Total.CostUsd, apps.Total.CostUsd);
+        Assert.Equal(summaries.Total.CostUsd, keys.Total.CostUsd);
+        Assert.Equal([null, "chat", "search"], apps.Groups.Select(g => g.Key).Order(StringComparer.Ordinal));
+        Assert.Equal(events.Where(e => e.App is null).Sum(e => e.CostUsd), Assert.Single(apps.Groups, g => g.Key is null).Totals.CostUsd);
+        Assert.Equal(events.Where(e => e.KeyId == "k1").Sum(e => e.CostUsd), Assert.Single(keys.Groups, g => g.Key == "k1").Totals.CostUsd);
+        var chat = UsageBreakdown.Aggregate(hours, Day, Day.AddDays(2), UsageGranularity.Day, UsageDimension.User, new UsageFilter(App: "chat"));
+        Assert.Equal(events.Where(e => e.App == "chat").Sum(e => e.CostUsd), chat.Total.CostUsd);
+        Assert.True(UsageBreakdown.NeedsEvents(UsageDimension.Model, new UsageFilter(App: "chat")));
+        Assert.False(UsageBreakdown.NeedsEvents(UsageDimension.Team, new UsageFilter(Provider: "openai")));
+        Assert.True(UsageBreakdown.TryParseDimension("key", out var key) && key == UsageDimension.Key);
+    }
+
+    [Fact]
+    public void Days_of_a_zone_follow_its_daylight_saving_changes_and_the_total_stays_the_utc_total()
+    {
+        // One bucket per UTC hour, 1 cent each, from 2026-03-28 00:00Z to 2026-03-31 00:00Z. Berlin moves its clocks
+        // forward on 2026-03-29 (01:00Z): that local day has 23 hours.
+        var berlin = TimeZoneInfo.FindSystemTimeZoneById("Europe/Berlin");
+        var start = new DateTimeOffset(2026, 3, 28, 0, 0, 0, TimeSpan.Zero);
+        var hours = Enumerable.Range(0, 72).Select(h => new UsageBucket("acme", "alice", null, start.AddHours(h), "openai", "gpt-4o", new UsageTotals { Events = 1, CostUsd = 0.01m })).ToList();
+        DateTimeOffset from = UsageQuery.LocalStart(new DateTime(2026, 3, 28), berlin), to = UsageQuery.LocalStart(new DateTime(2026, 3, 31), berlin);
+        Assert.Equal(new DateTimeOffset(2026, 3, 27, 23, 0, 0, TimeSpan.Zero), from);
+        Assert.Equal(new DateTimeOffset(2026, 3, 30, 22, 0, 0, TimeSpan.Zero), to);
+        Assert.True(UsageQuery.HourAligned(berlin, from, to));
+
+        var local = UsageBreakdown.Aggregate(hours, from, to, UsageGranularity.Day, UsageDimension.Provider, new UsageFilter(), berlin);
+        Assert.Equal(
+            [(new DateTimeOffset(2026, 3, 28, 0, 0, 0, TimeSpan.FromHours(1)), 23L), (new DateTimeOffset(2026, 3, 29, 0, 0, 0, TimeSpan.FromHours(1)), 23L),
+             (new DateTimeOffset(2026, 3, 30, 0, 0, 0, TimeSpan.FromHours(2)), 24L)],
+            local.Series.Select(p => (p.PeriodStart, p.Totals.Events)).ToArray());
+        Assert.Equal(TimeSpan.FromHours(2), local.Series[2].PeriodStart.Offset);
+        // The 28th starts at 23:00Z on the 27th, before the first bucket: 23 of its 24 hours are there.
+        var utc = UsageBreakdown.Aggregate(hours, from, to, UsageGranularity.Day, UsageDimension.Provider, new UsageFilter());
+        Assert.Equal(utc.Total.CostUsd, local.Total.CostUsd);
+        Assert.Equal(0.70m, local.Total.CostUsd);
+
+        // Hours keep their own offsets; a month of the zone starts at its local midnight.
+        Assert.Equal(new DateTimeOffset(2026, 3, 29, 3, 0, 0, TimeSpan.FromHours(2)), UsageQuery.PeriodStart(new DateTimeOffset(2026, 3, 29, 1, 30, 0, TimeSpan.Zero), UsageGranularity.Hour, berlin));
+        Assert.Equal(new DateTimeOffset(2026, 3, 1, 0, 0, 0, TimeSpan.FromHours(1)), UsageQuery.PeriodStart(start, UsageGranularity.Month, berlin));
+        Assert.False(UsageQuery.HourAligned(TimeZoneInfo.FindSystemTimeZoneById("Asia/Kolkata"), from, to));
+        Assert.True(UsageQuery.IsUtcThroughout(TimeZoneInfo.FindSystemTimeZoneById("Europe/London"), new DateTimeOffset(2026, 1, 5, 0, 0, 0, TimeSpan.Zero), new DateTimeOffset(2026, 1, 9, 0, 0, 0, TimeSpan.Zero)));
+        Assert.False(UsageQuery.IsUtcThroughout(TimeZoneInfo.FindSystemTimeZoneById("Europe/London"), from, to));
+    }
+
+    [Fact]
+    public void Taking_a_part_out_of_a_sum_is_exact_and_a_part_larger_than_the_sum_throws()
+    {
+        var a = new UsageTotals { Events = 3, CostUsd = 0.3m, InputTokens = 300, ReasoningTokens = 7, UnpricedEvents = 1 };
+        var b = new UsageTotals { Events = 1, CostUsd = 0.1m, InputTokens = 100, ReasoningTokens = 7 };
+        var rest = (a + b).Without(b);
+        Assert.Equal((3L, 0.3m, 300L, 7L, 1L), (rest.Events, rest.CostUsd, rest.InputTokens, rest.ReasoningTokens, rest.UnpricedEvents));
+        Assert.Equal(0L, a.Without(a).Events);
+        Assert.Equal(0L, a.Without(a).ReasoningTokens);
+        Assert.Throws<InvalidOperationException>(() => b.Without(a));
+    }
+
+    [Fact]
     public void Shares_are_rounded_to_six_places_and_series_are_per_period_and_key()
     {
         var breakdown = UsageBreakdown.Aggregate(Buckets, Day, Day.AddDays(2), UsageGranularity.Day, UsageDimension.User, new UsageFilter());
@@ -81,11 +173,14 @@ public class UsageBreakdownTests
     [InlineData("provider", UsageDimension.Provider)]
     [InlineData("team", UsageDimension.Team)]
     [InlineData("user", UsageDimension.User)]
+    [InlineData("app", UsageDimension.App)]
+    [InlineData("key", UsageDimension.Key)]
     public void Dimensions_parse(string? text, UsageDimension expected)
     {
         Assert.True(UsageBreakdown.TryParseDimension(text, out var dimension));
         Assert.Equal(expected, dimension);
-        Assert.False(UsageBreakdown.TryParseDimension("app", out _));
+        Assert.False(UsageBreakdown.TryParseDimension("tag", out _));
+        Assert.False(UsageBreakdown.TryParseDimension("Model", out _));
     }
 
     [Fact]

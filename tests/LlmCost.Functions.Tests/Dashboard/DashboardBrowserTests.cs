@@ -20,7 +20,7 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
     private IWebDriver Browser => fixture.Driver;
 
     private string Range(string by, DateOnly from, DateOnly to, string extra = "") =>
-        $"tenant={Tenant}&preset=custom&from={Day(from)}&to={Day(to)}&by={by}&granularity=day{extra}";
+        $"tenant={Tenant}&preset=custom&from={Day(from)}&to={Day(to)}&by={by}&granularity=day&tz=UTC{extra}";
 
     [Fact]
     public async Task Every_panel_renders_and_its_totals_equal_the_api_and_the_report_to_the_cent()
@@ -153,6 +153,120 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
         Reload(() => ((IJavaScriptExecutor)Browser).ExecuteScript($"location.hash = '{Range("user", fixture.Days[0], fixture.Days[2], "&user=bob")}'"));
         Assert.Equal(["alice"], Browser.FindElements(By.CssSelector("#breakdown-table tbody tr")).Select(r => r.GetAttribute("data-key")));
         Assert.Empty(Browser.FindElements(By.CssSelector("#budgets-table button")));
+    }
+
+    [Fact]
+    public async Task Breakdowns_by_app_and_by_key_add_up_to_the_total_and_the_app_filter_narrows_every_panel()
+    {
+        DateOnly from = fixture.Days[0], to = fixture.Days[2];
+        string range = $"from={Day(from)}&to={Day(to.AddDays(1))}";
+        string cost = (await ApiAsync($"api/tenants/{Tenant}/usage?{range}")).GetProperty("total").GetProperty("cost_usd").GetString()!;
+
+        OpenAs(LlmCostTestHost.AdminKey, Range("app", from, to));
+        JsonElement apps = await ApiAsync($"api/usage/breakdown?tenant_id={Tenant}&{range}&by=app");
+        Assert.Equal(cost, apps.GetProperty("total").GetProperty("cost_usd").GetString());
+        Assert.Equal(cost, Money("#breakdown-table [data-total=cost] .money"));
+        Assert.Equal(["chat", "search"], Browser.FindElements(By.CssSelector("#breakdown-table tbody tr")).Select(r => r.GetAttribute("data-key")).Order(StringComparer.Ordinal));
+        decimal sum = 0m;
+        foreach (JsonElement group in apps.GetProperty("groups").EnumerateArray())
+        {
+            string groupCost = group.GetProperty("totals").GetProperty("cost_usd").GetString()!;
+            Assert.Equal(groupCost, Money($"#breakdown-table tbody tr[data-key='{group.GetProperty("key").GetString()}'] .money"));
+            sum += decimal.Parse(groupCost, CultureInfo.InvariantCulture);
+        }
+
+        Assert.Equal(decimal.Parse(cost, CultureInfo.InvariantCulture), sum);
+
+        // By key: the seeded calls came through the configured admin key (no key id), so they are one "(none)" group.
+        Reload(() => ((IJavaScriptExecutor)Browser).ExecuteScript($"location.hash = '{Range("key", from, to)}'"));
+        Assert.Equal([string.Empty], Browser.FindElements(By.CssSelector("#breakdown-table tbody tr")).Select(r => r.GetAttribute("data-key")));
+        Assert.Equal(cost, Money("#breakdown-table [data-total=cost] .money"));
+
+        // Clicking an app sets the app filter: the range tile and the model breakdown are that app's only.
+        Reload(() => ((IJavaScriptExecutor)Browser).ExecuteScript($"location.hash = '{Range("app", from, to)}'"));
+        Reload(() => Click("#breakdown-table tbody tr[data-key='chat']"));
+        Assert.Contains("app=chat", Browser.Url, StringComparison.Ordinal);
+        Assert.Contains("by=model", Browser.Url, StringComparison.Ordinal);
+        JsonElement chat = await ApiAsync($"api/usage/breakdown?tenant_id={Tenant}&{range}&app=chat&by=model");
+        string chatCost = chat.GetProperty("total").GetProperty("cost_usd").GetString()!;
+        Assert.Equal(chatCost, Money("[data-tile=range] .money"));
+        Assert.Equal(chatCost, Money("#breakdown-table [data-total=cost] .money"));
+        Assert.Equal(Assert.Single(apps.GetProperty("groups").EnumerateArray(), g => g.GetProperty("key").GetString() == "chat").GetProperty("totals").GetProperty("cost_usd").GetString(), chatCost);
+        Screenshot("dashboard-by-app");
+    }
+
+    [Fact]
+    public async Task Calls_recorded_with_two_key_ids_break_down_by_key_to_the_cent()
+    {
+        // A tenant of its own, so the shared fixture's figures stay as they are. key_id is the id of the API key the
+        // app called the provider with (as given to budget authorisation), recorded with each call.
+        const string tenant = "dash-keys";
+        DateOnly day = fixture.Days[1];
+        var events = Enumerable.Range(0, 7).Select(i => new
+        {
+            event_id = $"key-{i}", tenant_id = tenant, user_id = "erin", key_id = i % 3 == 0 ? "k-batch" : "k-prod", provider = "openai", model = "gpt-4o",
+            app = "chat", timestamp = $"{Day(day)}T1{i}:00:00Z", usage = new { input_tokens = 1000 + (17 * i), output_tokens = 100 + i },
+        }).ToArray();
+        (int status, JsonElement body) = await fixture.Host.Client.PostAsync("api/usage", new { events });
+        Assert.True(status == 200, body.ToString());
+        decimal Cost(Func<int, bool> which) => body.GetProperty("results").EnumerateArray().Where((_, i) => which(i))
+            .Sum(r => decimal.Parse(r.GetProperty("cost_usd").GetString()!, CultureInfo.InvariantCulture));
+
+        OpenAs(LlmCostTestHost.AdminKey, Range("key", day, day).Replace($"tenant={Tenant}", $"tenant={tenant}", StringComparison.Ordinal));
+        JsonElement byKey = await ApiAsync($"api/usage/breakdown?tenant_id={tenant}&from={Day(day)}&to={Day(day.AddDays(1))}&by=key");
+        Assert.Equal(["k-batch", "k-prod"], Browser.FindElements(By.CssSelector("#breakdown-table tbody tr")).Select(r => r.GetAttribute("data-key")).Order(StringComparer.Ordinal));
+        Assert.Equal(Cost(_ => true), decimal.Parse(Money("#breakdown-table [data-total=cost] .money"), CultureInfo.InvariantCulture));
+        Assert.Equal(Cost(i => i % 3 == 0), decimal.Parse(Money("#breakdown-table tbody tr[data-key='k-batch'] .money"), CultureInfo.InvariantCulture));
+        Assert.Equal(Cost(i => i % 3 != 0), decimal.Parse(Money("#breakdown-table tbody tr[data-key='k-prod'] .money"), CultureInfo.InvariantCulture));
+        Assert.Equal(byKey.GetProperty("total").GetProperty("cost_usd").GetString(), Money("#breakdown-table [data-total=cost] .money"));
+    }
+
+    [Fact]
+    public async Task A_reader_bound_to_one_user_sees_only_that_users_apps_and_keys()
+    {
+        OpenAs(fixture.AliceReaderKey, Range("app", fixture.Days[0], fixture.Days[2], "&user=bob"));
+        string range = $"from={Day(fixture.Days[0])}&to={Day(fixture.Days[2].AddDays(1))}";
+        using HttpClient alice = fixture.Host.CreateClient(fixture.AliceReaderKey);
+        Assert.Equal(System.Net.HttpStatusCode.Forbidden, (await alice.GetAsync(new Uri($"api/usage/breakdown?{range}&by=app", UriKind.Relative))).StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.Forbidden, (await alice.GetAsync(new Uri($"api/usage/breakdown?user_id=bob&{range}&by=key", UriKind.Relative))).StatusCode);
+        using JsonDocument own = JsonDocument.Parse(await alice.GetStringAsync(new Uri($"api/usage/breakdown?user_id=alice&{range}&by=app", UriKind.Relative)));
+        string aliceCost = (await ApiAsync($"api/users/alice/usage?tenant_id={Tenant}&{range}")).GetProperty("total").GetProperty("cost_usd").GetString()!;
+        Assert.Equal(aliceCost, own.RootElement.GetProperty("total").GetProperty("cost_usd").GetString());
+        Assert.Equal(aliceCost, Money("#breakdown-table [data-total=cost] .money"));
+        Assert.Equal(aliceCost, Money("[data-tile=range] .money"));
+        string page = Browser.FindElement(By.TagName("body")).Text;
+        foreach (string other in new[] { "bob", "carol", "dave" })
+        {
+            Assert.DoesNotContain(other, page, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task Days_are_counted_in_the_picked_time_zone_and_the_total_is_the_utc_total_of_the_same_instants()
+    {
+        // Tokyo is UTC+9: its days start at 15:00Z the day before, so the fixture's calls (08:00–17:59Z) split differently.
+        DateOnly from = fixture.Days[0], to = fixture.Days[2];
+        OpenAs(LlmCostTestHost.AdminKey, Range("provider", from, to).Replace("tz=UTC", "tz=Asia%2FTokyo", StringComparison.Ordinal));
+        string instants = $"from={Day(from.AddDays(-1))}T15:00:00Z&to={Day(to)}T15:00:00Z";
+        JsonElement tokyo = await ApiAsync($"api/usage/breakdown?tenant_id={Tenant}&{instants}&by=provider&tz=Asia/Tokyo");
+        JsonElement utc = await ApiAsync($"api/tenants/{Tenant}/usage?{instants}");
+        string cost = utc.GetProperty("total").GetProperty("cost_usd").GetString()!;
+        Assert.Equal(cost, tokyo.GetProperty("total").GetProperty("cost_usd").GetString());
+        Assert.Equal(cost, Money("[data-tile=range] .money"));
+        Assert.Equal("Asia/Tokyo", tokyo.GetProperty("time_zone").GetString());
+        Assert.All(tokyo.GetProperty("series").EnumerateArray(), p => Assert.EndsWith("T00:00:00+09:00", p.GetProperty("period_start").GetString()!, StringComparison.Ordinal));
+        Assert.Equal("Asia/Tokyo", Text("[data-testid=timezone]"));
+        Assert.Contains("Asia/Tokyo", Text("#timeline-caption"), StringComparison.Ordinal);
+        Assert.Contains("Asia/Tokyo", Text("[data-tile=today] .label"), StringComparison.Ordinal);
+        Assert.Equal("Asia/Tokyo", ((IJavaScriptExecutor)Browser).ExecuteScript("return document.getElementById('f-tz').value"));
+
+        // Unknown zones and zones whose offset is not whole hours (usage is kept per UTC hour) are refused, naming tz.
+        foreach (string zone in new[] { "Mars/Olympus_Mons", "Asia/Kolkata" })
+        {
+            (int status, JsonElement problem) = await fixture.Host.Client.GetJsonAsync($"api/usage/breakdown?tenant_id={Tenant}&{instants}&tz={Uri.EscapeDataString(zone)}");
+            Assert.Equal(400, status);
+            Assert.True(problem.GetProperty("errors").TryGetProperty("tz", out _), problem.ToString());
+        }
     }
 
     [Fact]

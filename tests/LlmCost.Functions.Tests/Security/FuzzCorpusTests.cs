@@ -30,7 +30,7 @@ public sealed class FuzzCorpusTests(SecurityFixture fixture, ITestOutputHelper o
         "0001-01-01T00:00:00+14:00", "2026-02-30", "2026-03-16T25:00:00Z", "2026-03-16T10:00:00", "-0001-01-01", "'; drop table x;--",
         "<script>alert(1)</script>", "${jndi:ldap://x/a}", "reports/../x", "reports/./acme-t1/2026/03/16/daily.csv",
         "reports/acme-t1/../globex-t2/2026/03/16/daily.csv", "reports//acme-t1", "reports\\acme-t1", "hour", "day", "month", "week",
-        "model", "provider", "admin", "reader", "ingest", "user", "team", "tenant", "key", "*", "webhook", "slack", "http://127.0.0.1:1/x",
+        "model", "provider", "admin", "reader", "ingest", "user", "team", "tenant", "key", "app", "UTC", "Europe/Berlin", "Asia/Kolkata", "Etc/GMT+12", "America/New_York ", "*", "webhook", "slack", "http://127.0.0.1:1/x",
         "https://169.254.169.254/latest", "javascript:alert(1)", new string('a', 129), new string('x', 5000), new string('.', 64),
     ];
 
@@ -165,7 +165,7 @@ public sealed class FuzzCorpusTests(SecurityFixture fixture, ITestOutputHelper o
         var routeMask = Gen.Bool.Array[routeIndexes.Length];
         var queryValues = value.Array[query.Length];
         var queryMode = Gen.Int[0, 5].Array[query.Length];
-        var extra = Gen.Select(Gen.OneOf("tenant_id", "user_id", "from", "to", "limit", "path", "granularity", "page_size", "x", "", "%00", "tenant_id[]"), value)
+        var extra = Gen.Select(Gen.OneOf("tenant_id", "user_id", "from", "to", "limit", "path", "granularity", "page_size", "by", "app", "tz", "x", "", "%00", "tenant_id[]"), value)
             .List[0, 2];
         return Gen.Select(routeValues, routeMask, queryValues, queryMode, extra, (rv, rm, qv, qm, ex) =>
         {

@@ -311,8 +311,15 @@ public sealed class SecurityMatrixTests(SecurityFixture fixture, ITestOutputHelp
         new("GET", "/api/whoami", Access.AnyKey, 200, [Scope.None], (_, _, _) => Get("api/whoami")),
         new("GET", "/api/usage/breakdown", Access.Reader, 200, [Scope.OwnUser, Scope.OtherUser, Scope.Team, Scope.Tenant, Scope.OtherTenant],
             (_, s, _) => Get($"api/usage/breakdown?tenant_id={T(s)}{Narrow(s)}&from=2026-03-16&to=2026-03-17&by=user")),
+        // By app and by key (and the app filter) are summed from the events, not the summaries: the same scoping applies.
+        new("GET", "/api/usage/breakdown", Access.Reader, 200, [Scope.OwnUser, Scope.OtherUser, Scope.Team, Scope.Tenant, Scope.OtherTenant],
+            (_, s, _) => Get($"api/usage/breakdown?tenant_id={T(s)}{Narrow(s)}&from=2026-03-16&to=2026-03-17&by=app"), Fuzz: false),
+        new("GET", "/api/usage/breakdown", Access.Reader, 200, [Scope.OwnUser, Scope.OtherUser, Scope.Team, Scope.Tenant, Scope.OtherTenant],
+            (_, s, _) => Get($"api/usage/breakdown?tenant_id={T(s)}{Narrow(s)}&from=2026-03-16&to=2026-03-17&by=key&app=chat"), Fuzz: false),
         new("GET", "/api/exports/focus", Access.Reader, 200, [Scope.OwnUser, Scope.OtherUser, Scope.Team, Scope.Tenant, Scope.OtherTenant],
             (_, s, _) => Get($"api/exports/focus?tenant_id={T(s)}{Narrow(s)}&from=2026-03-16&to=2026-03-17")),
+        new("GET", "/api/exports/focus", Access.Reader, 200, [Scope.OwnUser, Scope.OtherUser, Scope.Team, Scope.Tenant, Scope.OtherTenant],
+            (_, s, _) => Get($"api/exports/focus?tenant_id={T(s)}{Narrow(s)}&from=2026-03-16&to=2026-03-17&app=chat"), Fuzz: false),
 
         // GDPR
         new("GET", "/api/users/{userId}/export", Access.Admin, 200, [Scope.OwnUser], (_, _, _) => Get($"api/users/{Alice}/export?tenant_id={TenantA}")),

@@ -380,11 +380,137 @@ public sealed class UsageIngestTests
         IReadOnlyList<UsageBucket> tenant = await instance.Summaries.ReadBucketsAsync(UsageScope.Tenant("acme"), from, to);
         Assert.Equal(events.Sum(e => e.CostUsd), tenant.Sum(b => b.Totals.CostUsd));
         Assert.Equal(events.Count, tenant.Sum(b => b.Totals.Events));
+        await AssertDayRowsEqualEventsAsync(instance, UsageScope.Tenant("acme"), events);
         foreach (IGrouping<string?, UsageEvent> team in events.Where(e => e.TeamId is not null).GroupBy(e => e.TeamId))
         {
             IReadOnlyList<UsageBucket> rows = await instance.Summaries.ReadBucketsAsync(UsageScope.Team("acme", team.Key!), from, to);
             Assert.Equal(team.Sum(e => e.CostUsd), rows.Sum(b => b.Totals.CostUsd));
         }
+    }
+
+    /// <summary>The day rows of a scope equal the events summed per (UTC day, team, provider, model), to the last decimal.</summary>
+    private static async Task AssertDayRowsEqualEventsAsync(StorageInstance instance, UsageScope scope, IEnumerable<UsageEvent> events)
+    {
+        List<UsageEvent> mine = events.Where(e => scope.Kind != UsageScopeKind.Team || e.TeamId == scope.Id).ToList();
+        DateOnly from = mine.Count == 0 ? new DateOnly(2025, 1, 1) : mine.Min(e => e.UtcDay);
+        DateOnly to = mine.Count == 0 ? from : mine.Max(e => e.UtcDay);
+        var expected = mine
+            .GroupBy(e => (e.UtcDay, e.TeamId, e.Provider, e.Model))
+            .ToDictionary(g => g.Key, g => (Events: (long)g.Count(), Cost: g.Sum(e => e.CostUsd), Input: g.Sum(e => e.Usage.InputTokens)));
+        IReadOnlyList<UsageBucket> rows = await instance.Summaries.ReadDayBucketsAsync(scope, from, to);
+        var actual = rows.ToDictionary(
+            b => (DateOnly.FromDateTime(b.HourStart.UtcDateTime), b.TeamId, b.Provider, b.Model),
+            b => (b.Totals.Events, Cost: b.Totals.CostUsd, Input: b.Totals.InputTokens));
+        Assert.Equal(expected.OrderBy(p => p.Key.ToString()), actual.OrderBy(p => p.Key.ToString()));
+        Assert.All(rows, b => Assert.Equal(TimeSpan.Zero, b.HourStart.TimeOfDay));
+    }
+
+    [Fact]
+    public async Task DayRowsStayTheSumOfTheUserCopiesThroughResendsErasureAndAHandDamagedRow()
+    {
+        // Two instances race the same events into three users' copies; a team's and the tenant's day rows must equal
+        // the events exactly. Then one user's day is erased (their copies leave the day rows in the same
+        // transactions), and a day row deleted by hand is rebuilt from the copies by the next write.
+        string prefix = StorageInstance.NewPrefix();
+        await using StorageInstance one = await StorageInstance.StartAsync(prefix);
+        await using StorageInstance two = await StorageInstance.StartAsync(prefix);
+        var start = new DateTimeOffset(2025, 4, 1, 22, 0, 0, TimeSpan.Zero);
+        List<UsageEvent> events = Enumerable.Range(0, 240)
+            .Select(i => Event($"d{i:D3}", $"u{i % 3}", start.AddMinutes(i * 2), 0.0001m * (i % 11 + 1), team: i % 4 == 0 ? null : (i % 2 == 0 ? "red" : "blue")) with
+            {
+                Model = i % 5 == 0 ? "gpt-4o-mini" : "gpt-4o",
+            })
+            .ToList();
+        await Task.WhenAll(
+            Task.Run(async () => { foreach (UsageEvent[] batch in events.Chunk(40)) { await one.Store.RecordAsync(batch); } }),
+            Task.Run(async () => { foreach (UsageEvent[] batch in events.AsEnumerable().Reverse().Chunk(30)) { await two.Store.RecordAsync(batch); } }));
+        await one.Projector.DrainAsync();
+        await two.Projector.DrainAsync();
+        await AssertDayRowsEqualEventsAsync(one, UsageScope.Tenant("acme"), events);
+        await AssertDayRowsEqualEventsAsync(two, UsageScope.Team("acme", "red"), events);
+        await AssertDayRowsEqualEventsAsync(one, UsageScope.Team("acme", "blue"), events);
+        // ...read from the day rows themselves (a partition without them would be summed from the copies).
+        TableClient scopes = one.Storage.Table(UsageTables.Scopes);
+        foreach (string withRows in new[] { UsageScopeProjector.TenantPartition("acme", new DateOnly(2025, 4, 1)), UsageScopeProjector.TeamPartition("acme", "red", new DateOnly(2025, 4, 2)) })
+        {
+            Assert.True((await scopes.GetEntityIfExistsAsync<TableEntity>(withRows, UsageScopeProjector.HeaderRowKey)).HasValue);
+            Assert.True((await scopes.GetEntityIfExistsAsync<TableEntity>(withRows, "|d|red|openai|gpt-4o")).HasValue);
+        }
+
+        var erasure = new LlmCost.Storage.Operations.TableRawEventMaintenance(
+            two.Storage, two.Events, two.Maintenance, new UsageScopeProjector(two.Storage));
+        await erasure.DeleteUserAsync("acme", "u1");
+        List<UsageEvent> left = events.Where(e => e.UserId != "u1").ToList();
+        await AssertDayRowsEqualEventsAsync(one, UsageScope.Tenant("acme"), left);
+        await AssertDayRowsEqualEventsAsync(one, UsageScope.Team("acme", "red"), left);
+
+        string partition = UsageScopeProjector.TenantPartition("acme", new DateOnly(2025, 4, 2));
+        // The row the late event's copy (u0, 03:00, red, gpt-4o: already holding events) counts in.
+        await scopes.DeleteEntityAsync(partition, "|d|red|openai|gpt-4o");
+        UsageEvent late = Event("late", "u0", new DateTimeOffset(2025, 4, 2, 3, 0, 0, TimeSpan.Zero), 0.5m, team: "red");
+        await using StorageInstance restarted = await StorageInstance.StartAsync(prefix); // no cached versions
+        await restarted.Store.RecordAsync([late]);
+        await restarted.Projector.DrainAsync();
+        await AssertDayRowsEqualEventsAsync(restarted, UsageScope.Tenant("acme"), [.. left, late]);
+    }
+
+    [Fact]
+    public async Task ScopeEventsAreExactlyTheScopesEventsInTheRangeAndNoOtherTenants()
+    {
+        await using StorageInstance instance = await StorageInstance.StartAsync(StorageInstance.NewPrefix());
+        var at = new DateTimeOffset(2025, 6, 1, 23, 30, 0, TimeSpan.Zero);
+        List<UsageEvent> events = Enumerable.Range(0, 12).Select(i => Event($"s{i:D2}", $"u{i % 3}", at.AddMinutes(20 * i), 0.01m, team: i % 2 == 0 ? "red" : null) with { App = i % 4 == 0 ? "chat" : null }).ToList();
+        // Tenants whose ids share a prefix with "acme" sort right next to its partitions.
+        List<UsageEvent> others = new[] { "acme-b", "acme}", "acmf", "acme~" }.Select((t, i) => Event($"o{i}", "u0", at.AddMinutes(30), 5m, team: "red") with { TenantId = t }).ToList();
+        await instance.Store.RecordAsync(events);
+        foreach (UsageEvent other in others)
+        {
+            await instance.Store.RecordAsync([other]);
+        }
+
+        await instance.Projector.DrainAsync();
+        DateTimeOffset from = at.AddMinutes(30), to = at.AddMinutes(200);
+        async Task<List<string>> Ids(UsageScope scope)
+        {
+            var ids = new List<string>();
+            await foreach (UsageEvent e in instance.Events.ReadScopeEventsAsync(scope, from, to))
+            {
+                Assert.Equal("acme", e.TenantId);
+                ids.Add(e.EventId);
+            }
+
+            return [.. ids.Order(StringComparer.Ordinal)];
+        }
+
+        List<UsageEvent> inRange = events.Where(e => e.Timestamp >= from && e.Timestamp < to).ToList();
+        Assert.Equal(inRange.Select(e => e.EventId).Order(StringComparer.Ordinal), await Ids(UsageScope.Tenant("acme")));
+        Assert.Equal(inRange.Where(e => e.TeamId == "red").Select(e => e.EventId).Order(StringComparer.Ordinal), await Ids(UsageScope.Team("acme", "red")));
+        Assert.Equal(inRange.Where(e => e.UserId == "u1").Select(e => e.EventId).Order(StringComparer.Ordinal), await Ids(UsageScope.User("acme", "u1")));
+        Assert.Contains(inRange, e => e.UtcDay == new DateOnly(2025, 6, 2)); // the range crosses midnight
+    }
+
+    [Fact]
+    public async Task APartitionWrittenBeforeDayRowsIsReadFromItsCopies()
+    {
+        // A version without day rows left copies and no header: readers sum the copies, writers keep copies only.
+        await using StorageInstance instance = await StorageInstance.StartAsync(StorageInstance.NewPrefix());
+        var at = new DateTimeOffset(2025, 5, 6, 8, 0, 0, TimeSpan.Zero);
+        List<UsageEvent> first = Enumerable.Range(0, 6).Select(i => Event($"o{i}", $"u{i % 2}", at.AddMinutes(i), 0.25m, team: "red")).ToList();
+        await instance.Store.RecordAsync(first);
+        await instance.Projector.DrainAsync();
+        TableClient scopes = instance.Storage.Table(UsageTables.Scopes);
+        await foreach (TableEntity row in scopes.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"RowKey ge {"|"} and RowKey lt {"|}"}")))
+        {
+            await scopes.DeleteEntityAsync(row.PartitionKey, row.RowKey);
+        }
+
+        await using StorageInstance upgraded = await StorageInstance.StartAsync(instance.Storage.Names.Prefix);
+        UsageEvent next = Event("o9", "u2", at.AddHours(1), 1m, team: "red");
+        await upgraded.Store.RecordAsync([next]);
+        await upgraded.Projector.DrainAsync();
+        await AssertDayRowsEqualEventsAsync(upgraded, UsageScope.Tenant("acme"), [.. first, next]);
+        await AssertDayRowsEqualEventsAsync(upgraded, UsageScope.Team("acme", "red"), [.. first, next]);
+        Assert.False(await scopes.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"RowKey ge {"|"} and RowKey lt {"|}"}")).AnyAsync());
     }
 
     private static async Task<int> PendingRowsAsync(StorageInstance instance) => (await PendingRowListAsync(instance)).Count;

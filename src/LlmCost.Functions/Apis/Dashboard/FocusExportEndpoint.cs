@@ -24,8 +24,8 @@ internal static class FocusExportEndpoint
         endpoints.MapGet("/api/exports/focus", ExportAsync).WithTags("Dashboard").RequireAuthorization(LlmCostAuth.ReaderPolicy)
             .WithName("ExportFocus")
             .Produces<string>(StatusCodes.Status200OK, "text/csv")
-            .WithMetadata(new DocumentedQuery("tenant_id", "user_id", "team_id", "provider", "model", "from", "to"))
-            .WithSummary("FinOps FOCUS cost and usage CSV for [from, to); filters tenant_id, user_id, team_id, provider, model.");
+            .WithMetadata(new DocumentedQuery("tenant_id", "user_id", "team_id", "provider", "model", "app", "from", "to"))
+            .WithSummary("FinOps FOCUS cost and usage CSV for [from, to); filters tenant_id, user_id, team_id, provider, model, app.");
         return endpoints;
     }
 
@@ -49,8 +49,15 @@ internal static class FocusExportEndpoint
             return ApiProblems.Field("from", $"reaches days before {archived.Before:yyyy-MM-dd}, past raw retention: their provider/model split is not kept");
         }
 
-        IReadOnlyList<UsageBucket> buckets = await reader.ReadBucketsAsync(
-            scope, DateOnly.FromDateTime(from.UtcDateTime), DateOnly.FromDateTime(to.UtcDateTime.AddTicks(-1)), cancellationToken);
+        if (filter.App is not null && (to - from).TotalDays > BreakdownEndpoints.MaxEventDays)
+        {
+            return ApiProblems.Field("app", $"the app is summed from the events: at most {BreakdownEndpoints.MaxEventDays} days per request");
+        }
+
+        // The summaries keep no app: an export for one app sums the range's events into the same hour buckets.
+        IReadOnlyList<UsageBucket> buckets = filter.App is not null
+            ? await BreakdownEndpoints.ReadEventBucketsAsync(http.RequestServices.GetRequiredService<IUsageEventReader>(), scope, from, to, cancellationToken)
+            : await reader.ReadBucketsAsync(scope, DateOnly.FromDateTime(from.UtcDateTime), DateOnly.FromDateTime(to.UtcDateTime.AddTicks(-1)), cancellationToken);
         var rows = FocusCostRows.Rows(scope.TenantId, buckets.Where(filter.Matches), from, to);
         await using var text = new StringWriter(CultureInfo.InvariantCulture);
         await using (var csv = new CsvWriter(text, CultureInfo.InvariantCulture, leaveOpen: true))

@@ -6,13 +6,15 @@ import * as money from "./money.js";
 const KEY_SLOT = "llmcost.dashboard.key";
 const ANOMALY_KINDS = new Set(["cost_anomaly", "token_spike", "error_rate_spike", "unpriced_model", "reported_cost_mismatch"]);
 const PALETTE = ["#2457c5", "#d1495b", "#edae49", "#00798c", "#66a182", "#8e6c8a", "#30638e", "#e07a5f", "#3d405b", "#81b29a", "#f2cc8f", "#6d597a"];
-const FILTERS = ["preset", "from", "to", "tenant", "team", "user", "provider", "model", "by", "granularity"];
+const FILTERS = ["preset", "from", "to", "tenant", "team", "user", "provider", "model", "app", "by", "granularity", "tz"];
+const BROWSER_ZONE = (() => { try { return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC"; } catch { return "UTC"; } })();
 const $ = (id) => document.getElementById(id);
 
 let me = null;          // { role, tenant_id, user_id, key_id } of the key
 let view = null;        // the breakdown answer the page shows (exported as CSV)
 let chart = null;
 let eventsState = null; // { user, token }
+let zone = "UTC";       // the IANA zone days and hours are counted in (the tz filter; the browser's by default)
 
 // ---------- API ----------
 
@@ -57,7 +59,27 @@ function save(blob, name) {
 
 // ---------- filters in the URL ----------
 
-function today() { return new Date().toISOString().slice(0, 10); }
+/** The zone's calendar day (YYYY-MM-DD) of an instant. */
+function dayIn(ms) { return new Intl.DateTimeFormat("en-CA", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit" }).format(new Date(ms)); }
+function today() { return dayIn(Date.now()); }
+
+/** The zone's offset from UTC at an instant, in ms. */
+function offsetMs(ms) {
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-US", { timeZone: zone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit" }).formatToParts(new Date(ms)).map((p) => [p.type, p.value]));
+  return Date.UTC(+parts.year, +parts.month - 1, +parts.day, +parts.hour, +parts.minute, +parts.second) - Math.floor(ms / 1000) * 1000;
+}
+
+/** The instant (ISO, UTC) a calendar day starts in the zone: what the API gets, so days are the zone's days. */
+function startOf(day) {
+  const wall = Date.parse(day + "T00:00:00Z");
+  let t = wall - offsetMs(wall);
+  t = wall - offsetMs(t); // once more: the offset at the day's start, not at UTC midnight (DST)
+  return new Date(t).toISOString().replace(".000Z", "Z");
+}
+
+/** [from, to + 1 day) of the zone's days as API parameters. */
+function rangeParams(from, toInclusive) { return { from: startOf(from), to: startOf(addDays(toInclusive, 1)), tz: zone }; }
 function addDays(day, n) { const d = new Date(day + "T00:00:00Z"); d.setUTCDate(d.getUTCDate() + n); return d.toISOString().slice(0, 10); }
 function monthStart(day) { return day.slice(0, 8) + "01"; }
 
@@ -75,6 +97,8 @@ function presetRange(preset) {
 function readFilters() {
   const p = new URLSearchParams(location.hash.slice(1));
   const f = Object.fromEntries(FILTERS.map((k) => [k, p.get(k) ?? ""]));
+  f.tz ||= BROWSER_ZONE;
+  zone = f.tz;
   if (!f.preset) f.preset = f.from || f.to ? "custom" : "30d";
   if (f.preset !== "custom") [f.from, f.to] = presetRange(f.preset);
   if (!f.to) f.to = today();
@@ -98,7 +122,7 @@ function writeFilters(f) {
 }
 
 function scopeParams(f) {
-  return { tenant_id: f.tenant, user_id: f.user, team_id: f.team, provider: f.provider, model: f.model };
+  return { tenant_id: f.tenant, user_id: f.user, team_id: f.team, provider: f.provider, model: f.model, app: f.app };
 }
 
 // ---------- rendering helpers ----------
@@ -155,15 +179,15 @@ async function renderOverview(f) {
   const t = today();
   try {
     const [range, day, month] = await Promise.all([
-      view ? Promise.resolve(view) : get("/api/usage/breakdown", { ...scope, from: f.from, to: addDays(f.to, 1), by: f.by, granularity: f.granularity }),
-      get("/api/usage/breakdown", { ...scope, from: t, to: addDays(t, 1), by: "provider", granularity: "day" }),
-      get("/api/usage/breakdown", { ...scope, from: monthStart(t), to: addDays(t, 1), by: "provider", granularity: "month" }),
+      view ? Promise.resolve(view) : get("/api/usage/breakdown", { ...scope, ...rangeParams(f.from, f.to), by: f.by, granularity: f.granularity }),
+      get("/api/usage/breakdown", { ...scope, ...rangeParams(t, t), by: "provider", granularity: "day" }),
+      get("/api/usage/breakdown", { ...scope, ...rangeParams(monthStart(t), t), by: "provider", granularity: "month" }),
     ]);
     const total = range.total;
     const avg = money.divide(total.cost_usd, total.events);
     const cacheBase = total.input_tokens;
     tiles.replaceChildren(
-      tile("today", "Spend today (UTC)", usd(day.total.cost_usd), `${n(day.total.events)} requests`),
+      tile("today", `Spend today (${zone})`, usd(day.total.cost_usd), `${n(day.total.events)} requests`),
       tile("month", "Spend this month", usd(month.total.cost_usd), `${n(month.total.events)} requests`),
       tile("forecast", "Forecast to month end", el("span", { id: "forecast-value" }, "…"), el("span", { id: "forecast-sub" }, "")),
       tile("range", "Spend in range", usd(total.cost_usd), `${f.from} – ${f.to}`),
@@ -202,8 +226,8 @@ function label(key) { return key ?? "(none)"; }
 async function renderTimeline(f) {
   const caption = $("timeline-caption");
   try {
-    view ??= await get("/api/usage/breakdown", { ...scopeParams(f), from: f.from, to: addDays(f.to, 1), by: f.by, granularity: f.granularity });
-    caption.textContent = `by ${f.by}, per ${f.granularity}, UTC`;
+    view ??= await get("/api/usage/breakdown", { ...scopeParams(f), ...rangeParams(f.from, f.to), by: f.by, granularity: f.granularity });
+    caption.textContent = `by ${f.by}, per ${f.granularity}, ${view.time_zone}`;
     const periods = [...new Set(view.series.map((p) => p.period_start))].sort();
     const keys = view.groups.map((g) => g.key);
     const index = new Map(view.series.map((p) => [`${p.period_start}|${p.key}`, p]));
@@ -225,7 +249,7 @@ async function renderTimeline(f) {
         animation: false,
         maintainAspectRatio: false,
         responsive: true,
-        scales: { x: { stacked: true, title: { display: true, text: `${f.granularity} (UTC)` } }, y: { stacked: true, title: { display: true, text: "USD" } } },
+        scales: { x: { stacked: true, title: { display: true, text: `${f.granularity} (${view.time_zone})` } }, y: { stacked: true, title: { display: true, text: "USD" } } },
         plugins: { tooltip: { callbacks: { label: (c) => `${c.dataset.label}: ${money.usd(c.dataset.exact[c.dataIndex])}` } } },
         onClick: (event, elements) => {
           if (!elements.length) return;
@@ -245,7 +269,7 @@ function periodRange(f, periodStart) {
   return [day, day];
 }
 
-/** A provider, model or team narrows the filters (and groups one level finer); a user opens their request log. */
+/** A provider, model, team or app narrows the filters (and groups one level finer); a user opens their request log. */
 function drill(f, key, periodStart) {
   const next = { ...f };
   if (periodStart) { [next.from, next.to] = periodRange(f, periodStart); next.preset = "custom"; if (f.granularity !== "hour") next.granularity = "day"; }
@@ -258,6 +282,8 @@ function drill(f, key, periodStart) {
   if (f.by === "provider") { next.provider = key; next.by = "model"; }
   else if (f.by === "model") { const slash = key.indexOf("/"); next.provider = key.slice(0, slash); next.model = key.slice(slash + 1); next.by = "user"; }
   else if (f.by === "team") { next.team = key; next.by = "user"; }
+  else if (f.by === "app") { next.app = key; next.by = "model"; }
+  else if (f.by === "key" && !periodStart) return; // there is no key filter: only a bar (a period) narrows
   writeFilters(next);
 }
 
@@ -300,10 +326,10 @@ function exportView(f) {
 async function openEvents(user, f) {
   eventsState = { user, token: null, f };
   $("events").hidden = false;
-  $("events-caption").textContent = `${user}, ${f.from} – ${f.to} (UTC): every call of the user in the range`;
+  $("events-caption").textContent = `${user}, ${f.from} – ${f.to} (${zone}): every call of the user in the range`;
   $("events-table").replaceChildren();
   try {
-    const totals = await get(`/api/users/${encodeURIComponent(user)}/usage`, { tenant_id: f.tenant, from: f.from, to: addDays(f.to, 1) });
+    const totals = await get(`/api/users/${encodeURIComponent(user)}/usage`, { tenant_id: f.tenant, from: startOf(f.from), to: startOf(addDays(f.to, 1)) });
     const t = totals.total;
     $("events-totals").replaceChildren(
       tile("events-cost", "Cost (server total)", usd(t.cost_usd)), tile("events-count", "Requests", n(t.events)),
@@ -315,7 +341,7 @@ async function openEvents(user, f) {
 
 async function moreEvents() {
   const { user, token, f } = eventsState;
-  const page = await get(`/api/users/${encodeURIComponent(user)}/events`, { tenant_id: f.tenant, from: f.from, to: addDays(f.to, 1), page_size: 50, continuation_token: token });
+  const page = await get(`/api/users/${encodeURIComponent(user)}/events`, { tenant_id: f.tenant, from: startOf(f.from), to: startOf(addDays(f.to, 1)), page_size: 50, continuation_token: token });
   const table = $("events-table");
   if (!table.tHead) table.append(el("thead", null, el("tr", null, ["Time (UTC)", "Event", "Provider", "Model", "Team", "App", "Status"].map((h) => el("th", null, h)),
     ["Input", "Output", "Cost"].map((h) => el("th", { class: "num" }, h)))), el("tbody"));
@@ -426,6 +452,9 @@ async function downloadReport(f, r) {
 // ---------- page ----------
 
 function fillForm(f) {
+  const zones = $("f-tz");
+  if (![...zones.options].some((o) => o.value === f.tz)) zones.append(el("option", { value: f.tz }, f.tz));
+  $("timezone").textContent = f.tz;
   for (const k of FILTERS) { const input = $(`f-${k}`); if (input) input.value = f[k]; }
   const bound = me.role !== "admin";
   $("f-tenant").disabled = bound;
@@ -445,7 +474,7 @@ async function render() {
   await renderTimeline(f);
   await Promise.all([renderOverview(f), Promise.resolve(renderBreakdown(f)), renderBudgets(f), renderAlerts(f), renderReports(f)]);
   document.body.dataset.loaded = String(Date.now());
-  status(`Loaded in ${Math.round(performance.now() - started)} ms · ${f.tenant}${f.user ? " / " + f.user : ""} · times in UTC`);
+  status(`Loaded in ${Math.round(performance.now() - started)} ms · ${f.tenant}${f.user ? " / " + f.user : ""} · days and hours in ${zone}`);
 }
 
 async function signIn(candidate) {
@@ -468,6 +497,10 @@ async function signIn(candidate) {
 }
 
 function init() {
+  // Every zone the browser knows (IANA names); the browser's own first, then UTC.
+  let names = [];
+  try { names = Intl.supportedValuesOf("timeZone"); } catch { /* older browsers: the two below */ }
+  $("f-tz").replaceChildren(...[...new Set([BROWSER_ZONE, "UTC", ...names])].map((z) => el("option", { value: z }, z === BROWSER_ZONE ? `${z} (this browser)` : z)));
   $("keyform").addEventListener("submit", (e) => { e.preventDefault(); const v = $("key").value.trim(); $("key").value = ""; if (v) signIn(v); });
   $("signout").addEventListener("click", () => { sessionStorage.removeItem(KEY_SLOT); location.reload(); });
   $("filters").addEventListener("submit", (e) => {
@@ -476,11 +509,11 @@ function init() {
     writeFilters(f);
   });
   $("f-preset").addEventListener("change", () => { const custom = $("f-preset").value === "custom"; $("f-from").disabled = $("f-to").disabled = !custom; });
-  $("f-clear").addEventListener("click", () => { const f = readFilters(); writeFilters({ preset: f.preset, from: f.from, to: f.to, tenant: f.tenant, by: "model", granularity: "day" }); });
+  $("f-clear").addEventListener("click", () => { const f = readFilters(); writeFilters({ preset: f.preset, from: f.from, to: f.to, tenant: f.tenant, by: "model", granularity: "day", tz: f.tz }); });
   $("export-view").addEventListener("click", () => exportView(readFilters()));
   $("export-focus").addEventListener("click", async () => {
     const f = readFilters();
-    try { await download("/api/exports/focus", { ...scopeParams(f), from: f.from, to: addDays(f.to, 1) }, `focus-${f.tenant}.csv`); }
+    try { await download("/api/exports/focus", { ...scopeParams(f), from: startOf(f.from), to: startOf(addDays(f.to, 1)) }, `focus-${f.tenant}.csv`); }
     catch (e) { status(`FOCUS export failed: ${e.message}`); }
   });
   $("events-more").addEventListener("click", () => moreEvents().catch((e) => status(`Could not load more: ${e.message}`)));
