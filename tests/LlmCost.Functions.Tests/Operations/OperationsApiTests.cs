@@ -83,8 +83,11 @@ public sealed class OperationsApiTests
         Assert.Equal(acmeDay.Sum(e => e.CostUsd), decimal.Parse(totals.GetProperty("cost_usd").GetString()!, CultureInfo.InvariantCulture));
         Assert.Equal(acmeDay.Count, totals.GetProperty("requests").GetInt64());
         var files = report.RootElement.GetProperty("files").EnumerateArray().ToList();
-        AssertFields(report.RootElement, "tenant_id", "period", "start", "end", "as_of", "totals", "files");
-        AssertFields(totals, "requests", "errors", "unpriced_requests", "input_tokens", "output_tokens", "cost_usd");
+        AssertFields(report.RootElement, "tenant_id", "period", "start", "end", "as_of", "currency", "totals", "files");
+        AssertFields(totals, "requests", "errors", "unpriced_requests", "input_tokens", "output_tokens", "cost_usd", "cost");
+        // A report asked for in USD only: no currency block, no converted cost.
+        Assert.Equal(JsonValueKind.Null, report.RootElement.GetProperty("currency").ValueKind);
+        Assert.Equal(JsonValueKind.Null, totals.GetProperty("cost").ValueKind);
         Assert.All(files, f => AssertFields(f, "name", "path", "content_type", "size", "download_url"));
         Assert.Equal(("acme", "day"), (report.RootElement.GetProperty("tenant_id").GetString(), report.RootElement.GetProperty("period").GetString()));
         Assert.Equal(["daily.csv", "daily.json", "daily.svg"], files.Select(f => f.GetProperty("name").GetString()));
