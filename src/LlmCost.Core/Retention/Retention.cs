@@ -91,7 +91,7 @@ public static class FilePaths
     /// <summary>
     /// True when <paramref name="path"/> is a plain relative path under <paramref name="prefix"/> (which ends with
     /// '/'): every segment non-empty, no "." or ".." (or any dot-only) segment that URL normalisation would collapse,
-    /// no backslash (some clients treat it as '/'), no control characters, no query or fragment marks. ('%' is
+    /// no backslash (some clients treat it as '/'), no control characters or lone surrogates, no query or fragment marks. ('%' is
     /// fine: escaped ids contain it, and the storage client sends it as %25, never decoded twice.)
     /// </summary>
     public static bool IsSafeUnder(string? path, string prefix)
@@ -116,9 +116,20 @@ public static class FilePaths
                 return false;
             }
 
-            foreach (var c in segment)
+            for (var i = 0; i < segment.Length; i++)
             {
-                if (c is '\\' or '?' or '#' || char.IsControl(c) || char.IsSurrogate(c))
+                var c = segment[i];
+                if (c is '\\' or '?' or '#' || char.IsControl(c))
+                {
+                    return false;
+                }
+
+                // A character outside the BMP (a surrogate pair) is a fine name; a lone surrogate has no UTF-8 form.
+                if (char.IsHighSurrogate(c) && i + 1 < segment.Length && char.IsLowSurrogate(segment[i + 1]))
+                {
+                    i++;
+                }
+                else if (char.IsSurrogate(c))
                 {
                     return false;
                 }
