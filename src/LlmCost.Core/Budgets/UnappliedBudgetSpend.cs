@@ -20,7 +20,7 @@ public sealed class UnappliedBudgetSpend(TimeProvider time, BudgetOptions option
     private readonly Dictionary<string, TenantPending> _tenants = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
 
-    /// <summary>Events acknowledged and not yet counted, all tenants (a gauge, and the tests' window).</summary>
+    /// <summary>Events acknowledged and not yet counted, all tenants.</summary>
     public int Count
     {
         get
