@@ -42,11 +42,22 @@ def start():
             time.sleep(0.5)
     raise SystemExit("service did not start")
 
+retried = 0
+
 def call(method, path, body=None):
-    req = urllib.request.Request(base + path, data=None if body is None else json.dumps(body).encode(), method=method,
-                                 headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=3600) as r:
-        return json.loads(r.read())
+    """One request as a client makes it: a 503 with Retry-After (storage overloaded) is sent again after the wait."""
+    global retried
+    for attempt in range(1, 31):
+        req = urllib.request.Request(base + path, data=None if body is None else json.dumps(body).encode(), method=method,
+                                     headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=3600) as r:
+                return json.loads(r.read())
+        except urllib.error.HTTPError as ex:
+            if ex.code != 503 or ex.headers.get("Retry-After") is None or attempt == 30:
+                raise
+            retried += 1
+            time.sleep(min(int(ex.headers["Retry-After"]), 30))
 
 rnd = random.Random(42)
 now = time.gmtime()
@@ -133,7 +144,7 @@ try:
     print(f"old2: killed after {apply_s / 2:.1f} s ({'request died: ' + outcome['error'] if 'error' in outcome else 'request had finished'}); "
           f"resumed apply {resumed_s:.1f} s ({resumed['partitions_already_done']} partitions already done, {resumed['changed']} events still to change); "
           f"every view equal to fresh: {old2_equal}; a further rerun changed {rerun2['changed']}")
-    print(f"fresh: apply (rollups only) {fresh_s:.1f} s, {fresh_apply['changed']} changed")
+    print(f"fresh: apply (rollups only) {fresh_s:.1f} s, {fresh_apply['changed']} changed; {retried} requests answered 503 and sent again")
     if not (old1_equal and old2_equal and fresh_apply["changed"] == 0 and rerun["changed"] == 0 and rerun2["changed"] == 0):
         raise SystemExit("MISMATCH")
 finally:

@@ -5,6 +5,7 @@ using LlmCost.Core.Pricing;
 using LlmCost.Core.Recording;
 using LlmCost.Core.Rollups;
 using LlmCost.Functions.Tests.Infrastructure;
+using LlmCost.Storage.Recording;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Xunit.Abstractions;
@@ -61,6 +62,11 @@ public sealed class RepricingTests(ITestOutputHelper output) : IAsyncLifetime
             Assert.Equal(200, status);
             Assert.Equal(batch.Length, body.GetProperty("recorded").GetInt32());
         }
+
+        // Reads wait for this instance's projector only up to the read barrier's 5 s; on a box at load 40 the month
+        // can take longer to project, and rollups computed before it landed would be the reference's, too low.
+        Assert.True(await _host.Services.GetRequiredService<UsageProjectionTracker>().WaitForAppliedAsync(TimeSpan.FromMinutes(5)),
+            $"{tenant}'s events were not projected within 5 minutes");
     }
 
     private async Task PutPolicyAsync(string tenant)
