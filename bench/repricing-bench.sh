@@ -78,7 +78,15 @@ def record(tenant):
     t = time.time()
     for i in range(0, n, 500):
         call("POST", "usage", {"events": [dict(e, tenant_id=tenant) for e in events[i:i + 500]]})
-    return time.time() - t
+    elapsed = time.time() - t
+    # Reads wait for the projector only up to the 5 s read barrier: wait until every event is projected, so a
+    # loaded box cannot make the reference (or a repricing) start from part of the month.
+    deadline = time.time() + 600
+    while call("GET", f"tenants/{tenant}/usage?from={period}-01&to={after}")["total"]["events"] != n:
+        if time.time() > deadline:
+            raise SystemExit(f"{tenant}: the events were not projected within 10 minutes")
+        time.sleep(1)
+    return elapsed
 
 def reprice(tenant, dry=False):
     t = time.time()
