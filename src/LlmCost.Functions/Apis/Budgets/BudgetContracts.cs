@@ -1,5 +1,4 @@
 // Long on purpose: the budgets API's wire records, one per JSON shape, each with its mapping from Core's type.
-using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using LlmCost.Core.Budgets;
