@@ -40,7 +40,10 @@ public sealed record BudgetOptions
     public DefaultMonthlyBudget? DefaultMonthly { get; init; }
 }
 
-/// <summary>An authorisation request as the caller sent it.</summary>
+/// <summary>
+/// An authorisation request as the caller sent it: the HTTP endpoint binds it directly (snake_case JSON), so this is
+/// the one record of the request's wire shape.
+/// </summary>
 public sealed record AuthorizeRequest
 {
     public string? TenantId { get; init; }

@@ -129,27 +129,6 @@ public sealed record BudgetResponse
     }
 }
 
-public sealed record MessageBody(string? Role, string? Content);
-
-/// <summary>POST /api/budgets/authorize.</summary>
-public sealed record AuthorizeBody
-{
-    public string? TenantId { get; init; }
-    public string? UserId { get; init; }
-    public string? TeamId { get; init; }
-    public string? KeyId { get; init; }
-    public string? Provider { get; init; }
-    public string? Model { get; init; }
-    public long? InputTokens { get; init; }
-    public string? Prompt { get; init; }
-    public IReadOnlyList<MessageBody>? Messages { get; init; }
-    public long? MaxTokens { get; init; }
-    public string? RequestId { get; init; }
-
-    /// <summary>How long the reservation must count at least, in seconds (default LlmCost:Budgets:ReservationTtlSeconds).</summary>
-    public long? TtlSeconds { get; init; }
-}
-
 /// <summary>POST /api/budgets/reservations/{reservation_id}/release.</summary>
 public sealed record ReleaseBody(string? TenantId, string? UserId);
 
