@@ -2,7 +2,6 @@
 // erasure) share one definition cache and one set of guard rules; each method is short and the rules live in the pure
 // types it calls (BudgetValidator, BudgetAuthorizer, the ledger commands).
 using System.Collections.Concurrent;
-using System.Security.Cryptography;
 using LlmCost.Core.Audit;
 
 namespace LlmCost.Core.Budgets;
@@ -784,17 +783,8 @@ public sealed class BudgetService(
 
     private void Invalidate(string tenantId) => _cache.TryRemove(tenantId, out _);
 
-    private static AuditEntry Audit(string tenantId, string actor, string action, string targetType, string targetId, DateTimeOffset now, IReadOnlyDictionary<string, string> details) => new()
-    {
-        AuditId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)),
-        TenantId = tenantId,
-        At = now,
-        Actor = actor,
-        Action = action,
-        TargetType = targetType,
-        TargetId = targetId,
-        Details = details,
-    };
+    private static AuditEntry Audit(string tenantId, string actor, string action, string targetType, string targetId, DateTimeOffset now, IReadOnlyDictionary<string, string> details) =>
+        AuditEntry.Create(tenantId, actor, action, targetType, targetId, now, details);
 
     private static Dictionary<string, string> Describe(BudgetDefinition b)
     {
