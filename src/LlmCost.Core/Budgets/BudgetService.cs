@@ -355,7 +355,7 @@ public sealed class BudgetService(
         {
             errors["input_tokens"] = ["input_tokens must not be negative."];
         }
-        else if (request.Messages is { } messages && messages.Any(m => m.Content is null || string.IsNullOrEmpty(m.Role)))
+        else if (request.Messages is { } messages && messages.Any(m => m is null || m.Content is null || string.IsNullOrEmpty(m.Role)))
         {
             errors["messages"] = ["Every message needs a role and a content string."];
         }
