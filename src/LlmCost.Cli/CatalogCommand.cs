@@ -427,30 +427,7 @@ internal static class CatalogCommand
 
     private static void WritePrices(Utf8JsonWriter json, string name, PriceTable table)
     {
-        json.WriteStartObject(name);
-        foreach ((string key, PriceValue value) in table.Prices)
-        {
-            if (!value.IsTiered)
-            {
-                json.WriteString(key, MoneyFormat.Format(value.Base));
-                continue;
-            }
-
-            json.WriteStartObject(key);
-            json.WriteString("base", MoneyFormat.Format(value.Base));
-            json.WriteStartArray("tiers");
-            foreach (PriceTier tier in value.Tiers)
-            {
-                json.WriteStartObject();
-                json.WriteNumber("start", tier.Start);
-                json.WriteString("price", MoneyFormat.Format(tier.Price));
-                json.WriteEndObject();
-            }
-
-            json.WriteEndArray();
-            json.WriteEndObject();
-        }
-
-        json.WriteEndObject();
+        json.WritePropertyName(name);
+        CatalogJsonWriter.WriteTable(json, table, moneyAsString: true);
     }
 }

@@ -121,39 +121,58 @@ internal static class CatalogJsonWriter
         json.WriteEndObject();
     }
 
-    public static void WriteTable(Utf8JsonWriter json, PriceTable table)
+    /// <summary>
+    /// A price table as an object of flat or tiered (<c>{"base", "tiers": [{"start", "price"}]}</c>) prices: amounts
+    /// are JSON numbers in a catalog file, decimal strings (<paramref name="moneyAsString"/>) in what
+    /// <c>llmcost catalog</c> shows.
+    /// </summary>
+    public static void WriteTable(Utf8JsonWriter json, PriceTable table, bool moneyAsString = false)
     {
         json.WriteStartObject();
         foreach ((string key, PriceValue value) in table.Prices)
         {
             json.WritePropertyName(key);
-            WriteValue(json, value);
+            WriteValue(json, value, moneyAsString);
         }
 
         json.WriteEndObject();
     }
 
-    private static void WriteValue(Utf8JsonWriter json, PriceValue value)
+    private static void WriteValue(Utf8JsonWriter json, PriceValue value, bool moneyAsString)
     {
         if (!value.IsTiered)
         {
-            json.WriteNumberValue(MoneyFormat.Normalize(value.Base));
+            WriteMoney(json, value.Base, moneyAsString);
             return;
         }
 
         json.WriteStartObject();
-        json.WriteNumber("base", MoneyFormat.Normalize(value.Base));
+        json.WritePropertyName("base");
+        WriteMoney(json, value.Base, moneyAsString);
         json.WriteStartArray("tiers");
         foreach (PriceTier tier in value.Tiers)
         {
             json.WriteStartObject();
             json.WriteNumber("start", tier.Start);
-            json.WriteNumber("price", MoneyFormat.Normalize(tier.Price));
+            json.WritePropertyName("price");
+            WriteMoney(json, tier.Price, moneyAsString);
             json.WriteEndObject();
         }
 
         json.WriteEndArray();
         json.WriteEndObject();
+    }
+
+    private static void WriteMoney(Utf8JsonWriter json, decimal amount, bool asString)
+    {
+        if (asString)
+        {
+            json.WriteStringValue(MoneyFormat.Format(amount));
+        }
+        else
+        {
+            json.WriteNumberValue(MoneyFormat.Normalize(amount));
+        }
     }
 
     /// <summary>

@@ -209,43 +209,42 @@ internal sealed class FastCallReader
         return false;
     }
 
-    private static int TopKey(ReadOnlySpan<byte> name) => name switch
-    {
-        _ when name.SequenceEqual("provider"u8) => 0,
-        _ when name.SequenceEqual("model"u8) => 1,
-        _ when name.SequenceEqual("tenant_id"u8) => 2,
-        _ when name.SequenceEqual("timestamp"u8) => 3,
-        _ when name.SequenceEqual("id"u8) => 4,
-        _ when name.SequenceEqual("usage"u8) => 5,
-        _ when name.SequenceEqual("raw_usage"u8) => 6,
-        _ when name.SequenceEqual("reported_cost_usd"u8) => 7,
-        _ => -1,
-    };
+    /// <summary>The top-level keys the fast path reads; <see cref="TopKey"/> answers an index into this list.</summary>
+    private static readonly byte[][] TopKeys = Utf8("provider", "model", "tenant_id", "timestamp", "id", "usage", "raw_usage", "reported_cost_usd");
 
-    /// <summary>The unit each fast usage key (by its index in <see cref="UsageKey"/>) stands for.</summary>
-    private static readonly UsageUnit[] UsageUnitsByKey =
+    /// <summary>The usage keys the fast path reads; <see cref="UsageKey"/> answers an index into this list.</summary>
+    private static readonly string[] UsageKeys =
     [
-        .. new[]
-        {
-            "input_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "input_audio_tokens",
-            "cache_audio_read_tokens", "output_tokens", "reasoning_tokens", "output_audio_tokens", "web_searches",
-        }.Select(key => UsageUnits.Get(CanonicalUsageParser.Aliases.TryGetValue(key, out string? unitKey) ? unitKey : key)),
+        "input_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "input_audio_tokens",
+        "cache_audio_read_tokens", "output_tokens", "reasoning_tokens", "output_audio_tokens", "web_searches",
     ];
 
-    private static int UsageKey(ReadOnlySpan<byte> name) => name switch
+    private static readonly byte[][] UsageKeysUtf8 = Utf8(UsageKeys);
+
+    /// <summary>The unit each fast usage key (by its index in <see cref="UsageKeys"/>) stands for.</summary>
+    private static readonly UsageUnit[] UsageUnitsByKey =
+    [
+        .. UsageKeys.Select(key => UsageUnits.Get(CanonicalUsageParser.Aliases.TryGetValue(key, out string? unitKey) ? unitKey : key)),
+    ];
+
+    private static int TopKey(ReadOnlySpan<byte> name) => IndexOf(TopKeys, name);
+
+    private static int UsageKey(ReadOnlySpan<byte> name) => IndexOf(UsageKeysUtf8, name);
+
+    private static byte[][] Utf8(params string[] names) => [.. names.Select(Encoding.UTF8.GetBytes)];
+
+    private static int IndexOf(byte[][] names, ReadOnlySpan<byte> name)
     {
-        _ when name.SequenceEqual("input_tokens"u8) => 0,
-        _ when name.SequenceEqual("cache_read_tokens"u8) => 1,
-        _ when name.SequenceEqual("cache_write_tokens"u8) => 2,
-        _ when name.SequenceEqual("cache_write_1h_tokens"u8) => 3,
-        _ when name.SequenceEqual("input_audio_tokens"u8) => 4,
-        _ when name.SequenceEqual("cache_audio_read_tokens"u8) => 5,
-        _ when name.SequenceEqual("output_tokens"u8) => 6,
-        _ when name.SequenceEqual("reasoning_tokens"u8) => 7,
-        _ when name.SequenceEqual("output_audio_tokens"u8) => 8,
-        _ when name.SequenceEqual("web_searches"u8) => 9,
-        _ => -1,
-    };
+        for (int i = 0; i < names.Length; i++)
+        {
+            if (name.SequenceEqual(names[i]))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
 
     /// <summary>"…Z" or "…+hh:mm"/"…-hh:mm": then every ISO 8601 reader agrees on the instant.</summary>
     private static bool HasExplicitOffset(ReadOnlySpan<byte> text) =>

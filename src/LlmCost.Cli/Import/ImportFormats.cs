@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
 using LlmCost.Client;
 
@@ -50,6 +51,34 @@ internal abstract class BucketReportFormat : ImportFormat
 
     /// <summary>Maps one result row; <paramref name="get"/> reads a field by name.</summary>
     protected abstract ImportRecord Result(Func<string, string?> get, DateTimeOffset? start, DateTimeOffset? end, string source, ImportContext context);
+
+    /// <summary>
+    /// What every result must have before it is mapped: the bucket's start, a bucket already complete (its counts
+    /// could still grow), and a model to price it by (<paramref name="groupByModel"/> says how to export one). Null
+    /// when the result passes, else the skip or rejection; a result without a start is a format error.
+    /// </summary>
+    protected ImportRecord? Refuse(
+        Func<string, string?> get, [NotNull] DateTimeOffset? start, DateTimeOffset? end, string source, ImportContext context, string groupByModel, out string model)
+    {
+        model = string.Empty;
+        if (start is null)
+        {
+            throw new FormatException($"{StartField} (the bucket's) is required");
+        }
+
+        if (end is { } e && e > context.Now)
+        {
+            return ImportRecord.Skip(source, "bucket not complete yet (ends in the future)");
+        }
+
+        if (get("model") is not { } named)
+        {
+            return ImportRecord.Reject(source, $"model is missing ({groupByModel})");
+        }
+
+        model = named;
+        return null;
+    }
 
     /// <summary>Reads a field of a JSON result row ("a.b" reads b nested in a).</summary>
     protected static string? Field(JsonElement element, string name)
@@ -147,20 +176,9 @@ internal sealed class OpenAiUsageFormat : BucketReportFormat
             return ImportRecord.Skip(source, $"not a completions result ({kind})");
         }
 
-        if (start is null)
+        if (Refuse(get, start, end, source, context, "export with group_by=model", out string model) is { } refused)
         {
-            throw new FormatException("start_time (the bucket's) is required");
-        }
-
-        if (end is { } e && e > context.Now)
-        {
-            return ImportRecord.Skip(source, "bucket not complete yet (ends in the future)");
-        }
-
-        string? model = get("model");
-        if (model is null)
-        {
-            return ImportRecord.Reject(source, "model is missing (export with group_by=model)");
+            return refused;
         }
 
         var usage = new Dictionary<string, long>(StringComparer.Ordinal);
@@ -237,20 +255,9 @@ internal sealed class AnthropicUsageFormat : BucketReportFormat
 
     protected override ImportRecord Result(Func<string, string?> get, DateTimeOffset? start, DateTimeOffset? end, string source, ImportContext context)
     {
-        if (start is null)
+        if (Refuse(get, start, end, source, context, "report with group_by[]=model", out string model) is { } refused)
         {
-            throw new FormatException("starting_at (the bucket's) is required");
-        }
-
-        if (end is { } e && e > context.Now)
-        {
-            return ImportRecord.Skip(source, "bucket not complete yet (ends in the future)");
-        }
-
-        string? model = get("model");
-        if (model is null)
-        {
-            return ImportRecord.Reject(source, "model is missing (report with group_by[]=model)");
+            return refused;
         }
 
         long uncached = ImportValues.Count(get("uncached_input_tokens"), "uncached_input_tokens") ?? 0;

@@ -19,10 +19,8 @@ public static class AlertPayloads
     public static byte[] WebhookBody(Alert alert)
     {
         ArgumentNullException.ThrowIfNull(alert);
-        using var stream = new MemoryStream();
-        using (var json = new Utf8JsonWriter(stream))
+        return JsonBytes.Object(json =>
         {
-            json.WriteStartObject();
             json.WriteString("alert_id", alert.AlertId);
             json.WriteString("kind", alert.Kind);
             json.WriteString("tenant_id", alert.TenantId);
@@ -39,10 +37,7 @@ public static class AlertPayloads
             }
 
             json.WriteEndObject();
-            json.WriteEndObject();
-        }
-
-        return stream.ToArray();
+        });
     }
 
     /// <summary>"sha256=" + hex HMAC-SHA256 of "{timestamp}.{body}" keyed with the subscription's secret.</summary>
@@ -82,10 +77,8 @@ public static class AlertPayloads
     {
         ArgumentNullException.ThrowIfNull(alert);
         var text = Headline(alert);
-        using var stream = new MemoryStream();
-        using (var json = new Utf8JsonWriter(stream))
+        return JsonBytes.Object(json =>
         {
-            json.WriteStartObject();
             json.WriteString("text", text);
             json.WriteStartArray("blocks");
             json.WriteStartObject();
@@ -96,20 +89,15 @@ public static class AlertPayloads
             json.WriteEndObject();
             json.WriteEndObject();
             json.WriteEndArray();
-            json.WriteEndObject();
-        }
-
-        return stream.ToArray();
+        });
     }
 
     /// <summary>Teams (Workflows / incoming webhook) body: a message with one Adaptive Card attachment.</summary>
     public static byte[] TeamsBody(Alert alert)
     {
         ArgumentNullException.ThrowIfNull(alert);
-        using var stream = new MemoryStream();
-        using (var json = new Utf8JsonWriter(stream))
+        return JsonBytes.Object(json =>
         {
-            json.WriteStartObject();
             json.WriteString("type", "message");
             json.WriteStartArray("attachments");
             json.WriteStartObject();
@@ -147,10 +135,7 @@ public static class AlertPayloads
             json.WriteEndObject();
             json.WriteEndObject();
             json.WriteEndArray();
-            json.WriteEndObject();
-        }
-
-        return stream.ToArray();
+        });
     }
 
     /// <summary>Plain-text email: subject and body (the SMTP adapter wraps them in a MIME message).</summary>

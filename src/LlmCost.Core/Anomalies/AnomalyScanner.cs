@@ -53,6 +53,20 @@ public sealed class AnomalyScanner(IRollupStore rollups, AnomalyDetector detecto
         var hourLabel = "h" + lastHour.ToString("yyyyMMddHH", CultureInfo.InvariantCulture);
         var lastHourDay = RollupPeriods.StartOf(RollupGranularity.Day, lastHour);
 
+        // One window (today so far, or the last completed hour) of one tenant or user against its baseline days.
+        void Evaluate(string scope, string scopeId, string label, DateTimeOffset start, RollupRow row, IEnumerable<BaselinePoint> baseline, DateTimeOffset day) =>
+            alerts.AddRange(detector.Evaluate(new MetricWindow
+            {
+                TenantId = tenantId,
+                Scope = scope,
+                ScopeId = scopeId,
+                WindowLabel = label,
+                WindowStart = start,
+                CostUsd = row.CostUsd,
+                Tokens = row.TotalTokens,
+                Baseline = SelectDays(baseline, day, options),
+            }));
+
         foreach (var (scope, dimension) in new[] { ("tenant", RollupDimensions.Tenant), ("user", RollupDimensions.User) })
         {
             var byKeyDay = dayRows.Where(r => r.Dimension == dimension).ToLookup(r => r.Key);
@@ -63,17 +77,8 @@ public sealed class AnomalyScanner(IRollupStore rollups, AnomalyDetector detecto
                 var todayRow = group.FirstOrDefault(r => r.PeriodStart == today);
                 if (todayRow is not null)
                 {
-                    alerts.AddRange(detector.Evaluate(new MetricWindow
-                    {
-                        TenantId = tenantId,
-                        Scope = scope,
-                        ScopeId = group.Key,
-                        WindowLabel = dayLabel,
-                        WindowStart = today,
-                        CostUsd = todayRow.CostUsd,
-                        Tokens = todayRow.TotalTokens,
-                        Baseline = SelectDays(activeDays.Values.Select(r => new BaselinePoint(RollupPeriods.DayOf(r.PeriodStart), r.CostUsd, r.TotalTokens)), today, options),
-                    }));
+                    Evaluate(scope, group.Key, dayLabel, today, todayRow,
+                        activeDays.Values.Select(r => new BaselinePoint(RollupPeriods.DayOf(r.PeriodStart), r.CostUsd, r.TotalTokens)), today);
                 }
 
                 var hours = byKeyHour[group.Key].ToDictionary(r => r.PeriodStart);
@@ -89,17 +94,7 @@ public sealed class AnomalyScanner(IRollupStore rollups, AnomalyDetector detecto
                                 ? new BaselinePoint(RollupPeriods.DayOf(d), row.CostUsd, row.TotalTokens)
                                 : new BaselinePoint(RollupPeriods.DayOf(d), 0m, 0);
                         });
-                    alerts.AddRange(detector.Evaluate(new MetricWindow
-                    {
-                        TenantId = tenantId,
-                        Scope = scope,
-                        ScopeId = group.Key,
-                        WindowLabel = hourLabel,
-                        WindowStart = lastHour,
-                        CostUsd = hourRow.CostUsd,
-                        Tokens = hourRow.TotalTokens,
-                        Baseline = SelectDays(points, lastHourDay, options),
-                    }));
+                    Evaluate(scope, group.Key, hourLabel, lastHour, hourRow, points, lastHourDay);
                 }
             }
         }

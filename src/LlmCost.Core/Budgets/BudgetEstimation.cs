@@ -30,7 +30,7 @@ public sealed class SharedPromptTokenCounter : IPromptTokenCounter
 {
     public long Count(string provider, string model, string? prompt, IReadOnlyList<PromptMessage>? messages)
     {
-        var chat = messages?.Select(m => new ChatMessage(m.Role, m.Content)).ToList()
+        var chat = messages?.Select(m => new ChatMessage(m.Role ?? string.Empty, m.Content)).ToList()
             ?? [new ChatMessage("user", prompt ?? string.Empty)];
         return PromptTokenCounter.Default.Count(provider, model, chat).Tokens;
     }

@@ -160,4 +160,5 @@ public interface IPromptTokenCounter
     long Count(string provider, string model, string? prompt, IReadOnlyList<PromptMessage>? messages);
 }
 
-public sealed record PromptMessage(string Role, string Content);
+/// <summary>One chat message as the caller sent it; the authorisation refuses a message without role or content before counting.</summary>
+public sealed record PromptMessage(string? Role, string? Content);

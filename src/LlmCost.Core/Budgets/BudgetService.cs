@@ -2,7 +2,6 @@
 // erasure) share one definition cache and one set of guard rules; each method is short and the rules live in the pure
 // types it calls (BudgetValidator, BudgetAuthorizer, the ledger commands).
 using System.Collections.Concurrent;
-using System.Security.Cryptography;
 using LlmCost.Core.Audit;
 
 namespace LlmCost.Core.Budgets;
@@ -40,7 +39,10 @@ public sealed record BudgetOptions
     public DefaultMonthlyBudget? DefaultMonthly { get; init; }
 }
 
-/// <summary>An authorisation request as the caller sent it.</summary>
+/// <summary>
+/// An authorisation request as the caller sent it: the HTTP endpoint binds it directly (snake_case JSON), so this is
+/// the one record of the request's wire shape.
+/// </summary>
 public sealed record AuthorizeRequest
 {
     public string? TenantId { get; init; }
@@ -353,7 +355,7 @@ public sealed class BudgetService(
         {
             errors["input_tokens"] = ["input_tokens must not be negative."];
         }
-        else if (request.Messages is { } messages && messages.Any(m => m.Content is null || string.IsNullOrEmpty(m.Role)))
+        else if (request.Messages is { } messages && messages.Any(m => m is null || m.Content is null || string.IsNullOrEmpty(m.Role)))
         {
             errors["messages"] = ["Every message needs a role and a content string."];
         }
@@ -781,17 +783,8 @@ public sealed class BudgetService(
 
     private void Invalidate(string tenantId) => _cache.TryRemove(tenantId, out _);
 
-    private static AuditEntry Audit(string tenantId, string actor, string action, string targetType, string targetId, DateTimeOffset now, IReadOnlyDictionary<string, string> details) => new()
-    {
-        AuditId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)),
-        TenantId = tenantId,
-        At = now,
-        Actor = actor,
-        Action = action,
-        TargetType = targetType,
-        TargetId = targetId,
-        Details = details,
-    };
+    private static AuditEntry Audit(string tenantId, string actor, string action, string targetType, string targetId, DateTimeOffset now, IReadOnlyDictionary<string, string> details) =>
+        AuditEntry.Create(tenantId, actor, action, targetType, targetId, now, details);
 
     private static Dictionary<string, string> Describe(BudgetDefinition b)
     {

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -45,14 +46,9 @@ public sealed class CapabilityData
     {
         ArgumentNullException.ThrowIfNull(json);
         ArgumentException.ThrowIfNullOrEmpty(sourceName);
-        SnapshotDto? dto;
-        try
+        if (!CapabilityJson.TryRead(json, sourceName, out SnapshotDto? dto, out string? error))
         {
-            dto = JsonSerializer.Deserialize<SnapshotDto>(json, CapabilityJson.Options);
-        }
-        catch (JsonException e)
-        {
-            return CapabilityLoad<CapabilityData>.Fail($"{sourceName}: {(string.IsNullOrEmpty(e.Path) ? "" : e.Path + ": ")}{e.Message}");
+            return CapabilityLoad<CapabilityData>.Fail(error);
         }
 
         if (dto?.Providers is null || string.IsNullOrWhiteSpace(dto.Source))
@@ -186,14 +182,9 @@ public sealed class CapabilityOverlay
     public static CapabilityLoad<CapabilityOverlay> Load(Stream json, string sourceName)
     {
         ArgumentNullException.ThrowIfNull(json);
-        OverlayDto? dto;
-        try
+        if (!CapabilityJson.TryRead(json, sourceName, out OverlayDto? dto, out string? error))
         {
-            dto = JsonSerializer.Deserialize<OverlayDto>(json, CapabilityJson.Options);
-        }
-        catch (JsonException e)
-        {
-            return CapabilityLoad<CapabilityOverlay>.Fail($"{sourceName}: {(string.IsNullOrEmpty(e.Path) ? "" : e.Path + ": ")}{e.Message}");
+            return CapabilityLoad<CapabilityOverlay>.Fail(error);
         }
 
         if (dto is null)
@@ -335,4 +326,21 @@ internal static class CapabilityJson
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip,
         NumberHandling = JsonNumberHandling.Strict,
     };
+
+    /// <summary>Reads a snapshot or overlay file; malformed JSON is an error naming the file and the place in it.</summary>
+    public static bool TryRead<T>(Stream json, string sourceName, out T? dto, [NotNullWhen(false)] out string? error)
+    {
+        try
+        {
+            dto = JsonSerializer.Deserialize<T>(json, Options);
+            error = null;
+            return true;
+        }
+        catch (JsonException e)
+        {
+            dto = default;
+            error = $"{sourceName}: {(string.IsNullOrEmpty(e.Path) ? "" : e.Path + ": ")}{e.Message}";
+            return false;
+        }
+    }
 }

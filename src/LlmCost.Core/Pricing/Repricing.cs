@@ -271,18 +271,7 @@ public sealed class RepricingService(
         {
             MonthToDate = t.HasVolumeTiers ? monthToDate : null,
         });
-        return e with
-        {
-            CostUsd = quote.Priced ? quote.CostUsd : 0m,
-            ListCostUsd = quote.Priced ? quote.ListCostUsd : 0m,
-            Priced = quote.Priced,
-            UnpricedReason = quote.Priced ? null : quote.Reason ?? "no price",
-            PricedProvider = quote.ProviderId,
-            PricedModel = quote.ModelId,
-            PriceSource = quote.Source,
-            PolicyVersion = t.PolicyVersion,
-            CatalogVersion = t.CatalogVersion,
-        };
+        return e.PricedBy(quote) with { PolicyVersion = t.PolicyVersion, CatalogVersion = t.CatalogVersion };
     }
 
     private static RepricingResult Diff(RepricingRequest request, CatalogVersion catalog, IEnumerable<UsageEvent> all, Dictionary<string, UsageEvent> repriced)

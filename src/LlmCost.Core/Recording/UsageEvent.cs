@@ -83,6 +83,28 @@ public sealed record UsageEvent
     public DateOnly UtcDay => DateOnly.FromDateTime(Timestamp.UtcDateTime);
 
     public bool Succeeded => Status == UsageStatuses.Success;
+
+    /// <summary>
+    /// This event with the price of <paramref name="quote"/>: cost and list cost (0 when unpriced, with the reason),
+    /// the catalog entry that matched, the price source and the versions that priced it. Recording and repricing both
+    /// price an event this way.
+    /// </summary>
+    public UsageEvent PricedBy(Pricing.PriceQuote quote)
+    {
+        ArgumentNullException.ThrowIfNull(quote);
+        return this with
+        {
+            CostUsd = quote.Priced ? quote.CostUsd : 0m,
+            ListCostUsd = quote.Priced ? quote.ListCostUsd : 0m,
+            Priced = quote.Priced,
+            UnpricedReason = quote.Priced ? null : quote.Reason ?? "no price",
+            PricedProvider = quote.ProviderId,
+            PricedModel = quote.ModelId,
+            PriceSource = quote.Source,
+            PolicyVersion = quote.PolicyVersion,
+            CatalogVersion = quote.CatalogVersion,
+        };
+    }
 }
 
 /// <summary>What happened to one submitted event.</summary>

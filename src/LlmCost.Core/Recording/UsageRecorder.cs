@@ -58,20 +58,11 @@ public sealed class UsageRecorder(
             LatencyMs = submission.LatencyMs,
             Status = submission.Status,
             Tags = submission.Tags,
-            CostUsd = quote.Priced ? quote.CostUsd : 0m,
-            Priced = quote.Priced,
-            UnpricedReason = quote.Priced ? null : quote.Reason ?? "no price",
-            PricedProvider = quote.ProviderId,
-            PricedModel = quote.ModelId,
-            PriceSource = quote.Source,
-            ListCostUsd = quote.Priced ? quote.ListCostUsd : 0m,
-            PolicyVersion = quote.PolicyVersion,
-            CatalogVersion = quote.CatalogVersion,
             ReservationId = submission.ReservationId,
             ReportedCostUsd = submission.ReportedCostUsd,
             KeyId = submission.KeyId,
             RecordedAt = receivedAt,
-        };
+        }.PricedBy(quote);
     }
 
     /// <summary>Records submissions whose <see cref="UsageSubmission.TenantId"/> the caller has already resolved and authorised.</summary>

@@ -260,10 +260,8 @@ public static class EventArchive
     public static byte[] Line(UsageFact fact)
     {
         ArgumentNullException.ThrowIfNull(fact);
-        using var stream = new MemoryStream();
-        using (var json = new Utf8JsonWriter(stream))
+        return JsonBytes.Object(json =>
         {
-            json.WriteStartObject();
             json.WriteString("event_id", fact.EventId);
             json.WriteString("tenant_id", fact.TenantId);
             json.WriteString("team_id", fact.TeamId);
@@ -283,11 +281,7 @@ public static class EventArchive
             {
                 json.WriteString("reported_cost_usd", reportedCost.ToString(CultureInfo.InvariantCulture));
             }
-
-            json.WriteEndObject();
-        }
-
-        return stream.ToArray();
+        });
     }
 
     /// <summary>The unit keys of the historic usage fields an event line always writes (reasoning_tokens is their alias).</summary>
@@ -301,10 +295,8 @@ public static class EventArchive
     public static ArchiveLine Line(UsageEvent e)
     {
         ArgumentNullException.ThrowIfNull(e);
-        using var stream = new MemoryStream();
-        using (var json = new Utf8JsonWriter(stream))
+        byte[] line = JsonBytes.Object(json =>
         {
-            json.WriteStartObject();
             json.WriteString("event_id", e.EventId);
             json.WriteString("tenant_id", e.TenantId);
             json.WriteString("team_id", e.TeamId);
@@ -367,10 +359,8 @@ public static class EventArchive
             json.WriteNumber("input_tokens", e.Usage.InputTokens);
             json.WriteNumber("output_tokens", e.Usage.OutputTokens);
             json.WriteBoolean("succeeded", e.Succeeded);
-            json.WriteEndObject();
-        }
-
-        return new ArchiveLine(e.EventId, e.UserId, Encoding.UTF8.GetString(stream.ToArray()));
+        });
+        return new ArchiveLine(e.EventId, e.UserId, Encoding.UTF8.GetString(line));
     }
 }
 

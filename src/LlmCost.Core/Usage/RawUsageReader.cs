@@ -104,26 +104,12 @@ internal sealed class RawUsageReader(string prefix)
     }
 
     /// <summary>A nested object; null when absent or JSON null, an error when it is another type.</summary>
-    public JsonElement? Object(JsonElement? obj, string? path, string name)
-    {
-        string relative = Join(path, name);
-        _touched.Add(relative);
-        if (obj is not { } element || !element.TryGetProperty(name, out JsonElement value) || value.ValueKind == JsonValueKind.Null)
-        {
-            return null;
-        }
-
-        if (value.ValueKind != JsonValueKind.Object)
-        {
-            Errors.Add(new FieldError(FieldOf(relative), $"must be an object, got {UsageCounts.Describe(value.ValueKind)}"));
-            return null;
-        }
-
-        return value;
-    }
+    public JsonElement? Object(JsonElement? obj, string? path, string name) => Nested(obj, path, name, JsonValueKind.Object, "an object");
 
     /// <summary>A nested array; null when absent or JSON null, an error when it is another type.</summary>
-    public JsonElement? Array(JsonElement? obj, string? path, string name)
+    public JsonElement? Array(JsonElement? obj, string? path, string name) => Nested(obj, path, name, JsonValueKind.Array, "an array");
+
+    private JsonElement? Nested(JsonElement? obj, string? path, string name, JsonValueKind kind, string expected)
     {
         string relative = Join(path, name);
         _touched.Add(relative);
@@ -132,9 +118,9 @@ internal sealed class RawUsageReader(string prefix)
             return null;
         }
 
-        if (value.ValueKind != JsonValueKind.Array)
+        if (value.ValueKind != kind)
         {
-            Errors.Add(new FieldError(FieldOf(relative), $"must be an array, got {UsageCounts.Describe(value.ValueKind)}"));
+            Errors.Add(new FieldError(FieldOf(relative), $"must be {expected}, got {UsageCounts.Describe(value.ValueKind)}"));
             return null;
         }
 

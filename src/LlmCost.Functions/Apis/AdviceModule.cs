@@ -6,7 +6,6 @@ using LlmCost.Core.Pricing;
 using LlmCost.Core.Recording;
 using LlmCost.Core.Retention;
 using LlmCost.Functions.Apis.Advice;
-using LlmCost.Functions.Hosting;
 using LlmCost.Storage;
 using LlmCost.Storage.Advice;
 using LlmCost.Storage.Operations;

@@ -1,5 +1,5 @@
-using System.Globalization;
 using System.Text.Json.Nodes;
+using LlmCost.Core.Budgets;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.OpenApi;
@@ -24,6 +24,12 @@ internal static class ApiDocumentation
     public static void Configure(OpenApiOptions options)
     {
         options.AddOperationTransformer(AddProblemsAndSecurity);
+        // The authorise endpoint binds Core's request records; their schemas keep the names they were published
+        // under, so a client generated from the document keeps its class names.
+        options.CreateSchemaReferenceId = type =>
+            type.Type == typeof(AuthorizeRequest) ? "AuthorizeBody"
+            : type.Type == typeof(PromptMessage) ? "MessageBody"
+            : OpenApiOptions.CreateDefaultSchemaReferenceId(type);
         options.AddDocumentTransformer(async (document, context, cancellationToken) =>
         {
             document.Info = new OpenApiInfo

@@ -5,7 +5,6 @@ using LlmCost.Core.Forecasting;
 using LlmCost.Core.Pricing;
 using LlmCost.Core.Recording;
 using LlmCost.Functions.Apis.Budgets;
-using LlmCost.Functions.Hosting;
 using LlmCost.Storage;
 using LlmCost.Storage.Budgets;
 using Microsoft.Extensions.DependencyInjection.Extensions;

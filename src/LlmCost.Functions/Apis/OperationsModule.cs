@@ -6,7 +6,6 @@ using LlmCost.Core.Reports;
 using LlmCost.Core.Retention;
 using LlmCost.Core.Rollups;
 using LlmCost.Functions.Apis.Operations;
-using LlmCost.Functions.Hosting;
 using LlmCost.Storage.Operations;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;

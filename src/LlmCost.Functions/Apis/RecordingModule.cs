@@ -3,7 +3,6 @@ using LlmCost.Core.Recording;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using LlmCost.Functions.Apis.Otlp;
 using LlmCost.Functions.Apis.Recording;
-using LlmCost.Functions.Hosting;
 using LlmCost.Storage.Recording;
 
 namespace LlmCost.Functions;

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Azure.Data.Tables;
 using LlmCost.Storage;
 using LlmCost.Storage.Keys;

@@ -1,7 +1,5 @@
 using System.Text.Json;
-using LlmCost.Functions.Hosting;
 using LlmCost.Hosting;
-using LlmCost.Functions.Hosting.Auth;
 using LlmCost.Core.Recording;
 using LlmCost.Storage;
 using Microsoft.AspNetCore.Diagnostics;

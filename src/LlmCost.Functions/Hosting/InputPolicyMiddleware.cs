@@ -1,6 +1,5 @@
 using LlmCost.Core;
 using LlmCost.Core.Recording;
-using LlmCost.Functions.Hosting.Auth;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace LlmCost.Functions.Hosting;

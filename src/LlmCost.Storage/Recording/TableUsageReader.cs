@@ -176,28 +176,7 @@ public sealed class TableUsageReader(LlmCostStorage storage, UsageProjectionTrac
     public async Task<IReadOnlyList<UsageBucket>> ReadBucketsAsync(
         UsageScope scope, DateOnly fromDay, DateOnly toDay, CancellationToken cancellationToken = default)
     {
-        await BarrierAsync(cancellationToken).ConfigureAwait(false);
-        int days = toDay.DayNumber - fromDay.DayNumber + 1;
-        if (days < 1 || days > MaxDays)
-        {
-            throw new ArgumentOutOfRangeException(nameof(toDay), $"a summary read covers 1-{MaxDays} days");
-        }
-
-        var perDay = new List<UsageBucket>[days];
-        using var gate = new SemaphoreSlim(ParallelDays);
-        await Task.WhenAll(Enumerable.Range(0, days).Select(async i =>
-        {
-            await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-            try
-            {
-                perDay[i] = await ReadHourBucketsAsync(scope, fromDay.AddDays(i), cancellationToken).ConfigureAwait(false);
-            }
-            finally
-            {
-                gate.Release();
-            }
-        })).ConfigureAwait(false);
-        return perDay.SelectMany(d => d).ToList();
+        return await ReadDaysAsync(fromDay, toDay, day => ReadHourBucketsAsync(scope, day, cancellationToken), cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<IReadOnlyList<UsageBucket>> ReadDayBucketsAsync(
@@ -209,6 +188,14 @@ public sealed class TableUsageReader(LlmCostStorage storage, UsageProjectionTrac
             return UsageDayBuckets.Of(await ReadBucketsAsync(scope, fromDay, toDay, cancellationToken).ConfigureAwait(false));
         }
 
+        return await ReadDaysAsync(fromDay, toDay, day => ReadDayRowsAsync(scope, day, cancellationToken), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Reads each day of [fromDay, toDay] (at most <see cref="MaxDays"/>), <see cref="ParallelDays"/> at a time, in day order.</summary>
+    private async Task<IReadOnlyList<UsageBucket>> ReadDaysAsync<TDay>(
+        DateOnly fromDay, DateOnly toDay, Func<DateOnly, Task<TDay>> readDay, CancellationToken cancellationToken)
+        where TDay : IEnumerable<UsageBucket>
+    {
         await BarrierAsync(cancellationToken).ConfigureAwait(false);
         int days = toDay.DayNumber - fromDay.DayNumber + 1;
         if (days < 1 || days > MaxDays)
@@ -216,14 +203,14 @@ public sealed class TableUsageReader(LlmCostStorage storage, UsageProjectionTrac
             throw new ArgumentOutOfRangeException(nameof(toDay), $"a summary read covers 1-{MaxDays} days");
         }
 
-        var perDay = new IReadOnlyList<UsageBucket>[days];
+        var perDay = new TDay[days];
         using var gate = new SemaphoreSlim(ParallelDays);
         await Task.WhenAll(Enumerable.Range(0, days).Select(async i =>
         {
             await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                perDay[i] = await ReadDayRowsAsync(scope, fromDay.AddDays(i), cancellationToken).ConfigureAwait(false);
+                perDay[i] = await readDay(fromDay.AddDays(i)).ConfigureAwait(false);
             }
             finally
             {

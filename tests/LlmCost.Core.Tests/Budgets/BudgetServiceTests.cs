@@ -544,6 +544,25 @@ public sealed class BudgetServiceTests
     }
 
     [Fact]
+    public async Task A_null_or_incomplete_message_is_refused_naming_messages()
+    {
+        await Create("1.00");
+
+        // The request is bound straight from the caller's JSON: "messages": [null] reaches Core as a null element.
+        foreach (PromptMessage? message in new[] { null, new PromptMessage(null, "Hello"), new PromptMessage("user", null), new PromptMessage("", "Hello") })
+        {
+            var result = await _service.AuthorizeAsync(new AuthorizeRequest
+            {
+                TenantId = Tenant, UserId = "u1", Provider = "openai", Model = "big",
+                Messages = [message!], MaxTokens = 10,
+            });
+
+            Assert.False(result.IsValid);
+            Assert.Equal(["messages"], result.Errors.Keys);
+        }
+    }
+
+    [Fact]
     public async Task An_admin_reset_lifts_a_tripped_breaker_and_is_audited()
     {
         var budget = await Create("100.00", mode: "soft", extra: new BudgetDraft

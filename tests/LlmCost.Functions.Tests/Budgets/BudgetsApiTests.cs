@@ -100,6 +100,19 @@ public sealed class BudgetsApiTests : IAsyncLifetime
         Assert.Equal(400, malformed);
     }
 
+    [Theory]
+    [InlineData("[null]")]
+    [InlineData("[{\"role\":\"user\"}]")]
+    [InlineData("[{\"content\":\"Hello\"}]")]
+    public async Task An_authorisation_with_a_null_or_incomplete_message_is_a_400_naming_messages(string messages)
+    {
+        var (status, problem) = await _host.Client.PostRawAsync("api/budgets/authorize",
+            "{\"tenant_id\":\"acme\",\"user_id\":\"bob\",\"provider\":\"openai\",\"model\":\"gpt-4o-mini\",\"max_tokens\":10,\"messages\":" + messages + "}");
+
+        Assert.Equal(400, status);
+        Assert.True(problem.GetProperty("errors").TryGetProperty("messages", out _), problem.ToString());
+    }
+
     [Fact]
     public async Task Hard_budget_admits_two_worst_cases_then_denies_and_usage_settles_the_reservation()
     {

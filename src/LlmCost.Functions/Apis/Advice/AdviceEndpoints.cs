@@ -1,9 +1,5 @@
-using System.Globalization;
-using System.Security.Claims;
 using LlmCost.Core.Advice;
 using LlmCost.Core.Recording;
-using LlmCost.Functions.Hosting;
-using LlmCost.Functions.Hosting.Auth;
 using Microsoft.AspNetCore.Mvc;
 
 namespace LlmCost.Functions.Apis.Advice;

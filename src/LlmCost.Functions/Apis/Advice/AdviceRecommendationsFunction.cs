@@ -1,6 +1,5 @@
 using LlmCost.Core.Advice;
 using LlmCost.Core.Rollups;
-using LlmCost.Functions.Hosting;
 
 namespace LlmCost.Functions.Apis.Advice;
 

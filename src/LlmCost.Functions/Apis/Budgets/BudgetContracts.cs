@@ -1,5 +1,4 @@
 // Long on purpose: the budgets API's wire records, one per JSON shape, each with its mapping from Core's type.
-using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using LlmCost.Core.Budgets;
@@ -128,27 +127,6 @@ public sealed record BudgetResponse
             UpdatedBy = b.UpdatedBy,
         };
     }
-}
-
-public sealed record MessageBody(string? Role, string? Content);
-
-/// <summary>POST /api/budgets/authorize.</summary>
-public sealed record AuthorizeBody
-{
-    public string? TenantId { get; init; }
-    public string? UserId { get; init; }
-    public string? TeamId { get; init; }
-    public string? KeyId { get; init; }
-    public string? Provider { get; init; }
-    public string? Model { get; init; }
-    public long? InputTokens { get; init; }
-    public string? Prompt { get; init; }
-    public IReadOnlyList<MessageBody>? Messages { get; init; }
-    public long? MaxTokens { get; init; }
-    public string? RequestId { get; init; }
-
-    /// <summary>How long the reservation must count at least, in seconds (default LlmCost:Budgets:ReservationTtlSeconds).</summary>
-    public long? TtlSeconds { get; init; }
 }
 
 /// <summary>POST /api/budgets/reservations/{reservation_id}/release.</summary>

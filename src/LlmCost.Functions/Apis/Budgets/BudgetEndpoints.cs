@@ -1,9 +1,5 @@
-using System.Globalization;
-using System.Security.Claims;
 using LlmCost.Core.Alerts;
 using LlmCost.Core.Budgets;
-using LlmCost.Functions.Hosting;
-using LlmCost.Functions.Hosting.Auth;
 using Microsoft.AspNetCore.Mvc;
 
 namespace LlmCost.Functions.Apis.Budgets;
@@ -170,7 +166,7 @@ public static class BudgetEndpoints
         return status is { IsValid: true } ? TypedResults.Ok(StatusResponse.From(status.Value!)) : Invalid(status!.Errors);
     }
 
-    private static async Task<IResult> AuthorizeAsync(AuthorizeBody? body, ClaimsPrincipal caller, BudgetService service, HttpContext http, CancellationToken cancellationToken)
+    private static async Task<IResult> AuthorizeAsync(AuthorizeRequest? body, ClaimsPrincipal caller, BudgetService service, HttpContext http, CancellationToken cancellationToken)
     {
         if (body is null)
         {
@@ -182,21 +178,7 @@ public static class BudgetEndpoints
             return problem;
         }
 
-        var result = await service.AuthorizeAsync(new AuthorizeRequest
-        {
-            TenantId = tenant,
-            UserId = body.UserId,
-            TeamId = body.TeamId,
-            KeyId = body.KeyId,
-            Provider = body.Provider,
-            Model = body.Model,
-            InputTokens = body.InputTokens,
-            Prompt = body.Prompt,
-            Messages = body.Messages?.Select(m => new PromptMessage(m.Role ?? string.Empty, m.Content!)).ToList(),
-            MaxTokens = body.MaxTokens,
-            RequestId = body.RequestId,
-            TtlSeconds = body.TtlSeconds,
-        }, cancellationToken).ConfigureAwait(false);
+        var result = await service.AuthorizeAsync(body with { TenantId = tenant }, cancellationToken).ConfigureAwait(false);
         // Business metrics count decisions (adherence, downgrade savings): best effort and off the answer, so an
         // authorisation stays one storage round trip; the log itself makes a count wait for writes in flight.
         if (result.IsValid && http.RequestServices.GetService<LlmCost.Core.Advice.IBudgetDecisionLog>() is { } decisions)

@@ -1,5 +1,4 @@
 using LlmCost.Core.Budgets;
-using LlmCost.Functions.Hosting;
 
 namespace LlmCost.Functions.Apis.Budgets;
 

@@ -1,10 +1,6 @@
-using System.Globalization;
-using System.Security.Claims;
 using LlmCost.Core.Recording;
 using LlmCost.Core.Retention;
 using LlmCost.Functions.Apis.Recording;
-using LlmCost.Functions.Hosting;
-using LlmCost.Functions.Hosting.Auth;
 using Microsoft.Extensions.Options;
 
 namespace LlmCost.Functions.Apis.Dashboard;

@@ -1,12 +1,8 @@
-using System.Globalization;
-using System.Security.Claims;
 using CsvHelper;
 using LlmCost.Core.Recording;
 using LlmCost.Core.Reports;
 using LlmCost.Core.Retention;
 using LlmCost.Functions.Apis.Recording;
-using LlmCost.Functions.Hosting;
-using LlmCost.Functions.Hosting.Auth;
 using Microsoft.Extensions.Options;
 
 namespace LlmCost.Functions.Apis.Dashboard;

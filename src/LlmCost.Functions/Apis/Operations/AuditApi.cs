@@ -1,7 +1,4 @@
-using System.Security.Claims;
 using LlmCost.Core.Audit;
-using LlmCost.Functions.Hosting;
-using LlmCost.Functions.Hosting.Auth;
 
 namespace LlmCost.Functions.Apis.Operations;
 

@@ -1,8 +1,6 @@
-using System.Security.Claims;
+using System.Diagnostics.CodeAnalysis;
 using LlmCost.Core.Recording;
 using LlmCost.Core.Retention;
-using LlmCost.Functions.Hosting;
-using LlmCost.Functions.Hosting.Auth;
 using LlmCost.Storage.Operations;
 
 namespace LlmCost.Functions.Apis.Operations;
@@ -12,12 +10,7 @@ public static partial class OperationsApi
 {
     private static async Task<IResult> ExportUser(ClaimsPrincipal caller, GdprService gdpr, string userId, string? tenant_id, CancellationToken cancellationToken)
     {
-        if (RecordKeys.Problem(userId) is { } invalid)
-        {
-            return ApiProblems.Field("user_id", invalid);
-        }
-
-        if (!caller.TryResolveTenant(tenant_id, out var tenantId, out var problem))
+        if (!TryResolveUser(caller, userId, tenant_id, out var tenantId, out var problem))
         {
             return problem;
         }
@@ -28,17 +21,26 @@ public static partial class OperationsApi
 
     private static async Task<IResult> DeleteUser(ClaimsPrincipal caller, GdprService gdpr, string userId, string? tenant_id, CancellationToken cancellationToken)
     {
-        if (RecordKeys.Problem(userId) is { } invalid)
-        {
-            return ApiProblems.Field("user_id", invalid);
-        }
-
-        if (!caller.TryResolveTenant(tenant_id, out var tenantId, out var problem))
+        if (!TryResolveUser(caller, userId, tenant_id, out var tenantId, out var problem))
         {
             return problem;
         }
 
         var deletion = await gdpr.DeleteAsync(tenantId, userId, caller.AuditActor(), cancellationToken);
         return TypedResults.Ok(UserDeletionResponse.From(deletion));
+    }
+
+    /// <summary>The user id is a valid key and the caller may act on the tenant (an export and an erasure check the same).</summary>
+    private static bool TryResolveUser(
+        ClaimsPrincipal caller, string userId, string? tenant_id, [NotNullWhen(true)] out string? tenantId, [NotNullWhen(false)] out IResult? problem)
+    {
+        if (RecordKeys.Problem(userId) is { } invalid)
+        {
+            tenantId = null;
+            problem = ApiProblems.Field("user_id", invalid);
+            return false;
+        }
+
+        return caller.TryResolveTenant(tenant_id, out tenantId, out problem);
     }
 }

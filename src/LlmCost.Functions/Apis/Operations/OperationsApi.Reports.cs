@@ -1,8 +1,5 @@
-using System.Security.Claims;
 using LlmCost.Core;
 using LlmCost.Core.Reports;
-using LlmCost.Functions.Hosting;
-using LlmCost.Functions.Hosting.Auth;
 using LlmCost.Storage.Operations;
 
 namespace LlmCost.Functions.Apis.Operations;

@@ -1,12 +1,8 @@
-using System.Globalization;
-using System.Security.Claims;
 using LlmCost.Core.Alerts;
 using LlmCost.Core.Recording;
 using LlmCost.Core.Reports;
 using LlmCost.Core.Retention;
 using LlmCost.Core.Rollups;
-using LlmCost.Functions.Hosting;
-using LlmCost.Functions.Hosting.Auth;
 using LlmCost.Storage.Operations;
 using Microsoft.Extensions.Options;
 using LlmCost.Core;

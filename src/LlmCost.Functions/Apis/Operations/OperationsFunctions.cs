@@ -4,7 +4,6 @@ using LlmCost.Core.Forecasting;
 using LlmCost.Core.Reports;
 using LlmCost.Core.Retention;
 using LlmCost.Core.Rollups;
-using LlmCost.Functions.Hosting;
 using LlmCost.Storage;
 using LlmCost.Storage.Operations;
 

@@ -1,13 +1,9 @@
 using LlmCost.Core;
 using System.Diagnostics.Metrics;
-using System.Globalization;
-using System.Security.Claims;
 using Google.Protobuf;
 using LlmCost.Core.Recording;
 using LlmCost.Core.Telemetry;
 using LlmCost.Functions.Apis.Recording;
-using LlmCost.Functions.Hosting;
-using LlmCost.Functions.Hosting.Auth;
 using Microsoft.Extensions.Options;
 using Opentelemetry.Proto.Collector.Trace.V1;
 

@@ -1,5 +1,4 @@
 using LlmCost.Core;
-using System.Globalization;
 using System.IO.Compression;
 using System.Text.Json;
 using System.Text.Json.Nodes;

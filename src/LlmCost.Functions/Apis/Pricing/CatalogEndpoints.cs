@@ -1,7 +1,4 @@
-using System.Security.Claims;
 using LlmCost.Core.Pricing;
-using LlmCost.Functions.Hosting;
-using LlmCost.Functions.Hosting.Auth;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 

@@ -1,9 +1,6 @@
-using LlmCost.Functions.Hosting;
 using System.Diagnostics.CodeAnalysis;
-using System.Globalization;
 using System.Text.Json.Serialization;
 using LlmCost.Core.Pricing;
-using LlmCost.Functions.Hosting.Auth;
 
 namespace LlmCost.Functions.Apis.Pricing;
 

@@ -1,12 +1,8 @@
 using LlmCost.Core;
-using System.Globalization;
-using System.Security.Claims;
 using System.Text.Json;
 using LlmCost.Core.Pricing;
 using LlmCost.Core.Recording;
 using LlmCost.Functions.Apis.Recording;
-using LlmCost.Functions.Hosting;
-using LlmCost.Functions.Hosting.Auth;
 
 namespace LlmCost.Functions.Apis.Pricing;
 

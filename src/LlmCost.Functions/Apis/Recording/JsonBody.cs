@@ -1,7 +1,5 @@
 using System.Text.Json;
 using LlmCost.Core.Recording;
-using LlmCost.Functions.Hosting;
-using LlmCost.Functions.Hosting.Auth;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace LlmCost.Functions.Apis.Recording;

@@ -1,14 +1,10 @@
 // Long on purpose: record, price and the usage queries share the range, tenant and id checks at the bottom; each endpoint
 // itself is bind, check access, one Core call, map.
-using System.Globalization;
-using System.Security.Claims;
 using System.Text.Json;
 using LlmCost.Core;
 using LlmCost.Core.Pricing;
 using LlmCost.Core.Recording;
 using LlmCost.Core.Retention;
-using LlmCost.Functions.Hosting;
-using LlmCost.Functions.Hosting.Auth;
 using LlmCost.Storage;
 using Microsoft.Extensions.Options;
 

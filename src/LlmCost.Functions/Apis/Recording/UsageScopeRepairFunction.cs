@@ -1,4 +1,3 @@
-using LlmCost.Functions.Hosting;
 using LlmCost.Storage.Recording;
 
 namespace LlmCost.Functions.Apis.Recording;

@@ -1,4 +1,3 @@
-using System.Security.Claims;
 using LlmCost.Core.Audit;
 using LlmCost.Core.Recording;
 using LlmCost.Storage;

@@ -1,5 +1,4 @@
 using System.Diagnostics.CodeAnalysis;
-using System.Security.Claims;
 using LlmCost.Core.Recording;
 
 namespace LlmCost.Functions.Hosting.Auth;
