@@ -40,11 +40,13 @@ public sealed class LlmCostTestHost : IAsyncDisposable
     private static bool _subscribed;
 
     private readonly IHost _host;
+    private readonly IHostApplicationLifetime _lifetime;
     private readonly Thread _thread;
 
-    private LlmCostTestHost(IHost host, Thread thread, Uri baseAddress, TestHostOptions options)
+    private LlmCostTestHost(IHost host, IHostApplicationLifetime lifetime, Thread thread, Uri baseAddress, TestHostOptions options)
     {
         _host = host;
+        _lifetime = lifetime;
         _thread = thread;
         BaseAddress = baseAddress;
         Options = options;
@@ -111,21 +113,16 @@ public sealed class LlmCostTestHost : IAsyncDisposable
         thread.Start();
 
         IHost host = await hook.Built.Task.WaitAsync(TimeSpan.FromSeconds(60));
-        var lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>();
-        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using (lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
+        Task first = await Task.WhenAny(hook.Started.Task, hook.Exited.Task).WaitAsync(TimeSpan.FromSeconds(60));
+        await first; // rethrows a start-up failure (e.g. storage unreachable, a setting refused)
+        if (first == hook.Exited.Task)
         {
-            Task first = await Task.WhenAny(started.Task, hook.Exited.Task).WaitAsync(TimeSpan.FromSeconds(60));
-            await first; // rethrows a start-up failure (e.g. storage unreachable)
-            if (first == hook.Exited.Task)
-            {
-                throw new InvalidOperationException("the app exited during start-up");
-            }
+            throw new InvalidOperationException("the app exited during start-up");
         }
 
         string address = host.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!
             .Addresses.First();
-        return new LlmCostTestHost(host, thread, new Uri(address.TrimEnd('/') + "/"), options);
+        return new LlmCostTestHost(host, hook.Lifetime!, thread, new Uri(address.TrimEnd('/') + "/"), options);
     }
 
     /// <summary>A client for <see cref="BaseAddress"/> with the given key (null = no Authorization header).</summary>
@@ -145,7 +142,15 @@ public sealed class LlmCostTestHost : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Client.Dispose();
-        _host.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
+        try
+        {
+            _lifetime.StopApplication();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The app already stopped on its own (and disposed its services): nothing left to stop.
+        }
+
         await Task.Run(() => _thread.Join(TimeSpan.FromSeconds(30)));
     }
 
@@ -167,6 +172,10 @@ public sealed class LlmCostTestHost : IAsyncDisposable
     {
         public TestHostOptions Options { get; } = options;
         public TaskCompletionSource<IHost> Built { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource Started { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>Resolved when the host is built, before it starts: a host that fails at start disposes its services.</summary>
+        public IHostApplicationLifetime? Lifetime { get; set; }
         public TaskCompletionSource Exited { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
@@ -204,6 +213,10 @@ public sealed class LlmCostTestHost : IAsyncDisposable
             }
             else if (value.Key == "HostBuilt" && value.Value is IHost host)
             {
+                // Still on the app's thread, before it starts: a start-up failure (a refused setting) stops and
+                // disposes the host right after, and resolving anything from it then would hide that failure.
+                hook.Lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>();
+                hook.Lifetime.ApplicationStarted.Register(() => hook.Started.TrySetResult());
                 hook.Built.TrySetResult(host);
             }
         }
