@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Budget authorisation load, end to end through HTTP, against a private in-memory Azurite on free loopback ports.
-#   bench/budget-load.sh [latency|scale|all] [authorisations for scale, default 20000]
+#   bench/budget-load.sh [latency|scale|all] [authorisations for scale, default 20000] [--short-warmup]
 # Prints the tables recorded in BENCHMARKS.md ("Budget authorisation"); exits non-zero if a check failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."

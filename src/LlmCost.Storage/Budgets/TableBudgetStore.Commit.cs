@@ -90,7 +90,7 @@ public sealed partial class TableBudgetStore
             var failure = Unavailable(ex);
             BudgetMetrics.Unavailable.Add(batch.Count);
             LogLedgerFailed(_logger, ledger.TenantId, batch.Count, ex);
-            ledger.Cache.Clear();
+            ledger.ForgetAll();
             foreach (var pending in batch)
             {
                 pending.Done.TrySetException(failure);
@@ -202,7 +202,7 @@ public sealed partial class TableBudgetStore
 
             foreach (var key in keys.OfType<string>().Where(IsCacheable))
             {
-                ledger.Cache.TryRemove(key, out _);
+                ledger.Forget(key);
             }
 
             return (false, 0);
@@ -238,7 +238,7 @@ public sealed partial class TableBudgetStore
             }
             else
             {
-                ledger.Cache.TryRemove(key, out _);
+                ledger.Forget(key);
             }
         }
     }
@@ -262,6 +262,9 @@ public sealed partial class TableBudgetStore
 
     private sealed record AppliedMarker(DateTimeOffset AppliedAt);
 
+    /// <summary>The tenant's freeze rows by row key, as one query read them at <paramref name="At"/> (incomplete: more than a page).</summary>
+    private sealed record FreezeSet(Dictionary<string, CachedRow> Rows, DateTimeOffset At, bool Complete);
+
     /// <summary>One tenant on this instance: its two queues, their committers, and the rows it last saw.</summary>
     private sealed class TenantLedger(string tenantId, TableBudgetStoreOptions options)
     {
@@ -271,6 +274,31 @@ public sealed partial class TableBudgetStore
         public CommandQueue Main { get; } = new("main", 1);
         public ConcurrentDictionary<string, CachedRow> Cache { get; } = new(StringComparer.Ordinal);
         public bool Registered { get; set; }
+
+        /// <summary>The tenant's freezes as last read together (see <see cref="EnsureFreezeSetAsync"/>).</summary>
+        public FreezeSet? Freezes { get; set; }
+
+        /// <summary>Rows being read ahead of their staleness bound (see <see cref="ReadAhead"/>).</summary>
+        public ConcurrentDictionary<string, byte> ReadingAhead { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>The read of <see cref="Freezes"/> in flight, if any (guarded by <see cref="Lock"/>).</summary>
+        public Task? FreezeRead { get; set; }
+
+        /// <summary>Drops this instance's copy of a row: of a freeze also the set, which may hold the same row older.</summary>
+        public void Forget(string key)
+        {
+            Cache.TryRemove(key, out _);
+            if (key.StartsWith("fz|", StringComparison.Ordinal))
+            {
+                Freezes = null;
+            }
+        }
+
+        public void ForgetAll()
+        {
+            Cache.Clear();
+            Freezes = null;
+        }
     }
 
     /// <summary>Commands waiting in arrival order, and the committers draining them (each with its lane).</summary>

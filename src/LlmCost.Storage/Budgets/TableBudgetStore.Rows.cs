@@ -26,22 +26,34 @@ public sealed partial class TableBudgetStore
     /// </summary>
     private async Task LoadAsync(TenantLedger ledger, RowSet rows, IEnumerable<string> keys, bool fresh, CancellationToken cancellationToken)
     {
+        var wanted = keys.Distinct(StringComparer.Ordinal).Where(key => !rows.IsFresh(key) && (fresh || !rows.Has(key))).ToList();
+        if (!fresh && wanted.Exists(IsFreeze))
+        {
+            await EnsureFreezeSetAsync(ledger, cancellationToken).ConfigureAwait(false);
+        }
+
         var now = _time.GetUtcNow();
         var toRead = new List<string>();
-        foreach (var key in keys.Distinct(StringComparer.Ordinal))
+        List<string>? ahead = null;
+        foreach (var key in wanted)
         {
-            if (rows.IsFresh(key) || (!fresh && rows.Has(key)))
-            {
-                continue;
-            }
-
-            if (!fresh && IsCacheable(key) && ledger.Cache.TryGetValue(key, out var cached) && cached.At + _options.CacheStaleness > now)
+            if (!fresh && Cached(ledger, key, now) is { } cached)
             {
                 rows.Put(key, cached.Value, cached.ETag, fresh: false);
+                if (now - cached.At >= _options.CacheStaleness / 2 && !IsFreeze(key))
+                {
+                    (ahead ??= []).Add(key);
+                }
+
                 continue;
             }
 
             toRead.Add(key);
+        }
+
+        if (ahead is not null)
+        {
+            ReadAhead(ledger, ahead);
         }
 
         if (toRead.Count == 0)
@@ -49,8 +61,64 @@ public sealed partial class TableBudgetStore
             return;
         }
 
+        var read = await ReadRowsAsync(ledger.TenantId, toRead, cancellationToken).ConfigureAwait(false);
+        foreach (var (key, value, etag) in read)
+        {
+            rows.Put(key, value, etag, fresh: true);
+            if (IsCacheable(key))
+            {
+                ledger.Cache[key] = new CachedRow(value, etag, now);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Rows only read (a budget's main row, other committers' lanes) would otherwise be read again by whichever
+    /// transaction finds them past the staleness bound, adding a round trip to every command in it. Once they are
+    /// half that old they are re-read off the transaction's path; the copy is replaced only if nothing newer (a
+    /// write of this instance, a read of a transaction) replaced it meanwhile, and a forgotten row stays forgotten.
+    /// </summary>
+    private void ReadAhead(TenantLedger ledger, List<string> keys)
+    {
+        var mine = keys.Where(k => ledger.ReadingAhead.TryAdd(k, 0)).ToList();
+        if (mine.Count == 0)
+        {
+            return;
+        }
+
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                var at = _time.GetUtcNow();
+                foreach (var (key, value, etag) in await ReadRowsAsync(ledger.TenantId, mine, CancellationToken.None).ConfigureAwait(false))
+                {
+                    var row = new CachedRow(value, etag, at);
+                    while (ledger.Cache.TryGetValue(key, out var old) && old.At < at && !ledger.Cache.TryUpdate(key, row, old))
+                    {
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is RequestFailedException or IOException or HttpRequestException or OperationCanceledException)
+            {
+                // The rows age out and the next transaction that needs them reads them itself.
+                LogReadAheadFailed(_logger, ledger.TenantId, ex);
+            }
+            finally
+            {
+                foreach (var key in mine)
+                {
+                    ledger.ReadingAhead.TryRemove(key, out _);
+                }
+            }
+        }, CancellationToken.None);
+    }
+
+    /// <summary>Reads rows by logical key (absent: null value): main rows with their lanes in one query, queries of at most 14 keys.</summary>
+    private async Task<List<(string Key, object? Value, ETag ETag)>> ReadRowsAsync(string tenantId, List<string> keys, CancellationToken cancellationToken)
+    {
         // Main rows with their lanes first, then everything else, packed into queries of at most 14 keys.
-        var groups = toRead.GroupBy(k => BudgetKeys.IsLane(k) ? BudgetKeys.StateOfLane(k) : k.StartsWith("st|", StringComparison.Ordinal) ? k : "~" + k, StringComparer.Ordinal)
+        var groups = keys.GroupBy(k => BudgetKeys.IsLane(k) ? BudgetKeys.StateOfLane(k) : k.StartsWith("st|", StringComparison.Ordinal) ? k : "~" + k, StringComparer.Ordinal)
             .OrderBy(g => g.Key, StringComparer.Ordinal)
             .Select(g => g.ToList());
         var chunks = new List<List<string>>();
@@ -64,7 +132,7 @@ public sealed partial class TableBudgetStore
             chunks[^1].AddRange(group);
         }
 
-        var pk = Partition(ledger.TenantId);
+        var pk = Partition(tenantId);
         var results = await Task.WhenAll(chunks.Select(async chunk =>
         {
             var filter = new StringBuilder($"PartitionKey eq '{Quote(pk)}' and (");
@@ -78,29 +146,106 @@ public sealed partial class TableBudgetStore
             return (chunk, found);
         })).ConfigureAwait(false);
 
+        var rows = new List<(string, object?, ETag)>(keys.Count);
         foreach (var (chunk, found) in results)
         {
             var byRowKey = found.ToDictionary(e => e.RowKey, StringComparer.Ordinal);
             foreach (var key in chunk)
             {
-                var rowKey = RowKey(key);
-                if (byRowKey.TryGetValue(rowKey, out var entity))
+                rows.Add(byRowKey.TryGetValue(RowKey(key), out var entity) ? (key, FromEntity(key, entity), entity.ETag) : (key, null, default));
+            }
+        }
+
+        return rows;
+    }
+
+    /// <summary>This instance's copy of a row when it is recent enough to reuse; a freeze row also from the tenant's freeze set.</summary>
+    private CachedRow? Cached(TenantLedger ledger, string key, DateTimeOffset now)
+    {
+        if (!IsCacheable(key))
+        {
+            return null;
+        }
+
+        ledger.Cache.TryGetValue(key, out var cached);
+        // The newer of the two views: a freeze this instance wrote after the set was read is newer than the set.
+        if (IsFreeze(key) && ledger.Freezes is { Complete: true } set && (cached is null || cached.At < set.At))
+        {
+            cached = set.Rows.GetValueOrDefault(RowKey(key)) ?? new CachedRow(null, default, set.At);
+        }
+
+        return cached is not null && cached.At + _options.CacheStaleness > now ? cached : null;
+    }
+
+    // ---- the freeze set ----
+
+    private static bool IsFreeze(string logicalKey) => logicalKey.StartsWith("fz|", StringComparison.Ordinal);
+
+    /// <summary>
+    /// Every authorisation checks the freezes of its tenant, team, user and key. Read per key, a tenant with more
+    /// users than it authorises per staleness window would read a freeze row before nearly every transaction (a
+    /// second round trip); instead one query reads all the tenant's freezes, and the set is re-read in the
+    /// background once it is half as old as the staleness allows, so in the steady state no authorisation waits
+    /// for it. Each freeze it answers for is at most <see cref="TableBudgetStoreOptions.CacheStaleness"/> old, as a
+    /// cached row is. A tenant with more freezes than one page is read per key, as before.
+    /// </summary>
+    private Task EnsureFreezeSetAsync(TenantLedger ledger, CancellationToken cancellationToken)
+    {
+        if (_options.CacheStaleness <= TimeSpan.Zero)
+        {
+            return Task.CompletedTask;
+        }
+
+        var now = _time.GetUtcNow();
+        var set = ledger.Freezes;
+        var age = set is null ? TimeSpan.MaxValue : now - set.At;
+        var retryAfter = set is { Complete: false } ? TooManyFreezesRetry : _options.CacheStaleness / 2;
+        if (age < retryAfter)
+        {
+            return Task.CompletedTask;
+        }
+
+        Task refresh;
+        lock (ledger.Lock)
+        {
+            refresh = ledger.FreezeRead ??= ReadFreezeSetAsync(ledger);
+        }
+
+        // Still usable: this transaction goes on with it, the next ones get the new set.
+        return set is { Complete: true } && age < _options.CacheStaleness ? Task.CompletedTask : refresh.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Reads the freeze set; a failure leaves the old one (which ages out) and the keys are then read one by one.</summary>
+    private async Task ReadFreezeSetAsync(TenantLedger ledger)
+    {
+        await Task.Yield();
+        try
+        {
+            var at = _time.GetUtcNow();
+            var filter = TableClient.CreateQueryFilter($"PartitionKey eq {Partition(ledger.TenantId)} and RowKey ge {"fz|"} and RowKey lt {"fz}"}");
+            var rows = new Dictionary<string, CachedRow>(StringComparer.Ordinal);
+            await foreach (var entity in Table.QueryAsync<TableEntity>(filter, maxPerPage: _options.FreezeSetLimit).ConfigureAwait(false))
+            {
+                if (rows.Count == _options.FreezeSetLimit)
                 {
-                    var value = FromEntity(key, entity);
-                    rows.Put(key, value, entity.ETag, fresh: true);
-                    if (IsCacheable(key))
-                    {
-                        ledger.Cache[key] = new CachedRow(value, entity.ETag, now);
-                    }
+                    ledger.Freezes = new FreezeSet([], at, Complete: false);
+                    return;
                 }
-                else
-                {
-                    rows.Put(key, null, default, fresh: true);
-                    if (IsCacheable(key))
-                    {
-                        ledger.Cache[key] = new CachedRow(null, default, now);
-                    }
-                }
+
+                rows[entity.RowKey] = new CachedRow(FromEntity("fz|", entity), entity.ETag, at);
+            }
+
+            ledger.Freezes = new FreezeSet(rows, at, Complete: true);
+        }
+        catch (Exception ex) when (ex is RequestFailedException or IOException or HttpRequestException or OperationCanceledException)
+        {
+            LogFreezeSetFailed(_logger, ledger.TenantId, ex);
+        }
+        finally
+        {
+            lock (ledger.Lock)
+            {
+                ledger.FreezeRead = null;
             }
         }
     }

@@ -37,6 +37,9 @@ public sealed record TableBudgetStoreOptions
 
     /// <summary>Commands (each at least one row) a committer takes from the queue at once.</summary>
     public int MaxBatchCommands { get; init; } = 100;
+
+    /// <summary>Freezes of a tenant kept as one set (one page of a query); a tenant with more has them read per key.</summary>
+    internal int FreezeSetLimit { get; init; } = 1000;
 }
 
 /// <summary>
@@ -67,6 +70,9 @@ public sealed partial class TableBudgetStore : IBudgetRepository, IBudgetLedger,
     private const int KeysPerQuery = 14;
 
     private const int MaxApplyRounds = 8;
+
+    /// <summary>How long a tenant with more freezes than <see cref="TableBudgetStoreOptions.FreezeSetLimit"/> is read per key before the set is tried again.</summary>
+    private static readonly TimeSpan TooManyFreezesRetry = TimeSpan.FromMinutes(1);
 
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
@@ -342,7 +348,7 @@ public sealed partial class TableBudgetStore : IBudgetRepository, IBudgetLedger,
         // This instance's cached copies of the deleted rows are gone too.
         if (_tenants.TryGetValue(tenantId, out var ledger))
         {
-            ledger.Cache.Clear();
+            ledger.ForgetAll();
         }
 
         return counts;
@@ -466,6 +472,12 @@ public sealed partial class TableBudgetStore : IBudgetRepository, IBudgetLedger,
 
     [LoggerMessage(EventId = 5110, Level = LogLevel.Error, Message = "Budget ledger transaction for tenant {TenantId} failed ({Commands} commands answered 503)")]
     private static partial void LogLedgerFailed(ILogger logger, string tenantId, int commands, Exception exception);
+
+    [LoggerMessage(EventId = 5112, Level = LogLevel.Warning, Message = "Reading the freezes of tenant {TenantId} failed (they are read per key until the next read)")]
+    private static partial void LogFreezeSetFailed(ILogger logger, string tenantId, Exception exception);
+
+    [LoggerMessage(EventId = 5113, Level = LogLevel.Warning, Message = "Reading budget rows of tenant {TenantId} ahead of their staleness failed (they are read when next needed)")]
+    private static partial void LogReadAheadFailed(ILogger logger, string tenantId, Exception exception);
 
     [LoggerMessage(EventId = 5111, Level = LogLevel.Warning, Message = "Budget storage read or write failed (answered 503)")]
     private static partial void LogStoreFailed(ILogger logger, Exception exception);

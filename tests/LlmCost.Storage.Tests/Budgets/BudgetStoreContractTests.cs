@@ -41,7 +41,7 @@ public abstract class BudgetStoreContractTests
     /// <summary>A new instance over the same storage (same prefix) as every other instance of this test.</summary>
     protected abstract (IBudgetRepository Repository, IBudgetLedger Ledger, IPendingAlertSource Alerts) NewInstance(IBudgetSpendHistory? history = null);
 
-    private BudgetService Service((IBudgetRepository Repository, IBudgetLedger Ledger, IPendingAlertSource Alerts) instance) =>
+    protected BudgetService Service((IBudgetRepository Repository, IBudgetLedger Ledger, IPendingAlertSource Alerts) instance) =>
         new(instance.Repository, instance.Ledger, new FixedPriceEstimator(), new NoDowngrades(), new CountingPrompt(),
             new InMemorySpendHistory(Time).Forecaster(), Time, new BudgetOptions { ReservationTtl = TimeSpan.FromMinutes(2), DefinitionCacheTtl = TimeSpan.Zero });
 
@@ -61,7 +61,7 @@ public abstract class BudgetStoreContractTests
         return results;
     }
 
-    private static AuthorizeRequest Request(string user = "u1", string model = "big", string? requestId = null) => new()
+    protected static AuthorizeRequest Request(string user = "u1", string model = "big", string? requestId = null) => new()
     {
         TenantId = Tenant, UserId = user, Provider = "openai", Model = model, InputTokens = 100, MaxTokens = 100, RequestId = requestId,
     };
@@ -382,9 +382,54 @@ public sealed class TableBudgetStoreContractTests : BudgetStoreContractTests
         new ConfigurationBuilder().AddInMemoryCollection([new(LlmCostStorage.ConnectionSetting, Azurite.ConnectionString)]).Build(),
         new StorageNames(Options.Create(new LlmCostStorageOptions { Prefix = _prefix })));
 
-    protected override (IBudgetRepository, IBudgetLedger, IPendingAlertSource) NewInstance(IBudgetSpendHistory? history = null)
+    protected override (IBudgetRepository, IBudgetLedger, IPendingAlertSource) NewInstance(IBudgetSpendHistory? history = null) => Instance(new TableBudgetStoreOptions(), history);
+
+    private (IBudgetRepository, IBudgetLedger, IPendingAlertSource) Instance(TableBudgetStoreOptions options, IBudgetSpendHistory? history = null)
     {
-        var store = new TableBudgetStore(NewStorage(), Time, history);
+        var store = new TableBudgetStore(NewStorage(), Time, history, options);
         return (store, store, store);
+    }
+
+    [Fact]
+    public async Task A_freeze_binds_at_once_on_its_instance_and_within_the_staleness_bound_on_others()
+    {
+        var a = Service(NewInstance());
+        var b = Service(NewInstance());
+        // A reads the tenant's freezes as one set (none yet).
+        Assert.Equal(AuthorizationOutcome.Allow, (await a.AuthorizeAsync(Request("u1"))).Value!.Outcome);
+
+        // Its own freeze is newer than the set it read: it binds at once.
+        Assert.True((await a.FreezeAsync(Tenant, "user", "u3", null, "ops", freeze: true)).IsValid);
+        Assert.Equal(AuthorizationOutcome.Deny, (await a.AuthorizeAsync(Request("u3"))).Value!.Outcome);
+
+        // Another instance's freeze binds once A's set is older than the bound (1 s by default).
+        Assert.True((await b.FreezeAsync(Tenant, "user", "u2", null, "ops", freeze: true)).IsValid);
+        Time.Advance(TimeSpan.FromMilliseconds(1001));
+        Assert.Equal(AuthorizationOutcome.Deny, (await a.AuthorizeAsync(Request("u2"))).Value!.Outcome);
+        Assert.Equal(AuthorizationOutcome.Allow, (await a.AuthorizeAsync(Request("u1"))).Value!.Outcome);
+
+        // Lifting is the same: at once on the instance that lifts, within the bound elsewhere.
+        Assert.True((await a.FreezeAsync(Tenant, "user", "u3", null, "ops", freeze: false)).IsValid);
+        Assert.Equal(AuthorizationOutcome.Allow, (await a.AuthorizeAsync(Request("u3"))).Value!.Outcome);
+        Assert.True((await b.FreezeAsync(Tenant, "user", "u2", null, "ops", freeze: false)).IsValid);
+        Time.Advance(TimeSpan.FromMilliseconds(1001));
+        Assert.Equal(AuthorizationOutcome.Allow, (await a.AuthorizeAsync(Request("u2"))).Value!.Outcome);
+    }
+
+    [Fact]
+    public async Task A_tenant_with_more_freezes_than_one_set_holds_has_them_read_per_key()
+    {
+        var b = Service(NewInstance());
+        foreach (var user in new[] { "u1", "u2", "u3" })
+        {
+            Assert.True((await b.FreezeAsync(Tenant, "user", user, null, "ops", freeze: true)).IsValid);
+        }
+
+        var a = Service(Instance(new TableBudgetStoreOptions { FreezeSetLimit = 2 }));
+        Assert.Equal(AuthorizationOutcome.Allow, (await a.AuthorizeAsync(Request("u4"))).Value!.Outcome);
+        foreach (var user in new[] { "u1", "u2", "u3" })
+        {
+            Assert.Equal(AuthorizationOutcome.Deny, (await a.AuthorizeAsync(Request(user))).Value!.Outcome);
+        }
     }
 }
