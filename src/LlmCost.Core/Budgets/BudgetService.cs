@@ -163,7 +163,7 @@ public sealed class BudgetService(
             return Validated<BudgetDefinition>.Fail("scope", problem);
         }
 
-        await repository.SaveAsync(budget, Audit(budget.TenantId, actor, "budget.create", "budget", budget.BudgetId, now, Describe(budget)), create: true, cancellationToken).ConfigureAwait(false);
+        await repository.SaveAsync(budget, AuditEntry.Create(budget.TenantId, actor, "budget.create", "budget", budget.BudgetId, now, Describe(budget)), create: true, cancellationToken).ConfigureAwait(false);
         Invalidate(budget.TenantId);
         await OpenFirstPeriodAsync(budget, cancellationToken).ConfigureAwait(false);
         return validated;
@@ -244,7 +244,7 @@ public sealed class BudgetService(
             return Validated<BudgetDefinition>.Fail("scope", problem);
         }
 
-        if (!await repository.SaveAsync(budget, Audit(budget.TenantId, actor, "budget.update", "budget", budgetId, now, Describe(budget)), create: false, cancellationToken).ConfigureAwait(false))
+        if (!await repository.SaveAsync(budget, AuditEntry.Create(budget.TenantId, actor, "budget.update", "budget", budgetId, now, Describe(budget)), create: false, cancellationToken).ConfigureAwait(false))
         {
             return Validated<BudgetDefinition>.Fail("budget_id", "The budget was changed or deleted concurrently; read it again.");
         }
@@ -261,7 +261,7 @@ public sealed class BudgetService(
             return false;
         }
 
-        var deleted = await repository.DeleteAsync(existing, Audit(existing.TenantId, actor, "budget.delete", "budget", budgetId, time.GetUtcNow(), Describe(existing)), cancellationToken).ConfigureAwait(false);
+        var deleted = await repository.DeleteAsync(existing, AuditEntry.Create(existing.TenantId, actor, "budget.delete", "budget", budgetId, time.GetUtcNow(), Describe(existing)), cancellationToken).ConfigureAwait(false);
         Invalidate(existing.TenantId);
         return deleted;
     }
@@ -591,7 +591,7 @@ public sealed class BudgetService(
         var budgets = 0;
         foreach (var budget in (await repository.ListAsync(tenantId, cancellationToken).ConfigureAwait(false)).Where(b => b.Scope == BudgetScope.User && b.ScopeId == userId))
         {
-            if (await repository.DeleteAsync(budget, Audit(tenantId, "gdpr-erasure", "budget.delete", "budget", budget.BudgetId, time.GetUtcNow(), new Dictionary<string, string>(StringComparer.Ordinal) { ["reason"] = "user data erased" }), cancellationToken).ConfigureAwait(false))
+            if (await repository.DeleteAsync(budget, AuditEntry.Create(tenantId, "gdpr-erasure", "budget.delete", "budget", budget.BudgetId, time.GetUtcNow(), new Dictionary<string, string>(StringComparer.Ordinal) { ["reason"] = "user data erased" }), cancellationToken).ConfigureAwait(false))
             {
                 budgets++;
             }
@@ -689,7 +689,7 @@ public sealed class BudgetService(
             details["reason"] = reason;
         }
 
-        var audit = Audit(tenantId!, actor, freeze ? "freeze" : "unfreeze", BudgetNames.Of(parsed), parsed == BudgetScope.Tenant ? tenantId! : id!, now, details);
+        var audit = AuditEntry.Create(tenantId!, actor, freeze ? "freeze" : "unfreeze", BudgetNames.Of(parsed), parsed == BudgetScope.Tenant ? tenantId! : id!, now, details);
         await ledger.ExecuteAsync(new SetFreezeCommand(tenantId!, parsed, id!, freeze ? record : null, audit), cancellationToken).ConfigureAwait(false);
         return Validated<FreezeRecord>.Ok(record);
     }
@@ -709,7 +709,7 @@ public sealed class BudgetService(
         }
 
         var subject = budget.AppliesToEveryUser ? userId! : budget.ScopeId;
-        var audit = Audit(budget.TenantId, actor, "breaker.reset", "budget", budgetId, time.GetUtcNow(),
+        var audit = AuditEntry.Create(budget.TenantId, actor, "breaker.reset", "budget", budgetId, time.GetUtcNow(),
             new Dictionary<string, string>(StringComparer.Ordinal) { ["subject"] = subject });
         await ledger.ExecuteAsync(new ResetBreakerCommand(budget, subject, audit), cancellationToken).ConfigureAwait(false);
         return await GetStatusAsync(budgetId, userId, cancellationToken).ConfigureAwait(false);
@@ -782,9 +782,6 @@ public sealed class BudgetService(
     }
 
     private void Invalidate(string tenantId) => _cache.TryRemove(tenantId, out _);
-
-    private static AuditEntry Audit(string tenantId, string actor, string action, string targetType, string targetId, DateTimeOffset now, IReadOnlyDictionary<string, string> details) =>
-        AuditEntry.Create(tenantId, actor, action, targetType, targetId, now, details);
 
     private static Dictionary<string, string> Describe(BudgetDefinition b)
     {
