@@ -35,6 +35,14 @@ set -e
 # One plain closing line over all test assemblies (each prints "Passed: N" / "Failed: N" / "Skipped: N").
 summary="$(awk '/^ +Passed: +[0-9]+$/ {p+=$2} /^ +Failed: +[0-9]+$/ {f+=$2} /^ +Skipped: +[0-9]+$/ {s+=$2}
   END {printf "%d passed, %d failed, %d skipped", p, f, s}' "$log" || true)"
+# The failures again at the very end, so a log cut to its tail still names them: each "Failed <test>" block up to the
+# next test's result line, at most 40 lines each.
+failures="$(awk '/^  Failed [^ ]/ {on=1; n=0} /^  (Passed|Skipped) [^ ]/ {on=0} on && n < 40 {print; n++} /^Test Run/ {on=0}' "$log" || true)"
+if [[ -n "$failures" ]]; then
+  echo
+  echo "failed tests:"
+  printf '%s\n' "$failures"
+fi
 echo
 echo "tests: $summary"
 exit "$status"
