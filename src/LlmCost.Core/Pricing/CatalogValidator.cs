@@ -32,6 +32,13 @@ public static class CatalogValidator
     /// <summary>Above this (USD per million tokens), a price is taken for a per-million price typed as per-token (×1e6). The dearest real price in genai-prices 0.1.8 is 600.</summary>
     public const decimal MaxPlausibleMtokPrice = 1_000m;
 
+    /// <summary>
+    /// Above this (USD per price unit: a million tokens, a thousand requests or pages, an hour), no real price is
+    /// (the dearest in genai-prices 0.1.8 is 600 per million output tokens, 14 per thousand requests). It also
+    /// keeps the cost of the largest valid usage within a decimal.
+    /// </summary>
+    public const decimal MaxPlausiblePrice = 100_000m;
+
     /// <summary>Below this positive value, a per-million price looks like a per-token price. The cheapest real one in genai-prices 0.1.8 is 0.002.</summary>
     public const decimal MinPlausibleMtokPrice = 0.0001m;
 
@@ -120,6 +127,10 @@ public static class CatalogValidator
                     {
                         Add(IssueSeverity.Error, "per-million-as-per-token",
                             $"{key} = {Format(price)} USD per million tokens{where} ({Format(price / 1_000_000m)} USD per token): a per-million price typed where a per-token price belongs?");
+                    }
+                    else if (price > MaxPlausiblePrice)
+                    {
+                        Add(IssueSeverity.Error, "implausible-price", $"{key} = {Format(price)}{where} is above any real price (at most {Format(MaxPlausiblePrice)} per unit)");
                     }
                     else if (key.EndsWith("_mtok", StringComparison.Ordinal) && price > 0 && price < MinPlausibleMtokPrice)
                     {

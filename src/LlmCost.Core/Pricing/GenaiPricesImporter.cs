@@ -240,9 +240,10 @@ public static class GenaiPricesImporter
     private static string RequiredString(JsonElement element, string name, string path)
     {
         JsonElement value = Required(element, name, path);
-        return value.ValueKind == JsonValueKind.String && !string.IsNullOrEmpty(value.GetString())
+        // A blank id names nothing a caller could send (and would show as an empty name in every view).
+        return value.ValueKind == JsonValueKind.String && !string.IsNullOrWhiteSpace(value.GetString())
             ? value.GetString()!
-            : throw new CatalogFormatException($"{path}.{name}: expected a non-empty string");
+            : throw new CatalogFormatException($"{path}.{name}: expected a non-blank string");
     }
 
     private static string? OptionalString(JsonElement element, string name, string path)

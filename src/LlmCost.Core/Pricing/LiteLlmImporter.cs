@@ -86,6 +86,13 @@ public static class LiteLlmImporter
                 continue;
             }
 
+            // A model no caller can name: an empty or blank name (or one with spaces around it) would never match.
+            if (string.IsNullOrWhiteSpace(entry.Name) || entry.Name.Trim().Length != entry.Name.Length)
+            {
+                issues.Add(new(IssueSeverity.Error, "?", entry.Name, "unreadable-entry", "the model name is empty or has spaces around it: skipped"));
+                continue;
+            }
+
             // An empty or blank provider is as good as none (it would make an empty provider id).
             string litellmProvider = entry.Value.TryGetProperty("litellm_provider", out JsonElement p) && p.ValueKind == JsonValueKind.String
                 && !string.IsNullOrWhiteSpace(p.GetString())
@@ -127,25 +134,50 @@ public static class LiteLlmImporter
         var order = new List<string>();
         foreach (JsonProperty field in entry.EnumerateObject())
         {
-            if (field.Value.ValueKind != JsonValueKind.Number || !IsPriceField(field.Name))
+            if (!IsPriceField(field.Name))
             {
                 continue;
             }
 
-            decimal perToken;
+            Match tier = s_tier.Match(field.Name);
+            bool modelled = s_keys.ContainsKey(field.Name) || (tier.Success && s_keys.ContainsKey(tier.Groups["key"].Value));
+            if (field.Value.ValueKind != JsonValueKind.Number)
+            {
+                // null is LiteLLM's "no price" (real entries carry it); a price we model typed as text, a boolean or
+                // an object would otherwise vanish and leave the model cheaper than it is.
+                if (modelled && field.Value.ValueKind != JsonValueKind.Null)
+                {
+                    issues.Add(new(IssueSeverity.Error, providerId, name, "unreadable-price", $"{field.Name}: expected a number, got {field.Value.ValueKind}"));
+                }
+
+                continue;
+            }
+
+            decimal perMillion;
             try
             {
-                perToken = GenaiPricesImporter.ReadDecimal(field.Value, field.Name);
+                perMillion = checked(GenaiPricesImporter.ReadDecimal(field.Value, field.Name) * PerMillion);
             }
             catch (CatalogFormatException e)
             {
                 issues.Add(new(IssueSeverity.Error, providerId, name, "unreadable-price", e.Message));
                 continue;
             }
+            catch (OverflowException)
+            {
+                issues.Add(new(IssueSeverity.Error, providerId, name, "unreadable-price", $"{field.Name}: {field.Value.GetRawText()} per token is beyond any price"));
+                continue;
+            }
 
             if (s_keys.TryGetValue(field.Name, out string? key))
             {
-                flat[key] = perToken * PerMillion;
+                if (flat.ContainsKey(key))
+                {
+                    issues.Add(new(IssueSeverity.Error, providerId, name, "duplicate-price", $"{field.Name} appears more than once: only the first is kept"));
+                    continue;
+                }
+
+                flat[key] = perMillion;
                 if (!order.Contains(key))
                 {
                     order.Add(key);
@@ -154,17 +186,30 @@ public static class LiteLlmImporter
                 continue;
             }
 
-            Match tier = s_tier.Match(field.Name);
             if (tier.Success && s_keys.TryGetValue(tier.Groups["key"].Value, out string? tierKey))
             {
-                long start = long.Parse(tier.Groups["k"].Value, System.Globalization.CultureInfo.InvariantCulture) * 1_000;
+                // N thousand tokens: a start that does not fit a token count is unreadable, never wrapped around.
+                if (!long.TryParse(tier.Groups["k"].Value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long thousands)
+                    || thousands > long.MaxValue / 1_000)
+                {
+                    issues.Add(new(IssueSeverity.Error, providerId, name, "unreadable-price", $"{field.Name}: the tier's start is beyond any token count: tier ignored"));
+                    continue;
+                }
+
                 if (!tiers.TryGetValue(tierKey, out List<PriceTier>? list))
                 {
                     list = [];
                     tiers[tierKey] = list;
                 }
 
-                list.Add(new PriceTier(start, perToken * PerMillion));
+                long start = thousands * 1_000;
+                if (list.Any(t => t.Start == start))
+                {
+                    issues.Add(new(IssueSeverity.Error, providerId, name, "duplicate-price", $"{field.Name} appears more than once: only the first is kept"));
+                    continue;
+                }
+
+                list.Add(new PriceTier(start, perMillion));
                 continue;
             }
 

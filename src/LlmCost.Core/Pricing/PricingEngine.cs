@@ -39,7 +39,18 @@ public sealed class PricingEngine : IPriceCalculator
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(request.Usage);
         ArgumentNullException.ThrowIfNull(request.Model);
+        try
+        {
+            return PriceChecked(request);
+        }
+        catch (OverflowException)
+        {
+            return BeyondAnyAmount(request.Provider, request.Model);
+        }
+    }
 
+    private PriceQuote PriceChecked(PriceRequest request)
+    {
         if (!_policy.IsEmpty)
         {
             return PolicyPricer.Price(_catalog, _policy, request);
@@ -75,9 +86,23 @@ public sealed class PricingEngine : IPriceCalculator
             return Rejected(new ResolvedModel(model.Provider, model.Model, model.Provider));
         }
 
-        Adjustment adjustment = tenantId is null || _policy.IsEmpty ? Adjustment.None : PolicyPricer.TenantAdjustment(_policy, tenantId, monthToDate);
-        return Compute(model.Table, usage, model.ProviderId, model.ModelId, _catalog.Source, model.Entry.ConstraintText, adjustment);
+        try
+        {
+            Adjustment adjustment = tenantId is null || _policy.IsEmpty ? Adjustment.None : PolicyPricer.TenantAdjustment(_policy, tenantId, monthToDate);
+            return Compute(model.Table, usage, model.ProviderId, model.ModelId, _catalog.Source, model.Entry.ConstraintText, adjustment);
+        }
+        catch (OverflowException)
+        {
+            return BeyondAnyAmount(model.ProviderId, model.ModelId);
+        }
     }
+
+    /// <summary>
+    /// A cost beyond a decimal: only a price table no validator would pass now (one published or stored before
+    /// prices were bounded) can get here. Unpriced, saying why, rather than a crash or a wrapped number.
+    /// </summary>
+    private static PriceQuote BeyondAnyAmount(string? providerId, string modelId) =>
+        PriceQuote.Unpriced($"the cost of this usage with the price table of {providerId}/{modelId} is beyond any amount: check that table's prices", providerId, modelId);
 
     internal static PriceQuote Rejected(ResolvedModel resolved) => PriceQuote.Unpriced(
         $"{resolved.ModelProvider.Id}/{resolved.Model.Id} was rejected when the catalog was loaded: {resolved.Model.Rejected}",

@@ -36,6 +36,9 @@ public sealed class PricingPolicy
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
     };
 
+    /// <summary>The largest regional uplift (×100): far above any real one, and it keeps every cost within a decimal.</summary>
+    public const decimal MaxUplift = 100m;
+
     private CompiledPolicy? _compiled;
 
     public static PricingPolicy Empty { get; } = new();
@@ -162,6 +165,10 @@ public sealed class PricingPolicy
                     {
                         errors.Add($"{rulePath}.prices.{key}: a price must be a non-negative number");
                     }
+                    else if (price.Base > CatalogValidator.MaxPlausiblePrice || price.Tiers.Any(t => t.Price > CatalogValidator.MaxPlausiblePrice))
+                    {
+                        errors.Add($"{rulePath}.prices.{key}: must be at most {CatalogValidator.MaxPlausiblePrice} (USD per unit of the key)");
+                    }
                 }
 
                 if (errors.Count == before)
@@ -195,9 +202,9 @@ public sealed class PricingPolicy
 
     private static void ValidateUplift(decimal? uplift, string path, List<string> errors)
     {
-        if (uplift is <= 0)
+        if (uplift is <= 0 or > MaxUplift)
         {
-            errors.Add($"{path}: must be a positive multiplier (1.1 = +10%)");
+            errors.Add($"{path}: must be a positive multiplier (1.1 = +10%) of at most {MaxUplift}");
         }
     }
 }
