@@ -240,7 +240,7 @@ public sealed class OtlpIngestTests : IAsyncLifetime
 
             (int s, string b) = await Send(mutated, "application/x-protobuf");
             Assert.True(s is 200 or 400 or 413, $"{s} for a mutated body: {b}");
-        }, iter: 300, threads: 4);
+        }, iter: Security.FuzzCorpusTests.PerEndpoint / 5, threads: 4);
     }
 
     private TracerProvider Provider(string key, List<byte[]> captured)

@@ -18,8 +18,11 @@ namespace LlmCost.Functions.Tests.Security;
 /// </summary>
 public sealed class FuzzCorpusTests(SecurityFixture fixture, ITestOutputHelper output) : IClassFixture<SecurityFixture>
 {
-    /// <summary>Cases per endpoint; <c>LLMCOST_FUZZ_PER_ENDPOINT</c> overrides (e.g. far more for a long local run).</summary>
-    private static readonly int PerEndpoint = int.TryParse(Environment.GetEnvironmentVariable("LLMCOST_FUZZ_PER_ENDPOINT"), out var n) && n > 0 ? n : 1500;
+    /// <summary>
+    /// Cases per endpoint; <c>LLMCOST_FUZZ_PER_ENDPOINT</c> overrides (e.g. far more for a long local run). The
+    /// OTLP protobuf mutations (<c>OtlpIngestTests</c>) scale with it (a fifth as many).
+    /// </summary>
+    internal static readonly int PerEndpoint = int.TryParse(Environment.GetEnvironmentVariable("LLMCOST_FUZZ_PER_ENDPOINT"), out var n) && n > 0 ? n : 1500;
 
     private static readonly string[] NastyStrings =
     [
